@@ -1,0 +1,91 @@
+// The analyzer's result, shaped exactly like the `netlens analyze --json` contract in
+// ARCHITECTURE.md. Editor adapters, the CLI and the tests all consume this.
+// Dimensions are numbers when known, strings (e.g. "N", "H/2") when symbolic.
+
+export type ReportDim = number | string;
+
+export interface LayerReport {
+  /** named_modules() path, e.g. "layer1.0.conv1". */
+  path: string;
+  /** Class name, e.g. "Conv2d". */
+  type: string;
+  file: string;
+  /** 1-based line of the call site that created the module (its constructor call). */
+  line: number;
+  /** Shapes of every tensor in the return value, flattened in order. */
+  output: ReportDim[][];
+  /** The module's own parameters (not its children's). */
+  params: number;
+  macs: ReportDim;
+}
+
+export interface MemoryReport {
+  params_bytes: number;
+  grads_bytes: number;
+  optimizer_bytes: number;
+  activations_bytes: number;
+  training_peak_bytes: number;
+  inference_peak_bytes: number;
+}
+
+export interface DiagnosticReport {
+  severity: 'error' | 'warning' | 'info';
+  message: string;
+  file: string;
+  /** 1-based line, 0-based column. */
+  line: number;
+  col: number;
+  endLine?: number;
+  endCol?: number;
+  /** Machine-readable code (e.g. "linear-in-features"), and a certain fix when there is one. */
+  code?: string;
+  fix?: { title: string; file: string; line: number; col: number; endLine: number; endCol: number; newText: string };
+}
+
+export interface ModelReport {
+  /** Class name of the model. */
+  name: string;
+  /** The entry expression, e.g. "resnet18()". */
+  entry: string;
+  inputs: ReportDim[][];
+  output: ReportDim[][];
+  params: { total: number; trainable: number };
+  macs: ReportDim;
+  layers: LayerReport[];
+  memory: MemoryReport;
+  diagnostics: DiagnosticReport[];
+  /** Where the model's class or entry is defined (for CodeLens), 1-based line. */
+  line?: number;
+}
+
+export interface FileReport {
+  file: string;
+  models: ModelReport[];
+  /** File-level diagnostics (syntax errors, unresolved imports, budget exhausted). */
+  diagnostics: DiagnosticReport[];
+}
+
+export interface InputSpec {
+  shape: ReportDim[];
+  dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
+}
+
+export interface AnalyzeOptions {
+  /** Python expression evaluated in the file's namespace; default: discover models. */
+  entry?: string;
+  /** One per forward argument; full shape including batch. */
+  inputs?: InputSpec[];
+  /** Replaces the first dim of every input. */
+  batch?: number;
+  dtype?: 'float32' | 'bfloat16' | 'float16';
+  optimizer?: 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
+  /** Extra import roots (--python-path, workspace folders). */
+  pythonPath?: string[];
+  /** site-packages of the active Python environment, when found. */
+  sitePackages?: string[];
+  /** Read another file (imports). Default: fs.readFileSync. Editors pass unsaved buffers. */
+  readFile?: (path: string) => string | undefined;
+  /** Interpreter step budget (default 2,000,000) and recursion limit (default 200). */
+  stepBudget?: number;
+  recursionLimit?: number;
+}
