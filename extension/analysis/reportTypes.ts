@@ -17,6 +17,26 @@ export interface LayerReport {
   /** The module's own parameters (not its children's). */
   params: number;
   macs: ReportDim;
+  // Optional detail for editor hovers; the editor shows each one only when it is filled.
+  /** 0-based column of the constructor call on `line`. */
+  col?: number;
+  /** Shapes of the tensors passed to this call, flattened in order. */
+  inputs?: ReportDim[][];
+  /** The module's own parameters by state_dict name ("weight", "bias"), in registration order. */
+  parameters?: { name: string; shape: ReportDim[] }[];
+  /** The output-size arithmetic written out, one line per computed dimension, e.g. "H: (224 − 11 + 2·2)/4 + 1 = 55". */
+  arithmetic?: string[];
+  /** Bytes this call keeps alive for backward at the analyzed batch and dtype. */
+  saved_bytes?: number;
+}
+
+/** The value a statement in forward() (or a helper it calls) produced, for inlay hints after it. */
+export interface StatementReport {
+  file: string;
+  /** 1-based line where the statement ends (hints go at the end of that line). */
+  line: number;
+  /** Shapes of the tensors the statement assigned or returned, flattened in order. */
+  output: ReportDim[][];
 }
 
 export interface MemoryReport {
@@ -56,6 +76,10 @@ export interface ModelReport {
   diagnostics: DiagnosticReport[];
   /** Where the model's class or entry is defined (for CodeLens), 1-based line. */
   line?: number;
+  /** File of `line`, when the class is defined in another file than the analyzed one. */
+  definedIn?: string;
+  /** Tensor-valued statements of forward() in execution order (a statement run twice appears twice). */
+  statements?: StatementReport[];
 }
 
 export interface FileReport {

@@ -25,7 +25,13 @@ export interface StrValue { kind: 'str'; value: string }
 export interface TupleValue { kind: 'tuple'; items: Value[] }
 export interface ListValue { kind: 'list'; items: Value[] }
 /** dict / OrderedDict. Keys are restricted to hashable constants (str/int/bool/None) keyed by `dictKey()`. */
-export interface DictValue { kind: 'dict'; entries: Map<string, { key: Value; value: Value }>; ordered?: boolean }
+export interface DictValue {
+  kind: 'dict';
+  entries: Map<string, { key: Value; value: Value }>;
+  ordered?: boolean;
+  /** A Python set (values are None); frozenset too. */
+  isSet?: boolean;
+}
 export interface SliceValue { kind: 'slice'; start: Value; stop: Value; step: Value }
 /** `...` */
 export interface EllipsisValue { kind: 'ellipsis' }
@@ -119,6 +125,11 @@ export interface ModuleSpec {
   forward(self: InstanceValue, args: BoundArgs, ctx: CallContext): Value;
   /** Multiply-accumulates of one call, from the bound inputs and the output. */
   macs?(self: InstanceValue, args: BoundArgs, output: Value): Dim;
+  /**
+   * Optional: the output-size arithmetic of one call written out for hovers, one line per
+   * computed dimension, e.g. "H: (224 − 11 + 2·2)/4 + 1 = 55" (fills LayerReport.arithmetic).
+   */
+  arithmetic?(self: InstanceValue, args: BoundArgs, output: Value): string[];
 }
 
 export interface ParamSpec {
@@ -146,4 +157,10 @@ export interface CallContext {
   newTensor(shape: Shape | null, dtype?: DType): TensorValue;
   /** Is the model in training mode (self.training). */
   training: boolean;
+  /**
+   * Optional: tell the interpreter that a symbolic dimension must equal a concrete size
+   * (e.g. the flattened features reaching `Linear(400)`). When the input was not given,
+   * the interpreter solves its free sizes from these and traces again with them.
+   */
+  requireSize?(got: Dim, expected: number): void;
 }

@@ -1,7 +1,7 @@
 // CONTRACT between the interpreter and the torch catalog. The catalog (this folder, one
 // file per op family: conv, pool, norm, activation, recurrent, attention, tensorOps, ...)
 // implements `createTorchCatalog`; the interpreter calls it once per analysis run.
-import type { BuiltinImpl, CallContext, ClassValue, TensorValue, Value } from '../interp/values';
+import type { BuiltinImpl, CallContext, TensorValue, Value } from '../interp/values';
 
 export type BinaryOperator =
   | '+' | '-' | '*' | '/' | '//' | '%' | '**' | '@' | '&' | '|' | '^' | '<<' | '>>'
@@ -28,4 +28,4 @@ export interface TorchCatalog {
   getItem(t: TensorValue, index: Value, ctx: CallContext): Value;
 }
 
-export declare function createTorchCatalog(moduleBase: ClassValue): TorchCatalog;
+export { createTorchCatalog } from './index';

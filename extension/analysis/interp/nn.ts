@@ -1,0 +1,563 @@
+// nn.Module machinery: the Module base class, attribute registration of parameters,
+// buffers and children (PyTorch's __setattr__ rules), the containers (Sequential,
+// ModuleList, ModuleDict, ParameterList/Dict), nn.Parameter, module traversal
+// (named_modules & co., deduplicated by identity like PyTorch), train/eval, and calling
+// a module: its forward runs, and leaf-module calls are recorded while tracing.
+import type { Param } from '../python/ast';
+import * as dim from '../shape/dim';
+import type {
+  BoundArgs, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, InstanceValue, ModuleSpec, SourceLocation, TensorValue, Value,
+} from './values';
+import { Interpreter, computeMro } from './interpreter';
+import { NONE, UNKNOWN, boolV, dictSet, intV, listV, newDict, numberOf, pyStr, strV, truthy, tupleV } from './pyvalues';
+import { messages } from '../messages';
+
+export interface NnClasses {
+  moduleBase: ClassValue;
+  parameter: ClassValue;
+  sequential: ClassValue;
+  moduleList: ClassValue;
+  moduleDict: ClassValue;
+  parameterList: ClassValue;
+  parameterDict: ClassValue;
+}
+
+type Method = (self: InstanceValue, args: Value[], kwargs: Map<string, Value>, ctx: CallContext) => Value;
+
+export function installNn(interp: Interpreter, objectClass: ClassValue): NnClasses {
+  const makeClass = (name: string, bases: ClassValue[], methods: Record<string, Method>): ClassValue => {
+    const cls: ClassValue = { kind: 'class', name, mro: [], attrs: new Map(), isModule: true };
+    cls.mro = computeMro(cls, bases);
+    for (const [m, impl] of Object.entries(methods)) cls.attrs.set(m, method(`${name}.${m}`, impl));
+    return cls;
+  };
+
+  const state = (self: InstanceValue) => {
+    if (!self.module) interp.nn.newModuleState(self);
+    return self.module!;
+  };
+  const isModule = (v: Value): v is InstanceValue => v.kind === 'instance' && !!v.module;
+
+  const addChild = (self: InstanceValue, name: string, child: Value): void => {
+    const st = state(self);
+    if (child.kind === 'none') { st.children.set(name, NONE); return; }
+    if (!isModule(child)) return;
+    self.attrs.delete(name);
+    st.params.delete(name);
+    st.buffers.delete(name);
+    st.children.set(name, child);
+  };
+
+  const childList = (self: InstanceValue): InstanceValue[] => {
+    const out: InstanceValue[] = [];
+    for (const c of state(self).children.values()) if (c.kind === 'instance') out.push(c);
+    return out;
+  };
+
+  function namedModules(root: InstanceValue, prefix = '', memo = new Set<InstanceValue>(), removeDuplicate = true): [string, InstanceValue][] {
+    const out: [string, InstanceValue][] = [];
+    const walk = (m: InstanceValue, p: string): void => {
+      if (removeDuplicate) {
+        if (memo.has(m)) return;
+        memo.add(m);
+      }
+      out.push([p, m]);
+      for (const [name, child] of state(m).children) {
+        if (child.kind !== 'instance') continue;
+        walk(child, p ? `${p}.${name}` : name);
+      }
+    };
+    walk(root, prefix);
+    return out;
+  }
+
+  function namedParameters(root: InstanceValue, prefix = '', recurse = true): [string, TensorValue][] {
+    const out: [string, TensorValue][] = [];
+    const seen = new Set<number>();
+    const mods = recurse ? namedModules(root, prefix) : [[prefix, root] as [string, InstanceValue]];
+    for (const [p, m] of mods) {
+      for (const [name, t] of state(m).params) {
+        if (t.kind !== 'tensor' || seen.has(t.id)) continue;
+        seen.add(t.id);
+        out.push([p ? `${p}.${name}` : name, t]);
+      }
+    }
+    return out;
+  }
+
+  function namedBuffers(root: InstanceValue, prefix = '', recurse = true): [string, TensorValue][] {
+    const out: [string, TensorValue][] = [];
+    const seen = new Set<number>();
+    const mods = recurse ? namedModules(root, prefix) : [[prefix, root] as [string, InstanceValue]];
+    for (const [p, m] of mods) {
+      for (const [name, t] of state(m).buffers) {
+        if (t.kind !== 'tensor' || seen.has(t.id)) continue;
+        seen.add(t.id);
+        out.push([p ? `${p}.${name}` : name, t]);
+      }
+    }
+    return out;
+  }
+
+  const pairs = (items: [string, Value][]): Value => interp.makeIterator(items.map(([k, v]) => tupleV([strV(k), v])));
+  const kw = (kwargs: Map<string, Value>, args: Value[], index: number, name: string): Value | undefined => kwargs.get(name) ?? args[index];
+  const boolArg = (v: Value | undefined, dflt: boolean): boolean => (v === undefined ? dflt : truthy(v) ?? dflt);
+
+  const setTraining = (self: InstanceValue, mode: boolean): void => {
+    for (const [, m] of namedModules(self)) state(m).training = mode;
+  };
+
+  const returnSelf: Method = (self) => self;
+
+  const moduleBase = makeClass('Module', [objectClass], {
+    __init__: () => NONE,
+    register_buffer: (self, args, kwargs) => {
+      const name = kw(kwargs, args, 0, 'name');
+      const t = kw(kwargs, args, 1, 'tensor') ?? NONE;
+      if (name?.kind === 'str') {
+        self.attrs.delete(name.value);
+        state(self).buffers.set(name.value, t.kind === 'tensor' ? t : NONE);
+      }
+      return NONE;
+    },
+    register_parameter: (self, args, kwargs) => {
+      const name = kw(kwargs, args, 0, 'name');
+      const p = kw(kwargs, args, 1, 'param') ?? NONE;
+      if (name?.kind === 'str') {
+        self.attrs.delete(name.value);
+        state(self).params.set(name.value, p.kind === 'tensor' ? p : NONE);
+      }
+      return NONE;
+    },
+    add_module: (self, args, kwargs) => {
+      const name = kw(kwargs, args, 0, 'name');
+      const m = kw(kwargs, args, 1, 'module') ?? NONE;
+      if (name?.kind === 'str') addChild(self, name.value, m);
+      return NONE;
+    },
+    register_module: (self, args, kwargs) => {
+      const name = kw(kwargs, args, 0, 'name');
+      const m = kw(kwargs, args, 1, 'module') ?? NONE;
+      if (name?.kind === 'str') addChild(self, name.value, m);
+      return NONE;
+    },
+    named_modules: (self, args, kwargs) => {
+      const prefix = kw(kwargs, args, 1, 'prefix');
+      const removeDup = boolArg(kw(kwargs, args, 2, 'remove_duplicate'), true);
+      return pairs(namedModules(self, prefix?.kind === 'str' ? prefix.value : '', new Set(), removeDup));
+    },
+    modules: (self) => interp.makeIterator(namedModules(self).map(([, m]) => m)),
+    children: (self) => interp.makeIterator(dedup(childList(self))),
+    named_children: (self) => {
+      const seen = new Set<InstanceValue>();
+      const out: [string, Value][] = [];
+      for (const [name, c] of state(self).children) {
+        if (c.kind !== 'instance' || seen.has(c)) continue;
+        seen.add(c);
+        out.push([name, c]);
+      }
+      return pairs(out);
+    },
+    parameters: (self, args, kwargs) => interp.makeIterator(namedParameters(self, '', boolArg(kw(kwargs, args, 0, 'recurse'), true)).map(([, t]) => t)),
+    named_parameters: (self, args, kwargs) => {
+      const prefix = kw(kwargs, args, 0, 'prefix');
+      return pairs(namedParameters(self, prefix?.kind === 'str' ? prefix.value : '', boolArg(kw(kwargs, args, 1, 'recurse'), true)));
+    },
+    buffers: (self, args, kwargs) => interp.makeIterator(namedBuffers(self, '', boolArg(kw(kwargs, args, 0, 'recurse'), true)).map(([, t]) => t)),
+    named_buffers: (self, args, kwargs) => {
+      const prefix = kw(kwargs, args, 0, 'prefix');
+      return pairs(namedBuffers(self, prefix?.kind === 'str' ? prefix.value : '', boolArg(kw(kwargs, args, 1, 'recurse'), true)));
+    },
+    train: (self, args, kwargs) => { setTraining(self, boolArg(kw(kwargs, args, 0, 'mode'), true)); return self; },
+    eval: (self) => { setTraining(self, false); return self; },
+    requires_grad_: (self, args, kwargs) => {
+      const flag = boolArg(kw(kwargs, args, 0, 'requires_grad'), true);
+      for (const [, t] of namedParameters(self)) t.requiresGrad = flag;
+      return self;
+    },
+    apply: (self, args, kwargs, ctx) => {
+      const fn = kw(kwargs, args, 0, 'fn');
+      if (!fn) return self;
+      // PyTorch applies fn to children first, then to self.
+      const visit = (m: InstanceValue, seen: Set<InstanceValue>): void => {
+        for (const c of childList(m)) if (!seen.has(c)) { seen.add(c); visit(c, seen); }
+        ctx.callValue(fn, [m]);
+      };
+      visit(self, new Set());
+      return self;
+    },
+    to: returnSelf, cuda: returnSelf, cpu: returnSelf, float: returnSelf, double: returnSelf, half: returnSelf, bfloat16: returnSelf,
+    type: returnSelf, share_memory: returnSelf, to_empty: returnSelf,
+    zero_grad: () => NONE,
+    extra_repr: () => strV(''),
+    state_dict: (self) => {
+      const d = newDict(true);
+      for (const [name, t] of namedParameters(self)) dictSet(d, strV(name), t);
+      for (const [name, t] of namedBuffers(self)) dictSet(d, strV(name), t);
+      return d;
+    },
+    load_state_dict: () => UNKNOWN,
+    register_forward_hook: () => UNKNOWN,
+    register_forward_pre_hook: () => UNKNOWN,
+    register_full_backward_hook: () => UNKNOWN,
+    get_submodule: (self, args, kwargs) => {
+      const target = kw(kwargs, args, 0, 'target');
+      if (target?.kind !== 'str') return UNKNOWN;
+      if (target.value === '') return self;
+      let cur: Value = self;
+      for (const part of target.value.split('.')) {
+        if (!isModule(cur)) return UNKNOWN;
+        cur = state(cur).children.get(part) ?? UNKNOWN;
+      }
+      return cur;
+    },
+    get_parameter: (self, args, kwargs) => {
+      const target = kw(kwargs, args, 0, 'target');
+      if (target?.kind !== 'str') return UNKNOWN;
+      return namedParameters(self).find(([n]) => n === target.value)?.[1] ?? UNKNOWN;
+    },
+    _get_name: (self) => strV(self.cls.name),
+  });
+
+  const nthChild = (self: InstanceValue, index: Value, ctx: CallContext): Value => {
+    const children = [...state(self).children.values()];
+    const i = numberOf(index);
+    if (i === undefined) return UNKNOWN;
+    const j = i < 0 ? children.length + i : i;
+    if (j < 0 || j >= children.length) interp.raise('IndexError', messages.indexOutOfRange(String(i), children.length), ctx.location);
+    return children[j];
+  };
+
+  const sliceChildren = (self: InstanceValue, s: Value, cls: ClassValue): Value => {
+    const entries = [...state(self).children.entries()];
+    const picked = interp.getItem(listV(entries.map(([k, v]) => tupleV([strV(k), v]))), s, interp.currentLocation());
+    if (picked.kind !== 'list') return UNKNOWN;
+    const out = interp.newInstance(cls);
+    out.module!.createdAt = self.module?.createdAt;
+    let i = 0;
+    for (const item of picked.items) {
+      if (item.kind !== 'tuple') continue;
+      // ModuleList slices renumber from 0; Sequential slices keep names.
+      const name = cls === moduleList ? String(i++) : pyStr(item.items[0]);
+      state(out).children.set(name, item.items[1] as InstanceValue);
+    }
+    return out;
+  };
+
+  const appendChild = (self: InstanceValue, m: Value): void => addChild(self, String(state(self).children.size), m);
+
+  const sequential = makeClass('Sequential', [moduleBase], {
+    __init__: (self, args) => {
+      if (args.length === 1 && args[0].kind === 'dict') {
+        for (const e of args[0].entries.values()) addChild(self, pyStr(e.key), e.value);
+      } else args.forEach((m, i) => addChild(self, String(i), m));
+      return NONE;
+    },
+    forward: (self, args, kwargs, ctx) => {
+      let x = args[0] ?? kwargs.get('input') ?? UNKNOWN;
+      for (const m of childList(self)) x = ctx.callValue(m, [x]);
+      return x;
+    },
+    __getitem__: (self, args, _kw, ctx) => (args[0].kind === 'slice' ? sliceChildren(self, args[0], sequential) : nthChild(self, args[0], ctx)),
+    __setitem__: (self, args) => {
+      const keys = [...state(self).children.keys()];
+      const i = numberOf(args[0]);
+      if (i !== undefined) { const k = keys[i < 0 ? keys.length + i : i]; if (k !== undefined) addChild(self, k, args[1]); }
+      return NONE;
+    },
+    __delitem__: (self, args) => {
+      const keys = [...state(self).children.keys()];
+      const i = numberOf(args[0]);
+      if (i !== undefined) { const k = keys[i < 0 ? keys.length + i : i]; if (k !== undefined) state(self).children.delete(k); }
+      return NONE;
+    },
+    __len__: (self) => intV(state(self).children.size),
+    __iter__: (self) => interp.makeIterator(childList(self)),
+    append: (self, args) => { appendChild(self, args[0]); return self; },
+    extend: (self, args) => { for (const m of interp.iterate(args[0], interp.currentLocation()) ?? []) appendChild(self, m); return self; },
+    insert: (self, args) => insertChild(self, args[0], args[1]),
+    pop: (self, args, _kw, ctx) => popChild(self, args[0] ?? intV(-1), ctx),
+  });
+
+  const insertChild = (self: InstanceValue, index: Value, m: Value): Value => {
+    const st = state(self);
+    const items = [...st.children.values()];
+    const i = numberOf(index);
+    if (i === undefined) return NONE;
+    const j = Math.max(0, Math.min(items.length, i < 0 ? items.length + i : i));
+    items.splice(j, 0, m as InstanceValue);
+    st.children.clear();
+    items.forEach((c, k) => st.children.set(String(k), c));
+    return NONE;
+  };
+
+  const popChild = (self: InstanceValue, index: Value, ctx: CallContext): Value => {
+    const st = state(self);
+    const v = nthChild(self, index, ctx);
+    const items = [...st.children.values()].filter((c) => c !== v);
+    st.children.clear();
+    items.forEach((c, k) => st.children.set(String(k), c));
+    return v;
+  };
+
+  const moduleList = makeClass('ModuleList', [moduleBase], {
+    __init__: (self, args, kwargs) => {
+      const mods = args[0] ?? kwargs.get('modules');
+      if (mods && mods.kind !== 'none') for (const m of interp.iterate(mods, interp.currentLocation()) ?? []) appendChild(self, m);
+      return NONE;
+    },
+    __getitem__: (self, args, _kw, ctx) => (args[0].kind === 'slice' ? sliceChildren(self, args[0], moduleList) : nthChild(self, args[0], ctx)),
+    __setitem__: (self, args) => {
+      const i = numberOf(args[0]);
+      const n = state(self).children.size;
+      if (i !== undefined) addChild(self, String(i < 0 ? n + i : i), args[1]);
+      return NONE;
+    },
+    __len__: (self) => intV(state(self).children.size),
+    __iter__: (self) => interp.makeIterator([...state(self).children.values()]),
+    __iadd__: (self, args) => { for (const m of interp.iterate(args[0], interp.currentLocation()) ?? []) appendChild(self, m); return self; },
+    append: (self, args) => { appendChild(self, args[0]); return self; },
+    extend: (self, args) => { for (const m of interp.iterate(args[0], interp.currentLocation()) ?? []) appendChild(self, m); return self; },
+    insert: (self, args) => insertChild(self, args[0], args[1]),
+    pop: (self, args, _kw, ctx) => popChild(self, args[0] ?? intV(-1), ctx),
+    forward: (self) => interp.raise('NotImplementedError', messages.forwardMissing(self.cls.name)),
+  });
+
+  const dictItems = (self: InstanceValue): [string, Value][] => [...state(self).children.entries()];
+  const moduleDict = makeClass('ModuleDict', [moduleBase], {
+    __init__: (self, args, kwargs) => {
+      const mods = args[0] ?? kwargs.get('modules');
+      if (mods) updateDict(self, mods, addChild);
+      return NONE;
+    },
+    __getitem__: (self, args, _kw, ctx) => {
+      const key = pyStr(args[0]);
+      const v = state(self).children.get(key);
+      if (v === undefined) interp.raise('KeyError', messages.keyNotFound(key), ctx.location);
+      return v;
+    },
+    __setitem__: (self, args) => { addChild(self, pyStr(args[0]), args[1]); return NONE; },
+    __delitem__: (self, args) => { state(self).children.delete(pyStr(args[0])); return NONE; },
+    __len__: (self) => intV(state(self).children.size),
+    __iter__: (self) => interp.makeIterator(dictItems(self).map(([k]) => strV(k))),
+    __contains__: (self, args) => boolV(state(self).children.has(pyStr(args[0]))),
+    keys: (self) => listV(dictItems(self).map(([k]) => strV(k))),
+    values: (self) => listV(dictItems(self).map(([, v]) => v)),
+    items: (self) => listV(dictItems(self).map(([k, v]) => tupleV([strV(k), v]))),
+    update: (self, args) => { if (args[0]) updateDict(self, args[0], addChild); return NONE; },
+    pop: (self, args) => { const k = pyStr(args[0]); const v = state(self).children.get(k) ?? UNKNOWN; state(self).children.delete(k); return v; },
+    clear: (self) => { state(self).children.clear(); return NONE; },
+    forward: (self) => interp.raise('NotImplementedError', messages.forwardMissing(self.cls.name)),
+  });
+
+  function updateDict(self: InstanceValue, src: Value, put: (self: InstanceValue, k: string, v: Value) => void): void {
+    if (src.kind === 'dict') { for (const e of src.entries.values()) put(self, pyStr(e.key), e.value); return; }
+    if (src.kind === 'instance' && src.module && interp.isModuleDictLike(src)) {
+      for (const [k, v] of [...src.module.children.entries(), ...src.module.params.entries()]) put(self, k, v);
+      return;
+    }
+    for (const item of interp.iterate(src, interp.currentLocation()) ?? []) {
+      const pair = interp.iterate(item, interp.currentLocation());
+      if (pair && pair.length === 2) put(self, pyStr(pair[0]), pair[1]);
+    }
+  }
+
+  const addParam = (self: InstanceValue, name: string, p: Value): void => {
+    if (p.kind !== 'tensor') return;
+    const param = p.isParameter ? p : makeParameter(p, true);
+    state(self).params.set(name, param);
+  };
+  const paramValues = (self: InstanceValue): Value[] => [...state(self).params.values()];
+  const parameterList = makeClass('ParameterList', [moduleBase], {
+    __init__: (self, args, kwargs) => {
+      const values = args[0] ?? kwargs.get('values');
+      if (values && values.kind !== 'none') for (const p of interp.iterate(values, interp.currentLocation()) ?? []) addParam(self, String(state(self).params.size), p);
+      return NONE;
+    },
+    __getitem__: (self, args) => {
+      const items = paramValues(self);
+      const i = numberOf(args[0]);
+      if (i === undefined) return UNKNOWN;
+      return items[i < 0 ? items.length + i : i] ?? UNKNOWN;
+    },
+    __len__: (self) => intV(state(self).params.size),
+    __iter__: (self) => interp.makeIterator(paramValues(self)),
+    append: (self, args) => { addParam(self, String(state(self).params.size), args[0]); return self; },
+    extend: (self, args) => { for (const p of interp.iterate(args[0], interp.currentLocation()) ?? []) addParam(self, String(state(self).params.size), p); return self; },
+  });
+  const parameterDict = makeClass('ParameterDict', [moduleBase], {
+    __init__: (self, args, kwargs) => {
+      const values = args[0] ?? kwargs.get('parameters');
+      if (values && values.kind !== 'none') updateDict(self, values, addParam);
+      return NONE;
+    },
+    __getitem__: (self, args) => state(self).params.get(pyStr(args[0])) ?? UNKNOWN,
+    __setitem__: (self, args) => { addParam(self, pyStr(args[0]), args[1]); return NONE; },
+    __len__: (self) => intV(state(self).params.size),
+    __iter__: (self) => interp.makeIterator([...state(self).params.keys()].map(strV)),
+    keys: (self) => listV([...state(self).params.keys()].map(strV)),
+    values: (self) => listV(paramValues(self)),
+    items: (self) => listV([...state(self).params.entries()].map(([k, v]) => tupleV([strV(k), v]))),
+  });
+
+  function makeParameter(data: TensorValue, requiresGrad: boolean): TensorValue {
+    const t = interp.newTensor(data.shape, data.dtype);
+    t.isParameter = true;
+    t.requiresGrad = requiresGrad;
+    return t;
+  }
+
+  const parameter: ClassValue = { kind: 'class', name: 'Parameter', mro: [], attrs: new Map(), isModule: false };
+  parameter.mro = [parameter, objectClass];
+  interp.nativeClasses.set(parameter, {
+    construct: (_cls, args, kwargs) => {
+      const data = args[0] ?? kwargs.get('data');
+      const rg = truthy(args[1] ?? kwargs.get('requires_grad') ?? boolV(true)) ?? true;
+      if (!data || data.kind !== 'tensor') {
+        if (data && data.kind === 'none') return makeParameter(interp.newTensor([0]), rg);
+        return UNKNOWN;
+      }
+      return makeParameter(data, rg);
+    },
+  });
+
+  // --- hooks the interpreter calls -------------------------------------------------------
+
+  const specMember = (c: ClassValue, name: string): BuiltinFunctionValue => {
+    const spec = c.builtinModule!;
+    if (name === '__init__') {
+      return method(`${spec.name}.__init__`, (self, args, kwargs, ctx) => {
+        const bound = bindSpec(interp, spec.name, spec.signature, args, kwargs, ctx.location);
+        spec.init(self, bound, ctx);
+        return NONE;
+      });
+    }
+    return method(`${spec.name}.forward`, (self, args, kwargs, ctx) => runSpecForward(self, spec, args, kwargs, ctx));
+  };
+
+  const runSpecForward = (self: InstanceValue, spec: ModuleSpec, args: Value[], kwargs: Map<string, Value>, ctx: CallContext): Value => {
+    const bound = bindSpec(interp, `${spec.name}.forward`, spec.forwardSignature, args, kwargs, ctx.location);
+    const t = interp.tracing;
+    // MACs of a catalog layer come from its own rule; functional helpers it may use inside are not added twice.
+    if (t) t.macsStack.push({ macs: 0 });
+    let out: Value;
+    let inner: dim.Dim = 0;
+    try {
+      out = spec.forward(self, bound, ctx);
+    } finally {
+      if (t) inner = t.macsStack.pop()!.macs;
+    }
+    if (t) interp.addMacs(spec.macs ? spec.macs(self, bound, out) : inner);
+    return out;
+  };
+
+  const getModuleAttr = (inst: InstanceValue, name: string): Value | undefined => {
+    const st = inst.module!;
+    if (name === 'training') return boolV(st.training);
+    const p = st.params.get(name);
+    if (p !== undefined) return p;
+    const b = st.buffers.get(name);
+    if (b !== undefined) return b;
+    const c = st.children.get(name);
+    if (c !== undefined) return c;
+    if (name === '_modules') { const d = newDict(true); for (const [k, v] of st.children) dictSet(d, strV(k), v); return d; }
+    if (name === '_parameters') { const d = newDict(true); for (const [k, v] of st.params) dictSet(d, strV(k), v); return d; }
+    if (name === '_buffers') { const d = newDict(true); for (const [k, v] of st.buffers) dictSet(d, strV(k), v); return d; }
+    return undefined;
+  };
+
+  const setModuleAttr = (inst: InstanceValue, name: string, value: Value): boolean => {
+    const st = inst.module!;
+    if (name === 'training') { const t = truthy(value); if (t !== undefined) st.training = t; return true; }
+    if (value.kind === 'tensor' && value.isParameter) {
+      inst.attrs.delete(name); st.buffers.delete(name); st.children.delete(name);
+      st.params.set(name, value);
+      return true;
+    }
+    if (isModule(value)) { addChild(inst, name, value); return true; }
+    if (st.params.has(name)) {
+      if (value.kind === 'none') { st.params.set(name, NONE); return true; }
+      if (value.kind === 'tensor') { st.params.set(name, value); return true; }
+    }
+    if (st.buffers.has(name) && (value.kind === 'tensor' || value.kind === 'none')) { st.buffers.set(name, value); return true; }
+    if (st.children.has(name) && value.kind === 'none') { st.children.set(name, NONE); return true; }
+    return false;
+  };
+
+  const callModule = (inst: InstanceValue, args: Value[], kwargs: Map<string, Value>, loc: SourceLocation): Value => {
+    const forward = interp.lookupClassAttr(inst.cls, 'forward');
+    if (!forward) {
+      interp.diagnostic('error', messages.forwardMissing(inst.cls.name), loc, 'forward-missing');
+      return UNKNOWN;
+    }
+    interp.hooks.onModuleCall?.(inst, args, kwargs, interp.moduleCallDepth);
+    const t = interp.tracing;
+    const leaf = t !== undefined && isLeaf(inst) && t.paths.has(inst);
+    if (leaf) t!.macsStack.push({ macs: 0 });
+    interp.moduleCallDepth++;
+    const stack = interp.currentModuleStack;
+    stack.push(inst);
+    let out: Value = UNKNOWN;
+    let macs: dim.Dim = 0;
+    try {
+      out = interp.callValue(interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
+    } finally {
+      stack.pop();
+      interp.moduleCallDepth--;
+      if (leaf) macs = t!.macsStack.pop()!.macs;
+    }
+    if (leaf) {
+      // Leaf MACs are summed from the layer rows; they are not functional MACs.
+      t!.layerCalls.push({ module: inst, inputs: kwargs.size ? [...args, ...kwargs.values()] : args, output: out, macs });
+    }
+    return out;
+  };
+
+  const isLeaf = (inst: InstanceValue): boolean => {
+    for (const c of inst.module!.children.values()) if (c.kind === 'instance') return false;
+    return true;
+  };
+
+  interp.nn = {
+    specMember,
+    getModuleAttr,
+    setModuleAttr,
+    callModule,
+    newModuleState: (inst) => { inst.module = { params: new Map(), buffers: new Map(), children: new Map(), training: true }; },
+  };
+  nnHelpers.set(interp, { namedModules, namedParameters, namedBuffers });
+  return { moduleBase, parameter, sequential, moduleList, moduleDict, parameterList, parameterDict };
+}
+
+export interface NnHelpers {
+  namedModules(root: InstanceValue): [string, InstanceValue][];
+  namedParameters(root: InstanceValue): [string, TensorValue][];
+  namedBuffers(root: InstanceValue): [string, TensorValue][];
+}
+const nnHelpers = new WeakMap<Interpreter, NnHelpers>();
+export function nnHelpersOf(interp: Interpreter): NnHelpers {
+  return nnHelpers.get(interp)!;
+}
+
+function dedup<T>(items: T[]): T[] {
+  return [...new Set(items)];
+}
+
+function method(name: string, impl: Method): BuiltinFunctionValue {
+  const call: BuiltinImpl = (args, kwargs, ctx) => {
+    const self = args[0];
+    if (!self || self.kind !== 'instance') return UNKNOWN;
+    return impl(self, args.slice(1), kwargs, ctx);
+  };
+  return { kind: 'builtin', name, call };
+}
+
+/** Binds arguments to a catalog signature (ParamSpec), with the interpreter's Python rules. */
+export function bindSpec(interp: Interpreter, fnName: string, signature: readonly { name: string; default?: Value; kind?: Param['kind'] }[], args: Value[], kwargs: Map<string, Value>, loc: SourceLocation): BoundArgs {
+  const params: Param[] = signature.map((p) => ({ name: p.name, kind: p.kind ?? 'positional' }));
+  const defaults = new Map<string, Value>();
+  for (const p of signature) if (p.default !== undefined) defaults.set(p.name, p.default);
+  const out: BoundArgs = new Map();
+  interp.bindParams(fnName, params, defaults, args, kwargs, out, loc);
+  return out;
+}

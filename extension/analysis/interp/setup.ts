@@ -1,0 +1,109 @@
+// Builds an interpreter world: object/type, builtins and stdlib, the nn.Module machinery,
+// the torch catalog, and the few torch members model code needs for control flow
+// (torch.jit.annotate/is_scripting, torch.fx.wrap, torch._assert, checkpoint) when the
+// catalog does not provide them.
+import type { TorchCatalog } from '../torch/catalog';
+import type { BuiltinFunctionValue, BuiltinImpl, ClassValue, Value } from './values';
+import { Interpreter, type InterpreterConfig } from './interpreter';
+import { installBuiltins } from './builtins';
+import { installNn } from './nn';
+import { FALSE, NONE, UNKNOWN, intV, numberOf, pyStr, truthy, tupleV } from './pyvalues';
+import { messages } from '../messages';
+
+export type CatalogFactory = (moduleBase: ClassValue) => TorchCatalog;
+
+export function createInterpreter(config: InterpreterConfig, catalogFactory: CatalogFactory): Interpreter {
+  const interp = new Interpreter(config);
+  const objectClass: ClassValue = { kind: 'class', name: 'object', mro: [], attrs: new Map(), isModule: false };
+  objectClass.mro = [objectClass];
+  const typeClass: ClassValue = { kind: 'class', name: 'type', mro: [], attrs: new Map(), isModule: false };
+  typeClass.mro = [typeClass, objectClass];
+  interp.special = { object: objectClass, type: typeClass } as Interpreter['special'];
+  installBuiltins(interp, objectClass, typeClass);
+  const nn = installNn(interp, objectClass);
+  interp.special.moduleBase = nn.moduleBase;
+  interp.special.parameter = nn.parameter;
+  interp.catalog = catalogFactory(nn.moduleBase);
+  completeTorchModules(interp, nn);
+  return interp;
+}
+
+function fn(name: string, call: BuiltinImpl): BuiltinFunctionValue {
+  return { kind: 'builtin', name, call };
+}
+
+function completeTorchModules(interp: Interpreter, nn: ReturnType<typeof installNn>): void {
+  const modules = interp.catalog.modules;
+  const get = (name: string): Map<string, Value> => {
+    let m = modules.get(name);
+    if (!m) { m = new Map(); modules.set(name, m); }
+    return m;
+  };
+  const provide = (moduleName: string, name: string, v: Value): void => {
+    const m = get(moduleName);
+    if (!m.has(name)) m.set(name, v);
+  };
+  const containers: [string, Value][] = [
+    ['Module', nn.moduleBase], ['Sequential', nn.sequential], ['ModuleList', nn.moduleList], ['ModuleDict', nn.moduleDict],
+    ['ParameterList', nn.parameterList], ['ParameterDict', nn.parameterDict], ['Parameter', nn.parameter],
+  ];
+  for (const [k, v] of containers) {
+    // The interpreter owns these (they need its machinery): they replace any catalog placeholder.
+    get('torch.nn').set(k, v);
+    get('torch.nn.modules').set(k, v);
+  }
+  get('torch.nn.modules.module').set('Module', nn.moduleBase);
+  for (const k of ['Sequential', 'ModuleList', 'ModuleDict', 'ParameterList', 'ParameterDict']) get('torch.nn.modules.container').set(k, containers.find(([n]) => n === k)![1]);
+  get('torch.nn.parameter').set('Parameter', nn.parameter);
+
+  let tensor = get('torch').get('Tensor');
+  if (!tensor || tensor.kind !== 'class') {
+    const t: ClassValue = { kind: 'class', name: 'Tensor', mro: [], attrs: new Map(), isModule: false };
+    t.mro = [t, interp.special.object];
+    tensor = t;
+    get('torch').set('Tensor', t);
+  }
+  interp.special.tensor = tensor;
+  nn.parameter.mro = [nn.parameter, tensor as ClassValue, interp.special.object];
+
+  const identity = fn('identity', (args) => args[0] ?? NONE);
+  const decorator = fn('decorator', (args) => {
+    if (args.length === 1 && (args[0].kind === 'function' || args[0].kind === 'class')) return args[0];
+    return identity;
+  });
+  provide('torch.jit', 'annotate', fn('annotate', (args) => args[1] ?? UNKNOWN));
+  provide('torch.jit', 'is_scripting', fn('is_scripting', () => FALSE));
+  provide('torch.jit', 'is_tracing', fn('is_tracing', () => FALSE));
+  for (const d of ['unused', 'ignore', 'export', 'script', 'script_method', '_overload_method', '_overload', 'interface', 'trace']) provide('torch.jit', d, decorator);
+  provide('torch.jit', 'Final', UNKNOWN);
+  provide('torch.fx', 'wrap', decorator);
+  provide('torch.fx._symbolic_trace', 'is_fx_tracing', fn('is_fx_tracing', () => FALSE));
+  provide('torch', 'is_tensor', fn('is_tensor', (args) => ({ kind: 'bool', value: args[0]?.kind === 'tensor' })));
+  provide('torch', '_assert', fn('_assert', (args, _kw, ctx) => {
+    if (args[0] && truthy(args[0]) === false) interp.raise('AssertionError', messages.assertionFailed(args[1] ? pyStr(args[1]) : ''), ctx.location);
+    return NONE;
+  }));
+  provide('torch.utils.checkpoint', 'checkpoint', fn('checkpoint', (args, kwargs, ctx) => {
+    const [f, ...rest] = args;
+    const kw = new Map(kwargs);
+    kw.delete('use_reentrant');
+    kw.delete('preserve_rng_state');
+    return f ? ctx.callValue(f, rest, kw) : UNKNOWN;
+  }));
+  provide('torch.utils.checkpoint', 'checkpoint_sequential', fn('checkpoint_sequential', (args, _kw, ctx) => {
+    const [f, , input] = args;
+    return f && input ? ctx.callValue(f, [input]) : UNKNOWN;
+  }));
+  const ntuple = (n: number) => fn(`_ntuple(${n})`, (args) => {
+    const v = args[0];
+    if (!v) return UNKNOWN;
+    if (v.kind === 'tuple' || v.kind === 'list') return tupleV(v.items);
+    return tupleV(new Array(n).fill(v));
+  });
+  provide('torch.nn.modules.utils', '_single', ntuple(1));
+  provide('torch.nn.modules.utils', '_pair', ntuple(2));
+  provide('torch.nn.modules.utils', '_triple', ntuple(3));
+  provide('torch.nn.modules.utils', '_quadruple', ntuple(4));
+  provide('torch.nn.modules.utils', '_ntuple', fn('_ntuple', (args) => ntuple(numberOf(args[0] ?? intV(2)) ?? 2)));
+  for (const name of ['torch.utils', 'torch.nn.init', 'torch.nn.functional', 'torch.ops', 'torch.cuda', 'torch.backends', 'torch.autograd', 'torch.distributed', 'torch.hub', 'torch._C', 'torch.overrides']) get(name);
+}

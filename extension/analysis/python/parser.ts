@@ -1,0 +1,135 @@
+// Owns the tree-sitter parser: loading the two .wasm files from disk, parsing a file into
+// the plain AST, and incremental reparsing of an edited document.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Language, Parser, type Tree } from 'web-tree-sitter';
+import type { ModuleAst } from './ast';
+import { convertModule } from './convert';
+
+const RUNTIME_WASM = 'tree-sitter.wasm';
+const PYTHON_WASM = 'tree-sitter-python.wasm';
+
+let wasmDirectoryOverride: string | undefined;
+
+/** Where bundles find the .wasm files (the bundler copies them next to dist/*.js). */
+export function setWasmDirectory(dir: string | undefined): void {
+  wasmDirectoryOverride = dir;
+}
+
+function locateWasm(file: string, packageEntry: string): string {
+  const candidates: string[] = [];
+  if (wasmDirectoryOverride) candidates.push(path.join(wasmDirectoryOverride, file));
+  candidates.push(path.join(__dirname, file));
+  for (const c of candidates) if (fs.existsSync(c)) return c;
+  return require.resolve(packageEntry);
+}
+
+let loading: Promise<PythonParser> | undefined;
+
+const treeOwners = new FinalizationRegistry<Tree>((tree) => tree.delete());
+
+/** Loads the parser once per process. */
+export function loadPythonParser(): Promise<PythonParser> {
+  if (!loading) {
+    loading = (async () => {
+      const runtimePath = locateWasm(RUNTIME_WASM, 'web-tree-sitter/tree-sitter.wasm');
+      await Parser.init({ locateFile: () => runtimePath });
+      const language = await Language.load(fs.readFileSync(locateWasm(PYTHON_WASM, 'tree-sitter-python/tree-sitter-python.wasm')));
+      return new PythonParser(language);
+    })();
+    loading.catch(() => { loading = undefined; });
+  }
+  return loading;
+}
+
+/** A text edit in the form the editor reports it (offsets and positions before the edit). */
+export interface TextEdit {
+  startIndex: number;
+  oldEndIndex: number;
+  newEndIndex: number;
+  startPosition: { row: number; column: number };
+  oldEndPosition: { row: number; column: number };
+  newEndPosition: { row: number; column: number };
+}
+
+export class PythonParser {
+  private readonly parser: Parser;
+  constructor(language: Language) {
+    this.parser = new Parser();
+    this.parser.setLanguage(language);
+  }
+
+  /** Parse a whole file. Never throws; syntax errors are in the result. */
+  parse(source: string): ModuleAst {
+    const tree = this.parser.parse(source);
+    if (!tree) return { body: [], syntaxErrors: [], inputComments: [] };
+    try {
+      return convertModule(tree.rootNode, source);
+    } finally {
+      tree.delete();
+    }
+  }
+
+  /**
+   * Parse a library file whose function bodies are converted on first use. The tree lives
+   * until the AST is garbage collected.
+   */
+  parseLazily(source: string): ModuleAst {
+    const tree = this.parser.parse(source);
+    if (!tree) return { body: [], syntaxErrors: [], inputComments: [] };
+    const ast = convertModule(tree.rootNode, source, true);
+    treeOwners.register(ast, tree);
+    return ast;
+  }
+
+  /** Parse keeping the tree for later incremental reparses. */
+  parseTree(source: string, oldTree?: Tree): Tree | null {
+    return this.parser.parse(source, oldTree ?? null);
+  }
+}
+
+/**
+ * A document being edited: keeps the tree-sitter tree so that an edit reparses only the
+ * changed region, and converts the new tree to the AST. Function bodies are converted on
+ * first use, so each AST keeps its own tree alive (freed when the AST is collected).
+ */
+export class ParsedDocument {
+  private tree: Tree | null = null;
+  private source = '';
+  private ast: ModuleAst | undefined;
+
+  constructor(private readonly parser: PythonParser) {}
+
+  get text(): string { return this.source; }
+
+  /** Replace the text. With `edit`, a copy of the old tree is edited and reused (incremental parse). */
+  update(source: string, edit?: TextEdit): void {
+    const old = this.tree;
+    if (old && edit) {
+      const base = old.copy();
+      base.edit(edit);
+      this.tree = this.parser.parseTree(source, base);
+      base.delete();
+    } else {
+      this.tree = this.parser.parseTree(source);
+    }
+    // A tree whose AST was handed out stays alive for that AST (see treeOwners).
+    if (old && !this.ast) old.delete();
+    this.source = source;
+    this.ast = undefined;
+  }
+
+  getAst(): ModuleAst {
+    if (!this.ast) {
+      if (!this.tree) return { body: [], syntaxErrors: [], inputComments: [] };
+      this.ast = convertModule(this.tree.rootNode, this.source, true);
+      treeOwners.register(this.ast, this.tree);
+    }
+    return this.ast;
+  }
+
+  dispose(): void {
+    if (this.tree && !this.ast) this.tree.delete();
+    this.tree = null;
+  }
+}

@@ -1,0 +1,103 @@
+// Owns the analysis worker thread: starts it on first use, matches replies to requests, and
+// replaces a worker that died or ran past the time limit (the analyzer's step budget should stop
+// it long before; this is the guard for a bug in the analyzer, not a normal path). No `vscode`.
+import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+import type { FileReport } from '../analysis/reportTypes';
+import type { AnalysisJob } from './analysisJob';
+import type { WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
+
+export interface AnalysisWorkerOptions {
+  /** The worker script: dist/analysisWorker.js in the bundle. */
+  script: string;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+interface Pending {
+  resolve: (report: FileReport) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class AnalysisWorkerClient {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private disposed = false;
+
+  constructor(private readonly options: AnalysisWorkerOptions) {}
+
+  analyze(job: AnalysisJob): Promise<FileReport> {
+    if (this.disposed) return Promise.reject(new Error('the analysis worker was disposed'));
+    let worker: Worker;
+    try {
+      worker = this.ensureWorker();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const id = this.nextId++;
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    return new Promise<FileReport>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.options.log?.(`analysis of ${job.file} ran past ${timeoutMs} ms; restarting the analysis worker`);
+        this.failAll(new Error(`analysis of ${job.file} did not finish within ${timeoutMs} ms`));
+        void this.stopWorker();
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      const request: WorkerRequest = { id, job };
+      worker.postMessage(request);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.failAll(new Error('the analysis worker was disposed'));
+    await this.stopWorker();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    if (!fs.existsSync(this.options.script)) {
+      throw new Error(`the analysis worker ${this.options.script} is missing; build the extension with \`npm run build\``);
+    }
+    const worker = new Worker(this.options.script);
+    // The extension host must be free to exit while the worker idles.
+    worker.unref();
+    worker.on('message', (reply: WorkerReply) => this.received(reply));
+    worker.on('error', (error) => {
+      this.options.log?.(`analysis worker failed: ${error.stack ?? error.message}`);
+      this.failAll(error);
+    });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      if (this.pending.size > 0) this.failAll(new Error(`the analysis worker exited with code ${code}`));
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private received(reply: WorkerReply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.ok) pending.resolve(reply.report);
+    else pending.reject(new Error(reply.error));
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  private async stopWorker(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+}

@@ -1,0 +1,134 @@
+// "Netlens: Show Model Summary": one webview panel with the torchinfo-like table of the models
+// of a Python file, live with its edits; "Copy as Markdown" and clicks on a layer go through here.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+
+import { webviewPageHtml } from '../../webviews/shared/html';
+import { summaryBodyHtml } from '../../webviews/summary/body';
+import { isFromSummaryView, type SummaryViewState, type ToSummaryView } from '../../webviews/summary/messages';
+import { isAnalyzable } from './analysisService';
+import type { EditorContext } from './editorContext';
+import { summaryMarkdown, summaryModels } from './summaryTable';
+
+export const SHOW_SUMMARY_COMMAND = 'netlens.showSummary';
+export const SUMMARY_VIEW_TYPE = 'netlens.summary';
+
+export class SummaryPanel implements vscode.Disposable {
+  private static instance: SummaryPanel | undefined;
+  private pageReady = false;
+  private state: SummaryViewState;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static show(extension: vscode.ExtensionContext, context: EditorContext, document: vscode.TextDocument): SummaryPanel {
+    if (SummaryPanel.instance) {
+      SummaryPanel.instance.follow(document);
+      SummaryPanel.instance.panel.reveal(vscode.ViewColumn.Beside, true);
+      return SummaryPanel.instance;
+    }
+    const webviewRoot = vscode.Uri.joinPath(extension.extensionUri, 'dist', 'webviews');
+    const panel = vscode.window.createWebviewPanel(SUMMARY_VIEW_TYPE, 'Netlens Summary', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
+      enableScripts: true,
+      localResourceRoots: [webviewRoot],
+      retainContextWhenHidden: false,
+    });
+    SummaryPanel.instance = new SummaryPanel(panel, webviewRoot, context, document);
+    return SummaryPanel.instance;
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    webviewRoot: vscode.Uri,
+    private readonly context: EditorContext,
+    private document: vscode.TextDocument,
+  ) {
+    this.state = { status: 'waiting', file: document.uri.fsPath };
+    const webview = panel.webview;
+    webview.html = webviewPageHtml({
+      title: 'Netlens Summary',
+      cspSource: webview.cspSource,
+      nonce: randomBytes(16).toString('base64'),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'summary.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'summary.css')).toString(),
+      bodyHtml: summaryBodyHtml,
+    });
+    this.disposables.push(
+      webview.onDidReceiveMessage((message: unknown) => void this.received(message)),
+      context.analysis.onDidChangeReport((uri) => {
+        if (uri.toString() === this.document.uri.toString()) this.refresh();
+      }),
+      context.onDidChangeMemoryContext(() => this.refresh()),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    this.follow(document);
+  }
+
+  dispose(): void {
+    if (SummaryPanel.instance === this) SummaryPanel.instance = undefined;
+    for (const disposable of this.disposables) disposable.dispose();
+    this.disposables.length = 0;
+    this.panel.dispose();
+  }
+
+  private follow(document: vscode.TextDocument): void {
+    this.document = document;
+    this.panel.title = `Netlens Summary: ${vscode.workspace.asRelativePath(document.uri)}`;
+    this.refresh();
+    void this.context.analysis.reportFor(document, true).then(() => this.refresh());
+  }
+
+  private refresh(): void {
+    const file = this.document.uri.fsPath;
+    const report = this.context.analysis.currentReport(this.document);
+    if (!report) {
+      // Keep showing the last table while the next report is computed; say "waiting" only at first.
+      if (this.state.status !== 'ready' || this.state.file !== file) this.setState({ status: 'waiting', file });
+      return;
+    }
+    const models = summaryModels(report, this.context.memoryContext());
+    if (models.length === 0) {
+      this.setState({ status: 'empty', file, reason: 'No nn.Module model found in this file (or none could be constructed without arguments).' });
+      return;
+    }
+    this.setState({ status: 'ready', file, models, markdown: summaryMarkdown(file, models) });
+  }
+
+  private setState(state: SummaryViewState): void {
+    this.state = state;
+    if (!this.pageReady) return;
+    const message: ToSummaryView = { type: 'summary', state };
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async received(message: unknown): Promise<void> {
+    if (!isFromSummaryView(message)) return;
+    switch (message.type) {
+      case 'ready':
+        this.pageReady = true;
+        this.setState(this.state);
+        break;
+      case 'copyMarkdown':
+        if (this.state.status !== 'ready') return;
+        await vscode.env.clipboard.writeText(this.state.markdown);
+        void vscode.window.showInformationMessage('Netlens: model summary copied as Markdown.');
+        break;
+      case 'reveal': {
+        const position = new vscode.Position(message.line - 1, 0);
+        await vscode.window.showTextDocument(this.document, {
+          viewColumn: vscode.ViewColumn.One,
+          selection: new vscode.Range(position, position),
+        });
+        break;
+      }
+    }
+  }
+}
+
+/** The document the command is about: its argument (from a hover or CodeLens link), else the active editor. */
+export function summaryTarget(args: unknown[]): vscode.TextDocument | undefined {
+  const [uriText] = args;
+  if (typeof uriText === 'string') {
+    return vscode.workspace.textDocuments.find((document) => document.uri.toString() === uriText);
+  }
+  const active = vscode.window.activeTextEditor?.document;
+  return active && isAnalyzable(active) ? active : undefined;
+}

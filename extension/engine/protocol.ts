@@ -1,0 +1,80 @@
+// The typed messages between the extension (EngineClient) and the engine process (host.ts).
+// Both sides import this file only for types and the few constants below; no runtime state.
+
+/** What the native add-on reports about the machine, as the binding returns it. */
+export interface NativeEngineInfo {
+  version: string;
+  cudaCompiled: boolean;
+  gpuPresent: boolean;
+  deviceCount: number;
+  deviceName: string;
+  computeCapability: string;
+  totalMemoryBytes: number;
+  freeMemoryBytes: number;
+  /** CUDA version the driver supports, e.g. 13000 for 13.0; 0 when there is no driver. */
+  driverVersion: number;
+  /** CUDA runtime linked into the engine; 0 in a CPU-only build. */
+  runtimeVersion: number;
+  /** Why there is no GPU; empty when one is present. */
+  gpuError: string;
+  cudnnCompiled: boolean;
+  cudnnAvailable: boolean;
+  cudnnVersion: string;
+  cudnnStatus: string;
+  cpuThreads: number;
+  cpuModel: string;
+  cpuFeatures: string;
+}
+
+/** The answer to `hello`: the add-on's report plus what only the process knows. */
+export interface EngineHello extends NativeEngineInfo {
+  addonPath: string;
+  pid: number;
+  nodeVersion: string;
+  napiVersion: string;
+}
+
+/** Requests the extension may send, keyed by kind, with their parameters and results. */
+export interface EngineRequestMap {
+  hello: { params: Record<string, never>; result: EngineHello };
+  /** Only honoured when the host runs with NETLENS_ENGINE_TEST=1: aborts the process. */
+  crashForTest: { params: Record<string, never>; result: never };
+}
+
+export type EngineRequestKind = keyof EngineRequestMap;
+
+export interface EngineRequest<K extends EngineRequestKind = EngineRequestKind> {
+  type: 'request';
+  id: number;
+  kind: K;
+  params: EngineRequestMap[K]['params'];
+}
+
+export type EngineResponse =
+  | { type: 'response'; id: number; ok: true; result: EngineRequestMap[EngineRequestKind]['result'] }
+  | { type: 'response'; id: number; ok: false; error: string };
+
+/** Sent once by the host after start: either the add-on loaded, or why it did not. */
+export type EngineStartup =
+  | { type: 'ready'; addonPath: string; pid: number }
+  | { type: 'startupFailed'; addonPath: string; error: string };
+
+export type HostToClientMessage = EngineResponse | EngineStartup;
+export type ClientToHostMessage = EngineRequest;
+
+/** Environment variable carrying the add-on path to the host (argv[2] is accepted too). */
+export const ADDON_PATH_ENV = 'NETLENS_ADDON_PATH';
+/** Enables test-only requests such as `crashForTest`. */
+export const ENGINE_TEST_ENV = 'NETLENS_ENGINE_TEST';
+
+export function isHostToClientMessage(value: unknown): value is HostToClientMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'response' || type === 'ready' || type === 'startupFailed';
+}
+
+export function isClientToHostMessage(value: unknown): value is ClientToHostMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const message = value as { type?: unknown; id?: unknown; kind?: unknown };
+  return message.type === 'request' && typeof message.id === 'number' && typeof message.kind === 'string';
+}

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Writes the model golden files that tests/unit/goldens.test.ts checks the analyzer against.
+
+Each golden is what real PyTorch reports for one (file, entry, inputs): the model's output
+shapes, its parameter counts, and every leaf-module call in execution order as forward
+hooks see it (named_modules() path, class name, shapes of every tensor in the output,
+the module's own parameter count).
+
+Requires torch==2.13.0+cpu and torchvision==0.28.0 (and timm for --with-timm; the tests
+do not: they read the committed JSON). Run from anywhere:
+
+    python3 scripts/goldens/make_model_goldens.py            # all goldens
+    python3 scripts/goldens/make_model_goldens.py resnet18 lenet5   # names containing these
+    python3 scripts/goldens/make_model_goldens.py --with-timm timm_ # also timm models (needs timm)
+
+The fused attention fast path is turned off (see main). Models are built and run on the "meta" device (shapes without data: fast, no memory);
+a model that meta cannot run falls back to CPU. Shapes are identical either way.
+"""
+import importlib
+import json
+import os
+import sys
+import time
+import types
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT_DIR = os.path.join(REPO_ROOT, "tests", "unit", "goldens", "models")
+
+# CPU torch lacks the CUDA meta registrations torchvision tries to load at import time.
+sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+import torchvision.models  # noqa: E402
+import torchvision.models.segmentation  # noqa: E402
+
+# (file relative to the repo, entry expression, inputs as (shape, dtype), whether those
+# inputs are the ones the file itself declares — comment or tensor in __main__).
+EXAMPLES = [
+    ("examples/lenet5.py", "LeNet5()", [((1, 1, 32, 32), "float32")], True),
+    ("examples/alexnet.py", "AlexNet()", [((1, 3, 227, 227), "float32")], True),
+    ("examples/vgg16.py", "vgg16()", [((2, 3, 224, 224), "float32")], True),
+    ("examples/vgg16.py", "vgg16(num_classes=10, batch_norm=True)", [((1, 3, 32, 32), "float32")], False),
+    ("examples/inception.py", "model", [((8, 3, 32, 32), "float32")], True),
+    ("examples/resnet_blocks.py", "resnet10_basic()", [((4, 3, 32, 32), "float32")], True),
+    ("examples/resnet_blocks.py", "resnet26_bottleneck()", [((2, 3, 64, 64), "float32")], False),
+    ("examples/resnet_blocks.py", "SmallResNet(Bottleneck, [1, 2, 1, 1], num_classes=100)",
+     [((3, 3, 40, 40), "float32")], False),
+    ("examples/squeezenet_fire.py", "SqueezeNetCifar()", [((1, 3, 224, 224), "float32")], True),
+    ("examples/squeezenet_fire.py", "SqueezeNet()", [((2, 3, 227, 227), "float32")], False),
+    ("examples/densenet_block.py", "net", [((2, 3, 32, 32), "float32")], True),
+    ("examples/densenet_block.py", "TinyDenseNet(growth_rate=8, block_config=(2, 3, 4, 2))",
+     [((1, 3, 64, 64), "float32")], False),
+    ("examples/dilated.py", "DilatedSegNet()", [((2, 3, 96, 128), "float32")], True),
+    ("examples/fcn.py", "model", [((1, 3, 64, 96), "float32")], True),
+    ("examples/char_rnn.py", "CharRNN(vocab_size=96)", [((8, 100), "int64")], True),
+    ("examples/char_rnn.py", "CharRNN(vocab_size=65, num_layers=3)", [((2, 17), "int64")], False),
+    ("examples/captioner.py", "Captioner(CaptionerConfig(vocab_size=1000))",
+     [((4, 3, 128, 128), "float32"), ((4, 20), "int64")], True),
+    ("examples/captioner.py", "Captioner(CaptionerConfig(freeze_cnn=False, num_layers=2))",
+     [((2, 3, 64, 64), "float32"), ((2, 12), "int64")], False),
+    ("examples/gru_classifier.py", "GRUClassifier()", [((16, 40), "int64")], True),
+    ("examples/pkg/net.py", "TinyMobileNet()", [((2, 3, 64, 64), "float32")], True),
+    ("examples/pkg/net.py", "TinyMobileNet(num_classes=10, width_mult=1.4)", [((1, 3, 96, 96), "float32")], False),
+    ("examples/transformer_classifier.py", "TransformerClassifier()", [((4, 64), "int64")], True),
+    ("examples/transformer_classifier.py", "TransformerClassifier(num_layers=3, nhead=8, d_model=64, num_classes=2)",
+     [((2, 100), "int64")], False),
+    ("examples/transfer_learning.py", "model", [((4, 3, 160, 160), "float32")], True),
+    ("examples/transfer_learning.py", "build_finetune_model(num_classes=5, freeze_backbone=False)",
+     [((2, 3, 224, 224), "float32")], False),
+]
+
+# Other entry points and input sizes than the builders' defaults: keyword arguments that
+# change the architecture, batch sizes above 1, small and non-square inputs.
+# (builder module under torchvision.models, entry, input shape)
+TORCHVISION_VARIANTS = [
+    ("resnet", "resnet18(num_classes=10)", (2, 3, 32, 32)),
+    ("resnet", "resnet50(replace_stride_with_dilation=[False, True, True])", (1, 3, 224, 224)),
+    ("resnet", "ResNet(BasicBlock, [1, 1, 1, 1], num_classes=7, zero_init_residual=True)", (2, 3, 64, 96)),
+    ("densenet", "DenseNet(growth_rate=12, block_config=(2, 3, 4, 2), num_init_features=32)", (2, 3, 64, 64)),
+    ("vgg", "vgg11_bn(num_classes=10)", (4, 3, 32, 32)),
+    ("squeezenet", "squeezenet1_1(num_classes=10)", (3, 3, 64, 80)),
+    ("mobilenetv3", "mobilenet_v3_small(num_classes=10, dropout=0.5)", (2, 3, 96, 128)),
+    ("efficientnet", "efficientnet_b0(num_classes=10)", (2, 3, 128, 128)),
+    ("convnext", "convnext_tiny(num_classes=10)", (2, 3, 64, 64)),
+    ("regnet", "regnet_y_400mf()", (1, 3, 128, 160)),
+    ("shufflenetv2", "shufflenet_v2_x0_5(num_classes=10)", (3, 3, 96, 96)),
+    ("googlenet", "googlenet(aux_logits=False, init_weights=True)", (2, 3, 112, 112)),
+    ("inception", "inception_v3(aux_logits=False, init_weights=False)", (2, 3, 299, 299)),
+    ("vision_transformer", "vit_b_16(image_size=96, num_classes=10)", (2, 3, 96, 96)),
+    ("swin_transformer", "swin_t(num_classes=10)", (1, 3, 112, 112)),
+    ("segmentation.fcn", "fcn_resnet50(weights_backbone=None, aux_loss=True, num_classes=5)", (1, 3, 128, 96)),
+]
+
+# timm models (opt-in with --with-timm: beyond issue 3's golden set, kept ready for when the
+# analyzer is expected to match timm too). (module under timm.models, entry)
+TIMM_TARGETS = [
+    ("resnet", "resnet18()"),
+    ("resnet", "resnet50d()"),
+    ("densenet", "densenet121()"),
+    ("convnext", "convnext_atto()"),
+    ("mlp_mixer", "mixer_s16_224()"),
+    ("vision_transformer", "vit_tiny_patch16_224()"),
+    ("efficientnet", "efficientnet_b0()"),
+    ("mobilenetv3", "mobilenetv3_small_100()"),
+    ("regnet", "regnetx_002()"),
+]
+
+# Builders whose defaults would download pretrained weights.
+TORCHVISION_EXTRA_ARGS = {"fcn_resnet50": "weights_backbone=None"}
+TORCHVISION_INPUT_SIZE = {"inception_v3": 299}
+
+
+def torchvision_targets():
+    names = sorted(torchvision.models.list_models(module=torchvision.models)) + ["fcn_resnet50"]
+    targets = []
+    for name in names:
+        builder = torchvision.models.get_model_builder(name)
+        module_name = builder.__module__  # e.g. torchvision.models.resnet
+        rel = module_name.split(".", 1)[1].replace(".", "/") + ".py"
+        size = TORCHVISION_INPUT_SIZE.get(name, 224)
+        entry = f"{name}({TORCHVISION_EXTRA_ARGS.get(name, '')})"
+        targets.append({
+            "golden": f"tv_{name}",
+            "file": f"torchvision:{rel}",
+            "module": module_name,
+            "entry": entry,
+            "inputs": [((1, 3, size, size), "float32")],
+            "inputs_in_file": False,
+        })
+    for module, entry, shape in TORCHVISION_VARIANTS:
+        targets.append({
+            "golden": f"tvv_{module.split('.')[-1]}__{tag(entry)}__{'x'.join(map(str, shape))}",
+            "file": f"torchvision:models/{module.replace('.', '/')}.py",
+            "module": f"torchvision.models.{module}",
+            "entry": entry,
+            "inputs": [(shape, "float32")],
+            "inputs_in_file": False,
+        })
+    return targets
+
+
+def timm_targets():
+    return [{
+        "golden": f"timm_{module}__{tag(entry)}",
+        "file": f"timm:models/{module}.py",
+        "module": f"timm.models.{module}",
+        "entry": entry,
+        "inputs": [((1, 3, 224, 224), "float32")],
+        "inputs_in_file": False,
+    } for module, entry in TIMM_TARGETS]
+
+
+def tag(entry):
+    """A file-name-safe rendering of an entry expression."""
+    text = "".join(ch if ch.isalnum() else "_" for ch in entry).strip("_")
+    while "__" in text:
+        text = text.replace("__", "_")
+    return text
+
+
+def example_targets():
+    targets = []
+    for rel, entry, inputs, in_file in EXAMPLES:
+        stem = rel[len("examples/"):-len(".py")].replace("/", "_")
+        targets.append({
+            "golden": f"ex_{stem}__{tag(entry)}",
+            "file": rel,
+            "module": None,
+            "entry": entry,
+            "inputs": inputs,
+            "inputs_in_file": in_file,
+        })
+    return targets
+
+
+def import_file_module(rel_path):
+    """Imports a repo file under its package name (walking up __init__.py files), so
+    relative imports inside examples/pkg work exactly as they would for a user."""
+    path = os.path.join(REPO_ROOT, rel_path)
+    directory, filename = os.path.split(path)
+    parts = [filename[:-3]]
+    while os.path.exists(os.path.join(directory, "__init__.py")):
+        directory, package = os.path.split(directory)
+        parts.insert(0, package)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    return importlib.import_module(".".join(parts))
+
+
+def flatten_tensors(value, out):
+    if isinstance(value, torch.Tensor):
+        out.append(list(value.shape))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            flatten_tensors(item, out)
+    elif isinstance(value, dict):
+        for item in value.values():
+            flatten_tensors(item, out)
+    return out
+
+
+def make_inputs(inputs, device):
+    tensors = []
+    for shape, dtype in inputs:
+        if dtype == "int64":
+            # Token ids: zeros are valid indices for every embedding.
+            tensors.append(torch.zeros(shape, dtype=torch.int64, device=device))
+        else:
+            tensors.append(torch.randn(shape, dtype=getattr(torch, dtype), device=device))
+    return tensors
+
+
+def trace(namespace, target, device):
+    with torch.device(device):
+        model = eval(target["entry"], namespace)  # noqa: S307 - entries are this file's constants
+    model.eval()
+    layers = []
+    handles = []
+    for path, module in model.named_modules():
+        if any(True for _ in module.children()):
+            continue
+        own_params = sum(p.numel() for p in module.parameters(recurse=False))
+
+        def hook(mod, args, output, path=path, own_params=own_params):
+            layers.append({
+                "path": path,
+                "type": type(mod).__name__,
+                "output": flatten_tensors(output, []),
+                "params": own_params,
+            })
+
+        handles.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        output = model(*make_inputs(target["inputs"], device))
+    for handle in handles:
+        handle.remove()
+    params = list(model.parameters())  # parameters() de-duplicates shared tensors
+    return {
+        "output": flatten_tensors(output, []),
+        "params": {
+            "total": sum(p.numel() for p in params),
+            "trainable": sum(p.numel() for p in params if p.requires_grad),
+        },
+        "layers": layers,
+    }
+
+
+def write_golden(target, result, device):
+    header = {
+        "file": target["file"],
+        "entry": target["entry"],
+        "inputs": [{"shape": list(shape), "dtype": dtype} for shape, dtype in target["inputs"]],
+        "inputs_in_file": target["inputs_in_file"],
+        "generated_by": f"torch {torch.__version__}, torchvision {torchvision.__version__.split('+')[0]}, "
+                        + (f"timm {sys.modules['timm'].__version__}, " if target["file"].startswith("timm:") else "")
+                        + f"eval mode, {device} device",
+        "output": result["output"],
+        "params": result["params"],
+    }
+    # One layer per line keeps the files small and diffs readable.
+    lines = ["{"]
+    for key, value in header.items():
+        lines.append(f"  {json.dumps(key)}: {json.dumps(value, separators=(', ', ': '))},")
+    lines.append('  "layers": [')
+    layer_lines = [
+        "    " + json.dumps(layer, separators=(",", ":")) for layer in result["layers"]
+    ]
+    lines.append(",\n".join(layer_lines))
+    lines.append("  ]")
+    lines.append("}")
+    path = os.path.join(OUT_DIR, target["golden"] + ".json")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def main(args):
+    os.makedirs(OUT_DIR, exist_ok=True)
+    with_timm = "--with-timm" in args
+    filters = [arg for arg in args if arg != "--with-timm"]
+    targets = example_targets() + torchvision_targets() + (timm_targets() if with_timm else [])
+    if filters:
+        targets = [t for t in targets if any(f in t["golden"] for f in filters)]
+    failures = 0
+    for target in targets:
+        started = time.time()
+        if target["module"]:
+            namespace = vars(importlib.import_module(target["module"]))
+        else:
+            namespace = vars(import_file_module(target["file"]))
+        result = None
+        used = None
+        for device in ("meta", "cpu"):
+            try:
+                result = trace(namespace, target, device)
+                used = device
+                break
+            except Exception as error:  # meta lacks a kernel or the model needs real data
+                print(f"  {target['golden']}: {device} failed ({type(error).__name__}: {error})", file=sys.stderr)
+        if result is None:
+            failures += 1
+            continue
+        path = write_golden(target, result, used)
+        print(f"{target['golden']}: {len(result['layers'])} layers, {result['params']['total']} params, "
+              f"{used}, {time.time() - started:.1f}s -> {os.path.relpath(path, REPO_ROOT)}")
+    if failures:
+        print(f"{failures} golden(s) failed", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    # In eval mode without grad, nn.MultiheadAttention and nn.TransformerEncoderLayer take a
+    # fused C++ "fast path" that skips their submodules' forward (so hooks on linear1, norm1,
+    # ... would not fire). The goldens record the module-by-module Python semantics that the
+    # analyzer follows and that training runs.
+    torch.backends.mha.set_fastpath_enabled(False)
+    main(sys.argv[1:])
