@@ -419,6 +419,8 @@ function solveInputSizes(requirements: { got: Dim; expected: number }[]): Map<st
   return solved;
 }
 
+const SHAPE_AGNOSTIC_LAYERS = /^(Flatten|Identity|Dropout\d?d?|AlphaDropout|ReLU6?|LeakyReLU|PReLU|ELU|SELU|CELU|GELU|SiLU|Mish|Sigmoid|Tanh|Hardswish|Hardsigmoid|Hardtanh|Softmax|LogSoftmax|Softplus|Upsample)$/;
+
 /** A symbolic input built from what the first layer expects (Conv2d → [N, C_in, H, W], ...). */
 function symbolicInput(interp: Interpreter, root: InstanceValue): TensorValue | undefined {
   const N = dim.sym('N');
@@ -456,7 +458,17 @@ function symbolicInput(interp: Interpreter, root: InstanceValue): TensorValue | 
       const f = attr('normalized_shape');
       return f === undefined ? undefined : interp.newTensor([N, f]);
     }
-    if (type === 'Flatten') continue;
+    if (type === 'MultiheadAttention') {
+      const e = attr('embed_dim');
+      if (e === undefined) return undefined;
+      return interp.newTensor(flag('batch_first') ? [N, dim.sym('L'), e] : [dim.sym('L'), N, e]);
+    }
+    if (type === 'GroupNorm') {
+      const c = attr('num_channels');
+      return c === undefined ? undefined : interp.newTensor([N, c, dim.sym('H'), dim.sym('W')]);
+    }
+    // Layers that take any shape say nothing about the input: look at the next one.
+    if (SHAPE_AGNOSTIC_LAYERS.test(type)) continue;
     return undefined;
   }
   return undefined;

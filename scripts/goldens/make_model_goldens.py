@@ -62,6 +62,11 @@ EXAMPLES = [
     ("examples/gru_classifier.py", "GRUClassifier()", [((16, 40), "int64")], True),
     ("examples/pkg/net.py", "TinyMobileNet()", [((2, 3, 64, 64), "float32")], True),
     ("examples/pkg/net.py", "TinyMobileNet(num_classes=10, width_mult=1.4)", [((1, 3, 96, 96), "float32")], False),
+    ("examples/unet.py", "model", [((1, 3, 100, 140), "float32")], True),
+    ("examples/unet.py", "UNet(in_channels=1, num_classes=4, widths=(16, 32, 64))", [((2, 1, 64, 64), "float32")], False),
+    ("examples/vit_tiny.py", "TinyViT()", [((2, 3, 64, 64), "float32")], True),
+    ("examples/vit_tiny.py", "TinyViT(img_size=96, patch_size=16, dim=64, depth=2, heads={'digit': 10})",
+     [((3, 3, 96, 96), "float32")], False),
     ("examples/transformer_classifier.py", "TransformerClassifier()", [((4, 64), "int64")], True),
     ("examples/transformer_classifier.py", "TransformerClassifier(num_layers=3, nhead=8, d_model=64, num_classes=2)",
      [((2, 100), "int64")], False),
@@ -311,7 +316,7 @@ def main(args):
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    # In eval mode without grad, nn.MultiheadAttention and nn.TransformerEncoderLayer take a
+    # In eval mode without grad, nn.MultiheadAttention and nn.TransformerEncoderLayer may take a
     # fused C++ "fast path" that skips their submodules' forward (so hooks on linear1, norm1,
     # ... would not fire). The goldens record the module-by-module Python semantics that the
     # analyzer follows and that training runs.

@@ -104,3 +104,23 @@ test('library files convert function bodies on first use, with the same result',
   assert.equal(f.isGenerator, true);
   assert.deepEqual([...f.locals].sort(), ['a', 'b']);
 });
+
+test('after an edit, top-level statements the edit did not touch are taken over unchanged', async () => {
+  const parser = await loadPythonParser();
+  const before = 'import torch\nA = 1\nclass Net:\n    def f(self):\n        return A\nB = 2\n';
+  const doc = new ParsedDocument(parser);
+  doc.update(before);
+  const first = doc.getAst().body;
+  const at = before.indexOf('B = 2') + 4;
+  const after = before.slice(0, at) + '3' + before.slice(at + 1);
+  doc.update(after, {
+    startIndex: at, oldEndIndex: at + 1, newEndIndex: at + 1,
+    startPosition: { row: 5, column: 4 }, oldEndPosition: { row: 5, column: 5 }, newEndPosition: { row: 5, column: 5 },
+  });
+  const second = doc.getAst().body;
+  assert.equal(second.length, 4);
+  assert.ok(second[0] === first[0] && second[1] === first[1] && second[2] === first[2]);
+  assert.notEqual(second[3], first[3]);
+  assert.equal(JSON.stringify(second), JSON.stringify(parser.parse(after).body));
+  doc.dispose();
+});

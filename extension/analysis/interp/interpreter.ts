@@ -1812,7 +1812,7 @@ export class Interpreter {
     if (e.fn.t === 'name' && e.fn.id === 'super' && e.args.length === 0 && !scope.vars.has('super')) return this.zeroArgSuper(loc);
     const fn = this.eval(e.fn, scope);
     const args: Value[] = [];
-    const kwargs = new Map<string, Value>();
+    const kwargs = e.args.some((a) => a.kind === 'kw' || a.kind === 'kwstar') ? new Map<string, Value>() : EMPTY_KWARGS;
     for (const a of e.args) {
       switch (a.kind) {
         case 'pos': args.push(this.eval(a.value, scope)); break;

@@ -11,16 +11,28 @@ function spanOf(n: Node): Span {
 
 const OWN_LINE_INPUT_COMMENT = /^\s*#\s*netlens:\s*input\s*=\s*(.+?)\s*$/;
 
-/**
- * With `lazyBodies`, function bodies are converted when first used; the tree must then
- * stay alive as long as the AST does.
- */
-export function convertModule(root: Node, source: string, lazyBodies = false): ModuleAst {
+export interface ConvertOptions {
+  /** Convert function bodies when first used (the tree must stay alive meanwhile, see Converted.treeUser). */
+  lazyBodies?: boolean;
+  /** Top-level statements of the previous version of the same document, by topLevelKey. */
+  reuse?: ReadonlyMap<string, Stmt>;
+}
+
+export interface Converted {
+  ast: ModuleAst;
+  /** Reachable as long as a not-yet-converted body may still read the tree: delete the tree after it is collected. */
+  treeUser: object;
+  /** This version's top-level statements, for the next version's `reuse`. */
+  topLevel: Map<string, Stmt>;
+}
+
+export function convertModule(root: Node, source: string, options: ConvertOptions = {}): Converted {
   const syntaxErrors: SyntaxProblem[] = [];
   if (root.hasError) collectSyntaxErrors(root, syntaxErrors);
-  const converter = new Converter(lazyBodies);
-  const body = converter.block(root);
-  return { body, syntaxErrors, inputComments: findInputComments(source) };
+  const converter = new Converter(!!options.lazyBodies);
+  const topLevel = new Map<string, Stmt>();
+  const body = converter.topLevelBlock(root, options.reuse, topLevel);
+  return { ast: { body, syntaxErrors, inputComments: findInputComments(source) }, treeUser: converter, topLevel };
 }
 
 /** `# netlens: input=...` comments on their own line, anywhere in the file (also inside not-yet-converted bodies). */
@@ -59,6 +71,35 @@ const LAZY_KEYS = ['body', 'locals', 'globals', 'nonlocals', 'isGenerator'] as c
 class Converter {
   private scope: FunctionScope | undefined;
   constructor(private readonly lazyBodies = false) {}
+
+  /**
+   * The module's statements. A statement whose text and start position did not change since
+   * the previous version (an edit elsewhere) is taken over as it was: same spans, same AST.
+   */
+  topLevelBlock(root: Node, reuse: ReadonlyMap<string, Stmt> | undefined, topLevel: Map<string, Stmt>): Stmt[] {
+    const out: Stmt[] = [];
+    for (const child of root.namedChildren) {
+      if (!child || child.type === 'comment') continue;
+      if (child.type === 'ERROR') {
+        out.push(...this.block(child).filter((s) => s.t !== 'unsupported'));
+        continue;
+      }
+      const key = `${child.startPosition.row}:${child.startPosition.column}:${child.text}`;
+      let s = reuse?.get(key);
+      if (!s) {
+        try {
+          s = this.stmt(child);
+        } catch {
+          s = { t: 'unsupported', what: child.type, span: spanOf(child) };
+        }
+      }
+      if (s) {
+        out.push(s);
+        topLevel.set(key, s);
+      }
+    }
+    return out;
+  }
 
   block(node: Node): Stmt[] {
     const out: Stmt[] = [];

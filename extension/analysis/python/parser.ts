@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Language, Parser, type Tree } from 'web-tree-sitter';
-import type { ModuleAst } from './ast';
+import type { ModuleAst, Stmt } from './ast';
 import { convertModule } from './convert';
 
 const RUNTIME_WASM = 'tree-sitter.wasm';
@@ -64,7 +64,7 @@ export class PythonParser {
     const tree = this.parser.parse(source);
     if (!tree) return { body: [], syntaxErrors: [], inputComments: [] };
     try {
-      return convertModule(tree.rootNode, source);
+      return convertModule(tree.rootNode, source).ast;
     } finally {
       tree.delete();
     }
@@ -77,9 +77,9 @@ export class PythonParser {
   parseLazily(source: string): ModuleAst {
     const tree = this.parser.parse(source);
     if (!tree) return { body: [], syntaxErrors: [], inputComments: [] };
-    const ast = convertModule(tree.rootNode, source, true);
-    treeOwners.register(ast, tree);
-    return ast;
+    const converted = convertModule(tree.rootNode, source, { lazyBodies: true });
+    treeOwners.register(converted.treeUser, tree);
+    return converted.ast;
   }
 
   /** Parse keeping the tree for later incremental reparses. */
@@ -90,13 +90,15 @@ export class PythonParser {
 
 /**
  * A document being edited: keeps the tree-sitter tree so that an edit reparses only the
- * changed region, and converts the new tree to the AST. Function bodies are converted on
- * first use, so each AST keeps its own tree alive (freed when the AST is collected).
+ * changed region, and converts the new tree to the AST, reusing the top-level statements an
+ * edit did not touch. Function bodies are converted on first use from a copy of the tree
+ * that lives as long as they may need it.
  */
 export class ParsedDocument {
   private tree: Tree | null = null;
   private source = '';
   private ast: ModuleAst | undefined;
+  private previousTopLevel: ReadonlyMap<string, Stmt> | undefined;
 
   constructor(private readonly parser: PythonParser) {}
 
@@ -113,8 +115,7 @@ export class ParsedDocument {
     } else {
       this.tree = this.parser.parseTree(source);
     }
-    // A tree whose AST was handed out stays alive for that AST (see treeOwners).
-    if (old && !this.ast) old.delete();
+    old?.delete();
     this.source = source;
     this.ast = undefined;
   }
@@ -122,14 +123,18 @@ export class ParsedDocument {
   getAst(): ModuleAst {
     if (!this.ast) {
       if (!this.tree) return { body: [], syntaxErrors: [], inputComments: [] };
-      this.ast = convertModule(this.tree.rootNode, this.source, true);
-      treeOwners.register(this.ast, this.tree);
+      const forAst = this.tree.copy();
+      const converted = convertModule(forAst.rootNode, this.source, { lazyBodies: true, reuse: this.previousTopLevel });
+      treeOwners.register(converted.treeUser, forAst);
+      this.previousTopLevel = converted.topLevel;
+      this.ast = converted.ast;
     }
     return this.ast;
   }
 
   dispose(): void {
-    if (this.tree && !this.ast) this.tree.delete();
+    this.tree?.delete();
     this.tree = null;
+    this.previousTopLevel = undefined;
   }
 }
