@@ -13,7 +13,12 @@
 // Each figure is the median over N workers. The analyzer runs as an esbuild bundle, like
 // in the extension and the CLI (not through a TypeScript loader).
 //
-// Usage: node scripts/bench-analyzer.mjs [--runs N]        (default 5)
+// Usage: node scripts/bench-analyzer.mjs [--runs N] [--bundle FILE] [--only TEXT]
+//   --runs N       workers per case and kind of sample (default 5)
+//   --bundle FILE  time an analyzer bundle built elsewhere (inside the repository, so that it
+//                  finds web-tree-sitter; e.g. from an older commit, to
+//                  compare before/after on the same machine in the same minute)
+//   --only TEXT    only the cases whose name contains TEXT (e.g. densenet, resnet50)
 // Targets (issue 3): cold < 150 ms per file, re-analysis after a one-line edit < 30 ms.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -53,9 +58,13 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function sampleInWorker(benchCase) {
+function caseName(benchCase) {
+  return `${benchCase.file.replace('torchvision/models/', '')} ${benchCase.entry ?? '(discovery)'}`;
+}
+
+function sampleInWorker(benchCase, bundlePath) {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(fileURLToPath(import.meta.url), { workerData: benchCase });
+    const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { ...benchCase, bundlePath } });
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`bench worker exited with code ${code} before reporting`)));
@@ -73,18 +82,24 @@ async function runMain() {
     console.error('bench-analyzer: .cache/pysrc/torchvision missing; run node scripts/fetch-python-sources.mjs first');
     process.exit(2);
   }
+  const flag = (name) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const bundlePath = flag('--bundle') ? path.resolve(flag('--bundle')) : await bundleAnalyzer();
+  const only = flag('--only');
   // The load average is printed because on a shared machine it explains most of the spread.
-  await bundleAnalyzer();
-  console.log(`bench-analyzer: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${runs} runs per case, ` +
+  console.log(`bench-analyzer: ${path.relative(repoRoot, bundlePath)}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${runs} runs per case, ` +
     `load average ${os.loadavg().map((load) => load.toFixed(1)).join(' ')}`);
   let missed = false;
   const rows = [];
   for (const benchCase of cases) {
+    if (only && !caseName(benchCase).includes(only)) continue;
     const coldSamples = [];
     const warmSamples = [];
     for (let i = 0; i < runs; i++) {
-      coldSamples.push(await sampleInWorker({ ...benchCase, warmJit: false }));
-      warmSamples.push(await sampleInWorker({ ...benchCase, warmJit: true }));
+      coldSamples.push(await sampleInWorker({ ...benchCase, warmJit: false }, bundlePath));
+      warmSamples.push(await sampleInWorker({ ...benchCase, warmJit: true }, bundlePath));
     }
     const cold = median(coldSamples.map((s) => s.firstMs));
     const warm = median(warmSamples.map((s) => s.firstMs));
@@ -94,7 +109,7 @@ async function runMain() {
     const last = warmSamples.at(-1);
     missed ||= cold >= coldTargetMs || warm >= coldTargetMs || edit >= editTargetMs;
     rows.push({
-      name: `${benchCase.file.replace('torchvision/models/', '')} ${benchCase.entry ?? '(discovery)'}`,
+      name: caseName(benchCase),
       cold, warm, edit, cpu,
       what: `${last.models} model(s), ${last.layers} layer calls, ${last.diagnostics} diagnostics`,
     });
@@ -116,7 +131,7 @@ async function runMain() {
 
 async function runWorker() {
   const require = createRequire(import.meta.url);
-  const { DocumentAnalyzer } = require(analyzerBundlePath);
+  const { DocumentAnalyzer } = require(workerData.bundlePath ?? analyzerBundlePath);
   // Creating an analyzer loads the parser (both .wasm files); that is not part of any timing.
   (await DocumentAnalyzer.create(path.join(repoRoot, 'examples', 'lenet5.py'))).dispose();
 

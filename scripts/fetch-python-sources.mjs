@@ -16,10 +16,10 @@ const pysrcDir = path.join(repoRoot, '.cache', 'pysrc');
 const wheelsDir = path.join(repoRoot, '.cache', 'wheels');
 const quiet = process.argv.includes('--quiet');
 
-// Pinned so goldens (made with torchvision 0.28.0) and the sources the tests read agree.
+// Pinned so goldens (made with torchvision 0.28.0 and timm 1.0.29) and the sources the tests read agree.
 const packages = [
   { requirement: 'torchvision==0.28.0', importName: 'torchvision', wheelPrefix: 'torchvision-0.28.0' },
-  { requirement: 'timm', importName: 'timm', wheelPrefix: 'timm-' },
+  { requirement: 'timm==1.0.29', importName: 'timm', wheelPrefix: 'timm-1.0.29' },
 ];
 
 function log(message) {

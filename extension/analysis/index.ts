@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ModuleAst } from './python/ast';
 import { loadPythonParser, ParsedDocument, type PythonParser, type TextEdit } from './python/parser';
+import { defaultAstCacheDir, PersistentAstCache } from './python/astCache';
 import * as torchCatalog from './torch/catalog';
 import type { TorchCatalog } from './torch/catalog';
 import * as dim from './shape/dim';
@@ -23,6 +24,7 @@ import { parseInputComment } from './inputs';
 
 export type { AnalyzeOptions, FileReport, ModelReport } from './reportTypes';
 export type { TextEdit } from './python/parser';
+export { flushAstCacheWrites } from './python/astCache';
 
 /** Imported files' ASTs, shared by every analyzer in the process (keyed by path, checked by content). */
 const sharedAstCache = new Map<string, { source: string; ast: ModuleAst }>();
@@ -34,6 +36,12 @@ const IMPORT_STEP_BUDGET = 300_000;
 export interface AnalyzerSetup {
   /** Replaces the torch catalog (tests use small catalogs of their own). */
   catalogFactory?: CatalogFactory;
+  /**
+   * Folder of the persistent cache of imported files' ASTs, shared by processes; false turns
+   * it off. Default: NETLENS_AST_CACHE_DIR, else the OS's per-user cache folder
+   * (NETLENS_AST_CACHE=off turns the default off).
+   */
+  astCacheDir?: string | false;
 }
 
 /** Analyze one file once. */
@@ -61,9 +69,12 @@ export class DocumentAnalyzer {
   private readonly document: ParsedDocument;
   private world: { interp: Interpreter; key: string; files: Map<string, string | number> } | undefined;
   private currentFs: FileSystemAccess = defaultFileSystem();
+  private readonly diskCache: PersistentAstCache | undefined;
 
   private constructor(readonly filePath: string, private readonly parser: PythonParser, private readonly setup: AnalyzerSetup) {
     this.document = new ParsedDocument(parser);
+    const cacheDir = setup.astCacheDir === false ? undefined : setup.astCacheDir ?? defaultAstCacheDir();
+    this.diskCache = cacheDir ? new PersistentAstCache(cacheDir) : undefined;
   }
 
   static async create(filePath: string, setup: AnalyzerSetup = {}): Promise<DocumentAnalyzer> {
@@ -129,7 +140,11 @@ export class DocumentAnalyzer {
     if (file === this.filePath) return this.parser.parse(source);
     const cached = sharedAstCache.get(file);
     if (cached && cached.source === source) return cached.ast;
-    const ast = this.parser.parseLazily(source);
+    let ast = this.diskCache?.read(source);
+    if (!ast) {
+      ast = this.parser.parseLazily(source);
+      this.diskCache?.scheduleWrite(source, ast);
+    }
     sharedAstCache.set(file, { source, ast });
     return ast;
   }

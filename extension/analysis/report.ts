@@ -39,7 +39,7 @@ export function outputShapes(interp: Interpreter, v: Value): ReportDim[][] {
 
 export function numel(t: TensorValue): number | undefined {
   if (!t.shape) return undefined;
-  return dim.constValue(dim.product(t.shape));
+  return dim.knownProduct(t.shape);
 }
 
 function ownParameters(m: InstanceValue): { name: string; shape: ReportDim[] }[] {
@@ -68,6 +68,10 @@ export function diagnosticReport(d: DiagnosticRecord): DiagnosticReport {
   if (d.location.endLine !== undefined) r.endLine = d.location.endLine;
   if (d.location.endCol !== undefined) r.endCol = d.location.endCol;
   if (d.code) r.code = d.code;
+  if (d.fix) {
+    const at = d.fix.location;
+    r.fix = { title: d.fix.title, file: at.file, line: at.line, col: at.col, endLine: at.endLine ?? at.line, endCol: at.endCol ?? at.col, newText: d.fix.newText };
+  }
   return r;
 }
 
@@ -110,6 +114,8 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
       parameters: ownParameters(call.module),
     };
     if (created) layer.col = created.col;
+    const arithmetic = call.arithmetic?.();
+    if (arithmetic && arithmetic.length) layer.arithmetic = arithmetic;
     layers.push(layer);
   }
   let total = 0;

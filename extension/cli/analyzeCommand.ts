@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { analyzeFile } from '../analysis/index';
 import type { AnalyzeOptions } from '../analysis/reportTypes';
 import { UsageError, type AnalyzeCliOptions } from './args';
+import { reportJson } from './jsonReport';
 import { findPythonEnvironment } from './pythonEnvironment';
 import { renderReportTable } from './table';
 
@@ -46,7 +47,7 @@ export async function runAnalyze(cli: AnalyzeCliOptions, io: CommandIo): Promise
   const report = await analyzeFile(filePath, source, options);
 
   if (cli.json) {
-    io.stdout(JSON.stringify(report, null, 2) + '\n');
+    io.stdout(reportJson(report, cli.detail));
   } else {
     io.stdout(renderReportTable(report, { cwd: io.cwd, dtype: cli.dtype, optimizer: cli.optimizer }));
   }

@@ -19,6 +19,8 @@ export interface AnalyzeCliOptions {
   optimizer?: OptimizerName;
   pythonPath: string[];
   json: boolean;
+  /** --detail: the JSON keeps the editor's detail (statements, layer inputs, parameters, arithmetic). */
+  detail: boolean;
 }
 
 export type CliCommand =
@@ -75,7 +77,7 @@ function exampleFor(flag: string): string {
 
 function parseAnalyze(args: readonly string[]): CliCommand {
   const files: string[] = [];
-  const options: Omit<AnalyzeCliOptions, 'file'> = { inputs: [], pythonPath: [], json: false };
+  const options: Omit<AnalyzeCliOptions, 'file'> = { inputs: [], pythonPath: [], json: false, detail: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--help' || arg === '-h') return { kind: 'help', topic: 'analyze' };
@@ -94,6 +96,10 @@ function parseAnalyze(args: readonly string[]): CliCommand {
       case '--json':
         if (inlineValue !== undefined) throw new UsageError('--json takes no value; write just --json.', 'analyze');
         options.json = true;
+        break;
+      case '--detail':
+        if (inlineValue !== undefined) throw new UsageError('--detail takes no value; write just --detail.', 'analyze');
+        options.detail = true;
         break;
       case '--entry': {
         const { value, next } = takeValue(flag, inlineValue, args, i);
@@ -146,6 +152,9 @@ function parseAnalyze(args: readonly string[]): CliCommand {
     throw new UsageError(`'netlens analyze' takes one FILE, got ${files.length}: ${files.join(' ')}; ` +
       'quote an --entry expression that contains spaces.', 'analyze');
   }
+  if (options.detail && !options.json) {
+    throw new UsageError('--detail adds fields to the JSON document; use it together with --json.', 'analyze');
+  }
   return { kind: 'analyze', options: { file: files[0], ...options } };
 }
 
@@ -193,7 +202,7 @@ Usage:
 
 export const analyzeUsage = `Usage: netlens analyze FILE [--entry EXPR] [--input D0,D1,...[:dtype]]... [--batch N]
                        [--dtype float32|bfloat16|float16] [--optimizer sgd|momentum|adam|adamw|rmsprop]
-                       [--python-path DIR]... [--json]
+                       [--python-path DIR]... [--json [--detail]]
 
 Analyzes FILE statically (no Python, no PyTorch needed) and prints every leaf layer's
 output shape, parameters and MACs, the totals and the training memory.
@@ -210,7 +219,12 @@ Options:
   --optimizer NAME     Optimizer for the memory estimate.
   --python-path DIR    Extra import root (repeatable). The active Python environment's
                        site-packages are searched too when one is found.
-  --json               Print one JSON document instead of the table.
+  --json               Print one JSON document instead of the table: the fields of the
+                       documented contract, per-layer saved_bytes, and diagnostics with
+                       their code, range and quick fix.
+  --detail             With --json, also print what the editor uses: the values of forward
+                       statements, each layer's input shapes, parameter shapes, column and
+                       output-size arithmetic (a larger document).
 
 Environment:
   NETLENS_PYTHON       Interpreter whose site-packages are searched (default: $VIRTUAL_ENV,

@@ -1,6 +1,7 @@
 // N-API face of the engine: converts the core's C++ results to plain JS objects. No logic here.
 #include <napi.h>
 
+#include "data_binding.h"
 #include "engine_binding.h"
 #include "netlens/engine_info.h"
 
@@ -35,6 +36,7 @@ Napi::Value EngineInfo(const Napi::CallbackInfo& callInfo) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("engineInfo", Napi::Function::New(env, EngineInfo, "engineInfo"));
   netlens::binding::registerEngine(env, exports);
+  netlens::binding::registerData(env, exports);
   return exports;
 }
 

@@ -95,6 +95,7 @@ TORCHVISION_VARIANTS = [
     ("vision_transformer", "vit_b_16(image_size=96, num_classes=10)", (2, 3, 96, 96)),
     ("swin_transformer", "swin_t(num_classes=10)", (1, 3, 112, 112)),
     ("segmentation.fcn", "fcn_resnet50(weights_backbone=None, aux_loss=True, num_classes=5)", (1, 3, 128, 96)),
+    ("video.mvit", "mvit_v1_b()", (1, 3, 16, 224, 224)),
 ]
 
 # timm models (opt-in with --with-timm: beyond issue 3's golden set, kept ready for when the

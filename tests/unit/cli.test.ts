@@ -56,7 +56,7 @@ test('analyze options parse in both --flag value and --flag=value forms', () => 
     options: {
       file: 'model.py', entry: 'Net(num_classes=10)',
       inputs: [{ shape: [2, 3, 32, 32] }, { shape: [2, 7], dtype: 'int64' }],
-      batch: 64, dtype: 'bfloat16', optimizer: 'adamw', pythonPath: ['src', 'lib'], json: true,
+      batch: 64, dtype: 'bfloat16', optimizer: 'adamw', pythonPath: ['src', 'lib'], json: true, detail: false,
     },
   });
 });
@@ -131,6 +131,30 @@ test('--json prints one document in the contract shape', async () => {
   }
   assert.equal(lenet.memory.params_bytes, 61706 * 4);
   assert.ok(Array.isArray(lenet.diagnostics));
+});
+
+test('--json keeps the contract fields; --detail adds the editor detail', async () => {
+  const plain = await runCli(['analyze', 'examples/lenet5.py', '--json']);
+  const detailed = await runCli(['analyze', 'examples/lenet5.py', '--json', '--detail']);
+  assert.equal(detailed.code, 0, detailed.stderr);
+  const plainModel = (JSON.parse(plain.stdout) as FileReport).models[0];
+  const detailModel = (JSON.parse(detailed.stdout) as FileReport).models[0];
+  const contractModelKeys = ['name', 'entry', 'inputs', 'output', 'params', 'macs', 'layers', 'memory', 'diagnostics'];
+  assert.deepEqual(Object.keys(plainModel).filter((key) => !contractModelKeys.includes(key)), []);
+  const contractLayerKeys = ['path', 'type', 'file', 'line', 'output', 'params', 'macs', 'saved_bytes'];
+  for (const layer of plainModel.layers) assert.deepEqual(Object.keys(layer).filter((key) => !contractLayerKeys.includes(key)), [], layer.path);
+
+  assert.ok(detailModel.statements && detailModel.statements.length > 0, 'forward statements with --detail');
+  const conv1 = detailModel.layers[0];
+  assert.deepEqual(conv1.inputs, [[1, 1, 32, 32]]);
+  assert.deepEqual(conv1.parameters, [{ name: 'weight', shape: [6, 1, 5, 5] }, { name: 'bias', shape: [6] }]);
+  assert.deepEqual(conv1.arithmetic, ['H: (32 − 5 + 2·0)/1 + 1 = 28', 'W: (32 − 5 + 2·0)/1 + 1 = 28']);
+  // The contract's part is the same document either way.
+  assert.deepEqual(detailModel.layers.map((l) => [l.path, l.output, l.params, l.macs]), plainModel.layers.map((l) => [l.path, l.output, l.params, l.macs]));
+  assert.ok(detailed.stdout.length > plain.stdout.length);
+
+  assert.match(usageMessage(['analyze', 'a.py', '--detail']), /--detail adds fields to the JSON document; use it together with --json/);
+  assert.match((await runCli(['analyze', '--help'])).stdout, /--detail/);
 });
 
 test('--entry, --input and --batch choose the model and its input', async () => {

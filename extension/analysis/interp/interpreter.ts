@@ -15,13 +15,13 @@
 // later or never. The analyzed file runs eagerly, except that its `if __name__ == "__main__":`
 // block gets a small step allowance and whatever stops it is only a note (execMainBlock).
 import * as path from 'node:path';
-import type { ClassDef, Expr, FunctionDef, ModuleAst, Param, Span, Stmt } from '../python/ast';
+import type { Arg, ClassDef, Expr, FunctionDef, ModuleAst, Param, Span, Stmt } from '../python/ast';
 import type { BinaryOperator, TorchCatalog } from '../torch/catalog';
 import * as dim from '../shape/dim';
 import type { Dim, Shape } from '../shape/dim';
 import type {
-  BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, DictValue, DType, FunctionValue, InstanceValue,
-  PyModuleValue, Severity, SourceLocation, TensorValue, Value,
+  ArgumentFix, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, DiagnosticExtra, DictValue, DType, FunctionValue, InstanceValue,
+  PyModuleValue, Severity, SourceLocation, TensorValue, UnknownValue, Value,
 } from './values';
 import {
   FALSE, NONE, TRUE, UNKNOWN, boolV, dictGet, dictKey, dictSet, dimOf, floatV, floorDivNum, intV, isIntLike, listV, modNum,
@@ -128,6 +128,8 @@ export interface DiagnosticRecord {
   message: string;
   location: SourceLocation;
   code?: string;
+  /** A certain edit: replace the text at `location` by `newText`. */
+  fix?: { title: string; location: SourceLocation; newText: string };
 }
 
 /** What the interpreter records about each leaf-module call while tracing a model. */
@@ -137,6 +139,8 @@ export interface LayerCallRecord {
   inputs: Value[];
   output: Value;
   macs: Dim;
+  /** The catalog layer's output-size arithmetic, written out only when a report asks for it. */
+  arithmetic?: () => string[];
 }
 
 /** A statement executed during the trace that produced tensors (for hints after forward lines). */
@@ -225,6 +229,8 @@ export class Interpreter {
   private diagnosticKeys = new Set<string>();
   private locationStack: SourceLocation[] = [];
   mainFile = '';
+  /** Literal constructor arguments of the catalog layer being constructed (set by evalCall, taken by instantiate). */
+  private pendingLiteralArguments: { cls: ClassValue; sources: Map<string, SourceLocation> } | undefined;
   hooks: InterpreterHooks = {};
   /** Set while tracing a model's forward. */
   tracing: TraceState | undefined;
@@ -275,7 +281,7 @@ export class Interpreter {
   }
 
   /** Records a diagnostic; locations outside the main file move to the main file's innermost call site. */
-  diagnostic(severity: Severity, message: string, location?: SourceLocation, code?: string): void {
+  diagnostic(severity: Severity, message: string, location?: SourceLocation, code?: string, fix?: DiagnosticRecord['fix']): void {
     if (this.quiet > 0) return;
     let loc = location ?? this.currentLocation();
     if (loc.file !== this.mainFile) {
@@ -290,7 +296,14 @@ export class Interpreter {
     const key = diagnosticKey(severity, loc, message);
     if (this.diagnosticKeys.has(key)) return;
     this.diagnosticKeys.add(key);
-    this.diagnostics.push({ severity, message, location: loc, code });
+    this.diagnostics.push(fix ? { severity, message, location: loc, code, fix } : { severity, message, location: loc, code });
+  }
+
+  /** The edit for a catalog rule's fix, when the argument is an integer literal in the analyzed file. */
+  certainFix(fix: ArgumentFix): DiagnosticRecord['fix'] {
+    const source = fix.module.module?.literalArguments?.get(fix.argument);
+    if (!source || source.file !== this.mainFile) return undefined;
+    return { title: fix.title, location: source, newText: fix.newText };
   }
 
   private withCallSite(e: PyRaise): PyRaise {
@@ -1834,6 +1847,17 @@ export class Interpreter {
         }
       }
     }
+    if (fn.kind === 'class' && fn.builtinModule && scope.module.file === this.mainFile) {
+      const sources = literalArgumentSources(fn.builtinModule.signature, e.args, (span) => this.locOf(span, scope.module));
+      if (sources.size) {
+        this.pendingLiteralArguments = { cls: fn, sources };
+        try {
+          return this.callValue(fn, args, kwargs, loc);
+        } finally {
+          this.pendingLiteralArguments = undefined;
+        }
+      }
+    }
     return this.callValue(fn, args, kwargs, loc);
   }
 
@@ -2104,7 +2128,10 @@ export class Interpreter {
     if (cls.isModule) {
       this.nn.newModuleState(inst);
       inst.module!.createdAt = loc;
+      const literal = this.pendingLiteralArguments;
+      if (literal?.cls === cls) inst.module!.literalArguments = literal.sources;
     }
+    this.pendingLiteralArguments = undefined;
     this.runInit(inst, args, kwargs, loc);
     return inst;
   }
@@ -2143,7 +2170,7 @@ export class Interpreter {
       }
       return unknown ? undefined : false;
     }
-    if (v.kind === 'unknown') return undefined;
+    if (v.kind === 'unknown') return v.pythonType ? this.isInstance(representativeOf(v.pythonType), cls) : undefined;
     if (cls.kind !== 'class') {
       if (cls.kind === 'builtin' || cls.kind === 'instance') return false;
       return undefined;
@@ -2162,6 +2189,16 @@ export class Interpreter {
     if ((v.kind === 'list' || v.kind === 'tuple' || v.kind === 'dict' || v.kind === 'str') && cls.name === 'Iterable') return true;
     if ((v.kind === 'function' || v.kind === 'builtin' || v.kind === 'class') && cls.name === 'Callable') return true;
     return this.typeOf(v).mro.includes(cls);
+  }
+}
+
+/** A value of the given Python type, for type questions about an unknown value of that type. */
+function representativeOf(type: NonNullable<UnknownValue['pythonType']>): Value {
+  switch (type) {
+    case 'int': return { kind: 'int', value: 0 };
+    case 'float': return { kind: 'float', value: 0 };
+    case 'bool': return { kind: 'bool', value: false };
+    case 'list': return { kind: 'list', items: [] };
   }
 }
 
@@ -2212,8 +2249,9 @@ class LazyDefaults extends Map<string, Value> {
 /** One small object per builtin call (methods live on the prototype, not in closures). */
 class InterpreterCallContext implements CallContext {
   constructor(private readonly interp: Interpreter, readonly location: SourceLocation) {}
-  diagnostic(severity: Severity, message: string, location?: SourceLocation): void {
-    this.interp.diagnostic(severity, message, location ?? this.location);
+  diagnostic(severity: Severity, message: string, location?: SourceLocation, extra?: DiagnosticExtra): void {
+    const fix = extra?.fix ? this.interp.certainFix(extra.fix) : undefined;
+    this.interp.diagnostic(severity, message, location ?? this.location, extra?.code, fix);
   }
   callValue(fn: Value, args: Value[], kwargs?: Map<string, Value>): Value {
     return this.interp.callValue(fn, args, kwargs ?? new Map(), this.location);
@@ -2235,6 +2273,36 @@ class InterpreterCallContext implements CallContext {
 }
 
 const moduleRecords = new WeakMap<PyModuleValue, ModuleRecord>();
+
+/**
+ * Source ranges of the call's arguments that are integer literals or arithmetic of them
+ * (`16 * 5 * 5`), by the catalog signature's parameter names. Stops at the first `*args`/`**kw`,
+ * after which positions are no longer known.
+ */
+function literalArgumentSources(
+  signature: readonly { name: string; kind?: Param['kind'] }[],
+  args: readonly Arg[],
+  locate: (span: Span) => SourceLocation,
+): Map<string, SourceLocation> {
+  const out = new Map<string, SourceLocation>();
+  let position = 0;
+  for (const a of args) {
+    if (a.kind === 'star' || a.kind === 'kwstar') break;
+    const name = a.kind === 'kw' ? a.name : signature[position]?.kind === undefined || signature[position]?.kind === 'positional' ? signature[position]?.name : undefined;
+    if (a.kind === 'pos') position++;
+    if (name !== undefined && isIntegerLiteralArithmetic(a.value)) out.set(name, locate(a.value.span));
+  }
+  return out;
+}
+
+function isIntegerLiteralArithmetic(e: Expr): boolean {
+  switch (e.t) {
+    case 'const': return typeof e.value === 'number' && !e.isFloat;
+    case 'unop': return (e.op === '-' || e.op === '+') && isIntegerLiteralArithmetic(e.operand);
+    case 'binop': return ['+', '-', '*', '//'].includes(e.op) && isIntegerLiteralArithmetic(e.left) && isIntegerLiteralArithmetic(e.right);
+    default: return false;
+  }
+}
 
 function collectTargetNames(t: Expr, out: Set<string>): void {
   if (t.t === 'name') out.add(t.id);

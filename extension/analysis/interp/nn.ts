@@ -8,7 +8,7 @@ import * as dim from '../shape/dim';
 import type {
   BoundArgs, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, InstanceValue, ModuleSpec, SourceLocation, TensorValue, Value,
 } from './values';
-import { Interpreter, computeMro } from './interpreter';
+import { Interpreter, computeMro, type LayerCallRecord } from './interpreter';
 import { NONE, UNKNOWN, boolV, dictSet, intV, listV, newDict, numberOf, pyStr, strV, truthy, tupleV } from './pyvalues';
 import { messages } from '../messages';
 
@@ -447,8 +447,20 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     } finally {
       if (t) inner = t.macsStack.pop()!.macs;
     }
-    if (t) interp.addMacs(spec.macs ? spec.macs(self, bound, out) : inner);
+    if (t) {
+      interp.addMacs(spec.macs ? spec.macs(self, bound, out) : inner);
+      const arithmetic = spec.arithmetic?.bind(spec);
+      const output = out;
+      if (arithmetic) specArithmetic.last = { module: self, lines: () => arithmetic(self, bound, output) };
+    }
     return out;
+  };
+  // The arithmetic of the catalog forward that just ran, handed to callModule, which records the layer call around it.
+  const specArithmetic: { last?: { module: InstanceValue; lines: () => string[] } } = {};
+  const takeSpecArithmetic = (inst: InstanceValue): (() => string[]) | undefined => {
+    const last = specArithmetic.last;
+    specArithmetic.last = undefined;
+    return last?.module === inst ? last.lines : undefined;
   };
 
   const getModuleAttr = (inst: InstanceValue, name: string): Value | undefined => {
@@ -499,6 +511,7 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     stack.push(inst);
     let out: Value = UNKNOWN;
     let macs: dim.Dim = 0;
+    specArithmetic.last = undefined;
     try {
       out = interp.callValue(interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
     } finally {
@@ -506,9 +519,12 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
       interp.moduleCallDepth--;
       if (leaf) macs = t!.macsStack.pop()!.macs;
     }
+    const arithmetic = takeSpecArithmetic(inst);
     if (leaf) {
       // Leaf MACs are summed from the layer rows; they are not functional MACs.
-      t!.layerCalls.push({ module: inst, inputs: kwargs.size ? [...args, ...kwargs.values()] : args, output: out, macs });
+      const record: LayerCallRecord = { module: inst, inputs: kwargs.size ? [...args, ...kwargs.values()] : args, output: out, macs };
+      if (arithmetic) record.arithmetic = arithmetic;
+      t!.layerCalls.push(record);
     }
     return out;
   };

@@ -52,6 +52,11 @@ export interface UnknownValue {
   kind: 'unknown';
   /** Why it is unknown (shown in info diagnostics), optional. */
   reason?: string;
+  /**
+   * The Python type the value certainly has, when only its contents are unknown
+   * (`t.tolist()` of a tensor whose values are not followed is a list): isinstance() decides on it.
+   */
+  pythonType?: 'int' | 'float' | 'bool' | 'list';
 }
 
 /**
@@ -106,6 +111,12 @@ export interface ModuleState {
   training: boolean;
   /** Where the module was constructed. */
   createdAt?: SourceLocation;
+  /**
+   * Constructor arguments of a catalog layer written as integer literals (or arithmetic of
+   * them) in the analyzed file, by parameter name: only their text can be replaced by a
+   * computed number with certainty (a quick fix).
+   */
+  literalArguments?: Map<string, SourceLocation>;
 }
 
 /**
@@ -144,11 +155,26 @@ export type BoundArgs = Map<string, Value>;
 
 export type Severity = 'error' | 'warning' | 'info';
 
+/** A fix a catalog rule proposes: write `newText` in place of a constructor argument of `module`. */
+export interface ArgumentFix {
+  module: InstanceValue;
+  /** Parameter name in the layer's signature, e.g. "in_features". */
+  argument: string;
+  newText: string;
+  title: string;
+}
+
+/** Optional detail of a diagnostic: a machine-readable code, and a fix that the interpreter keeps only when it is certain. */
+export interface DiagnosticExtra {
+  code?: string;
+  fix?: ArgumentFix;
+}
+
 /** What a builtin may ask of the interpreter. */
 export interface CallContext {
   /** The source location of the call being evaluated. */
   location: SourceLocation;
-  diagnostic(severity: Severity, message: string, location?: SourceLocation): void;
+  diagnostic(severity: Severity, message: string, location?: SourceLocation, extra?: DiagnosticExtra): void;
   /** Call any callable value (user function, module instance, builtin). */
   callValue(fn: Value, args: Value[], kwargs?: Map<string, Value>): Value;
   /** Add MACs of a functional op (F.conv2d, matmul, ...) to the current model's total. */

@@ -1,6 +1,7 @@
 // Converts tree-sitter-python's concrete syntax tree into the plain AST of ast.ts.
 // Never throws: a construct it does not know becomes an 'unsupported' node, and ERROR /
 // MISSING nodes become syntax problems.
+import * as path from 'node:path';
 import type { Node } from 'web-tree-sitter';
 import type { Arg, ClassDef, CompClause, Expr, FunctionDef, ModuleAst, Param, Span, Stmt, SyntaxProblem } from './ast';
 import { messages } from '../messages';
@@ -24,6 +25,19 @@ export interface Converted {
   treeUser: object;
   /** This version's top-level statements, for the next version's `reuse`. */
   topLevel: Map<string, Stmt>;
+}
+
+/**
+ * The files whose code decides what an AST looks like, for the persistent AST cache's key:
+ * in a bundle, the bundle itself; run from source, this file and the AST types and messages
+ * it uses.
+ */
+export function converterSourceFiles(): string[] {
+  const self = typeof __filename === 'string' ? __filename : undefined;
+  if (!self) return [];
+  if (!self.endsWith('.ts')) return [self];
+  const dir = path.dirname(self);
+  return [self, path.join(dir, 'ast.ts'), path.join(dir, '..', 'messages.ts')];
 }
 
 export function convertModule(root: Node, source: string, options: ConvertOptions = {}): Converted {

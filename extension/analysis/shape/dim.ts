@@ -62,7 +62,7 @@ class SymExpr implements SymDim {
     this.poly = poly;
   }
   get text(): string {
-    this.cachedText ??= prettyText(this.poly).text;
+    this.cachedText ??= displayText(this.poly);
     return this.cachedText;
   }
   toString(): string {
@@ -74,6 +74,26 @@ class SymExpr implements SymDim {
 }
 
 const ZERO: Poly = { terms: [], constant: 0 };
+
+// Shape formulas mostly add constants to one expression (`H + 2 - 2 - 1`, `floor(...)+1`), and
+// the fast paths below share the terms array between those results, so display text is
+// memoised per terms array and constant: the same `H`, `floor((H - 1)/2) + 1` met on every
+// layer of a network is printed (and factorised) once.
+const displayTextMemo = new WeakMap<readonly Term[], Map<number, string>>();
+
+function displayText(p: Poly): string {
+  let byConstant = displayTextMemo.get(p.terms);
+  if (!byConstant) {
+    byConstant = new Map();
+    displayTextMemo.set(p.terms, byConstant);
+  }
+  let text = byConstant.get(p.constant);
+  if (text === undefined) {
+    text = prettyText(p).text;
+    byConstant.set(p.constant, text);
+  }
+  return text;
+}
 
 function constPoly(c: number): Poly {
   return c === 0 ? ZERO : { terms: [], constant: c };
@@ -120,16 +140,59 @@ function compareText(a: string, b: string): number {
 }
 
 function addPoly(a: Poly, b: Poly, bSign = 1): Poly {
-  const terms = [...a.terms, ...b.terms.map((t) => ({ coef: t.coef * bSign, atoms: t.atoms }))];
-  return normalise(terms, a.constant + bSign * b.constant);
+  // Adding a constant keeps the (already canonical) terms as they are.
+  if (b.terms.length === 0) {
+    const constant = a.constant + bSign * b.constant;
+    if (a.terms.length === 0) return constPoly(constant);
+    return constant === a.constant ? a : { terms: a.terms, constant };
+  }
+  if (a.terms.length === 0 && bSign === 1) return a.constant === 0 ? b : { terms: b.terms, constant: b.constant + a.constant };
+  return { terms: mergeTerms(a.terms, b.terms, bSign), constant: a.constant + bSign * b.constant };
+}
+
+/** The order `normalise` sorts terms in: higher degree first, then by key. */
+function termOrder(x: Term, y: Term): number {
+  return y.atoms.length - x.atoms.length || compareText(x.key, y.key);
+}
+
+/**
+ * a + bSign·b for two canonical term lists: a linear merge (the sums of a network's MACs add
+ * hundreds of polynomials, which normalising from scratch made quadratic in allocations).
+ */
+function mergeTerms(a: readonly Term[], b: readonly Term[], bSign: number): Term[] {
+  const out: Term[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const order = i === a.length ? 1 : j === b.length ? -1 : termOrder(a[i], b[j]);
+    if (order < 0) {
+      out.push(a[i++]);
+    } else if (order > 0) {
+      const t = b[j++];
+      out.push(bSign === 1 ? t : { coef: t.coef * bSign, atoms: t.atoms, key: t.key });
+    } else {
+      const coef = a[i].coef + bSign * b[j].coef;
+      if (coef !== 0) out.push({ coef, atoms: a[i].atoms, key: a[i].key });
+      i++;
+      j++;
+    }
+  }
+  return out;
 }
 
 function scalePoly(a: Poly, k: number): Poly {
   if (k === 0) return ZERO;
+  if (k === 1) return a;
+  // A non-zero factor keeps the order (by degree, then key) and every coefficient non-zero.
+  if (Number.isInteger(k)) {
+    return { terms: a.terms.map((t) => ({ coef: t.coef * k, atoms: t.atoms, key: t.key })), constant: a.constant * k };
+  }
   return normalise(a.terms.map((t) => ({ coef: t.coef * k, atoms: t.atoms })), a.constant * k);
 }
 
 function mulPoly(a: Poly, b: Poly): Poly {
+  if (b.terms.length === 0) return scalePoly(a, b.constant);
+  if (a.terms.length === 0) return scalePoly(b, a.constant);
   const terms: { coef: number; atoms: readonly Atom[] }[] = [];
   const aTerms = [...a.terms, { coef: a.constant, atoms: [] as Atom[] }];
   const bTerms = [...b.terms, { coef: b.constant, atoms: [] as Atom[] }];
@@ -139,8 +202,16 @@ function mulPoly(a: Poly, b: Poly): Poly {
   return normalise(terms, 0);
 }
 
+/** Same as comparing polyText: term keys are the canonical text of their monomials. */
 function polyEqual(a: Poly, b: Poly): boolean {
-  return polyText(a) === polyText(b);
+  if (a === b) return true;
+  if (a.constant !== b.constant || a.terms.length !== b.terms.length) return false;
+  for (let i = 0; i < a.terms.length; i++) {
+    const x = a.terms[i];
+    const y = b.terms[i];
+    if (x.coef !== y.coef || x.key !== y.key) return false;
+  }
+  return true;
 }
 
 function gcd(a: number, b: number): number {
@@ -514,6 +585,22 @@ export function product(dims: Shape): Dim {
   let out: Dim = 1;
   for (const d of dims) out = mul(out, d);
   return out;
+}
+
+/**
+ * The product of dims when it is a known number, else undefined; the same answer as
+ * `constValue(product(dims))` without building the symbolic product (a product of
+ * non-constant polynomials is never constant, so only a zero dim makes one known).
+ */
+export function knownProduct(dims: Shape): number | undefined {
+  let out = 1;
+  let symbolic = false;
+  for (const d of dims) {
+    if (typeof d !== 'number') symbolic = true;
+    else if (d === 0) return 0;
+    else out *= d;
+  }
+  return symbolic ? undefined : out;
 }
 
 /** Substitute known values for symbols: returns a number when fully known. */

@@ -1,12 +1,24 @@
 // Shape requirements: a concrete mismatch is an error; a symbolic dim that meets a
 // concrete requirement is solved (dim.solveFor) and reported as information, never an
 // error, because it may well be fine for the real input.
-import type { CallContext, TensorValue } from '../interp/values';
+import type { CallContext, InstanceValue, TensorValue } from '../interp/values';
 import {
   DEFAULT_SOLVE_MAX, constValue, dimEquals, freeSymbols, solveFor, substituteSymbols, sym, valueRangesText,
   type Dim,
 } from '../shape/dim';
 import * as msg from './messages';
+
+/**
+ * A size that comes from one constructor argument of a layer module (Linear's in_features):
+ * on a concrete mismatch the diagnostic proposes writing the size the input really has there.
+ */
+export interface SizeArgument {
+  module: InstanceValue;
+  argument: string;
+  code: string;
+  /** False when the argument alone does not decide the size (conv groups): the mismatch keeps its code, without a fix. */
+  fixable?: boolean;
+}
 
 /**
  * Checks `got == expected`. Returns false only for a certain mismatch (after reporting it
@@ -19,11 +31,16 @@ export function requireDim(
   expected: Dim,
   got: Dim,
   mismatch: () => string,
+  source?: SizeArgument,
 ): boolean {
   const eq = dimEquals(expected, got);
   if (eq === true) return true;
   if (eq === false) {
-    ctx.diagnostic('error', mismatch());
+    const size = constValue(got);
+    const fix = source && source.fixable !== false && size !== undefined
+      ? { module: source.module, argument: source.argument, newText: String(size), title: msg.setArgumentFix(source.argument, size) }
+      : undefined;
+    ctx.diagnostic('error', mismatch(), undefined, source ? { code: source.code, fix } : undefined);
     return false;
   }
   const target = constValue(expected);

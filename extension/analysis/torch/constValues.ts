@@ -6,7 +6,7 @@
 // decisions match PyTorch. Only tensors with a concrete shape and at most MAX_ELEMENTS
 // elements are followed; everything else simply has no known values.
 import type { DType, TensorValue, Value } from '../interp/values';
-import { constValue, product } from '../shape/dim';
+import { constValue, knownProduct } from '../shape/dim';
 import { boolV, floatV, intV, listV } from './args';
 
 const MAX_ELEMENTS = 4096;
@@ -18,7 +18,7 @@ export function knownValues(t: TensorValue): readonly number[] | undefined {
 
 function numel(t: TensorValue): number | undefined {
   if (!t.shape) return undefined;
-  return constValue(product(t.shape));
+  return knownProduct(t.shape);
 }
 
 /** Records values (rounded to the tensor's dtype) when the tensor is small and concrete. */

@@ -8,7 +8,7 @@ import { add, ceilDiv, constValue, floorDiv, mod, mul, neg, product, sub, type D
 import {
   asBool, asDim, asDimList, asStr, boolV, dimsTuple, intV, isTensor, knownShape, makeParam, ntuple, ntupleExact, shapeOf, strV, unknownV,
 } from './args';
-import { requireDim } from './check';
+import { requireDim, type SizeArgument } from './check';
 import { getAttr, setAttr, setParam, tensorMember, type LayerDef } from './layer';
 import * as msg from './messages';
 
@@ -60,6 +60,7 @@ export function convOutputShape(
   geometry: ConvGeometry,
   transposed: boolean,
   ctx: CallContext,
+  source?: SizeArgument,
 ): Shape | null {
   if (input.length !== spatial + 2 && input.length !== spatial + 1) {
     ctx.diagnostic('error', msg.rankMismatch(layer, `${spatial + 1}D (unbatched) or ${spatial + 2}D (batched)`, input));
@@ -71,7 +72,9 @@ export function convOutputShape(
   const kernel = weightShape.slice(2);
   const inChannels = transposed ? weightShape[0] : mul(weightShape[1], geometry.groups);
   const outChannels = transposed ? mul(weightShape[1], geometry.groups) : weightShape[0];
-  requireDim(ctx, layer, 'input channels', inChannels, input[cIndex], () => msg.channelMismatch(layer, inChannels, input[cIndex], input));
+  // With groups, the new value must also be divisible by groups: no certain fix.
+  const fixable = constValue(geometry.groups) === 1;
+  requireDim(ctx, layer, 'input channels', inChannels, input[cIndex], () => msg.channelMismatch(layer, inChannels, input[cIndex], input), source && { ...source, fixable });
   const out: Dim[] = [];
   for (let i = 0; i < spatial; i++) {
     const x = input[cIndex + 1 + i];
@@ -250,7 +253,8 @@ function convModuleForward(name: string, spatial: number, transposed: boolean, s
       if (op) geometry.outputPadding = op;
     }
   }
-  return ctx.newTensor(convOutputShape(name, spatial, input.shape, weight.shape, geometry, transposed, ctx), input.dtype);
+  const source: SizeArgument = { module: self, argument: 'in_channels', code: 'conv-in-channels' };
+  return ctx.newTensor(convOutputShape(name, spatial, input.shape, weight.shape, geometry, transposed, ctx, source), input.dtype);
 }
 
 /** F.conv{1,2,3}d / F.conv_transpose{1,2,3}d(input, weight, bias, stride, padding, ...). */

@@ -2,16 +2,16 @@
 // out_proj child of MultiheadAttention), plus the shape rule F.linear shares.
 // MACs: output elements × in_features (batch included); Bilinear: output elements ×
 // in1 × in2. Bias adds are not counted.
-import type { CallContext, TensorValue, Value } from '../interp/values';
+import type { CallContext, InstanceValue, TensorValue, Value } from '../interp/values';
 import { mul, product, type Dim, type Shape } from '../shape/dim';
 import { asBool, asDim, intV, isTensor, knownShape, makeParam, shapeOf, unknownV } from './args';
-import { lastDimFactors, requireDim } from './check';
+import { lastDimFactors, requireDim, type SizeArgument } from './check';
 import { setAttr, setParam, tensorMember, type LayerDef } from './layer';
 import * as msg from './messages';
 import type { CatalogEnv } from './env';
 
 /** Output shape of `input @ weight.T` for a weight [out, in] (or [in] for a 1-D weight). */
-export function linearOutputShape(layer: string, input: TensorValue, weightShape: Shape, ctx: CallContext): Shape | null {
+export function linearOutputShape(layer: string, input: TensorValue, weightShape: Shape, ctx: CallContext, source?: SizeArgument): Shape | null {
   if (input.shape === null) return null;
   if (input.shape.length === 0) {
     ctx.diagnostic('error', msg.rankMismatch(layer, 'at least 1D', input.shape));
@@ -19,7 +19,7 @@ export function linearOutputShape(layer: string, input: TensorValue, weightShape
   }
   const inFeatures = weightShape[weightShape.length - 1];
   const got = input.shape[input.shape.length - 1];
-  requireDim(ctx, layer, 'input features', inFeatures, got, () => msg.featureMismatch(layer, inFeatures, got, lastDimFactors(input)));
+  requireDim(ctx, layer, 'input features', inFeatures, got, () => msg.featureMismatch(layer, inFeatures, got, lastDimFactors(input)), source);
   const lead = input.shape.slice(0, -1);
   return weightShape.length === 2 ? [...lead, weightShape[0]] : lead;
 }
@@ -39,7 +39,7 @@ export function linearLayers(env: CatalogEnv): LayerDef[] {
       setParam(self, 'bias', asBool(a.get('bias')) === false ? undefined : makeParam(ctx, knownShape([outF])));
     },
     forward(self, a, ctx) {
-      return linearForward(name, self.attrs.get('in_features'), tensorMember(self, 'weight'), a.get('input'), ctx);
+      return linearForward(name, self, a.get('input'), ctx);
     },
     macs(self, a, output) {
       return linearMacs(tensorMember(self, 'weight'), output);
@@ -72,7 +72,7 @@ export function linearLayers(env: CatalogEnv): LayerDef[] {
           const target = env.classes.get('Linear');
           if (target) self.cls = target;
         }
-        return linearForward('LazyLinear', self.attrs.get('in_features'), tensorMember(self, 'weight'), input, ctx);
+        return linearForward('LazyLinear', self, input, ctx);
       },
       macs(self, a, output) {
         return linearMacs(tensorMember(self, 'weight'), output);
@@ -114,15 +114,15 @@ export function linearLayers(env: CatalogEnv): LayerDef[] {
   ];
 }
 
-function linearForward(layer: string, inFeaturesAttr: Value | undefined, weight: TensorValue | undefined, input: Value | undefined, ctx: CallContext): Value {
+function linearForward(layer: string, self: InstanceValue, input: Value | undefined, ctx: CallContext): Value {
   if (!isTensor(input)) return unknownV();
-  let weightShape = weight?.shape ?? null;
+  let weightShape = tensorMember(self, 'weight')?.shape ?? null;
   if (!weightShape) {
-    const inF = asDim(inFeaturesAttr);
+    const inF = asDim(self.attrs.get('in_features'));
     if (inF === undefined) return ctx.newTensor(null, input.dtype);
     weightShape = [0, inF];
   }
-  return ctx.newTensor(linearOutputShape(layer, input, weightShape, ctx), input.dtype);
+  return ctx.newTensor(linearOutputShape(layer, input, weightShape, ctx, { module: self, argument: 'in_features', code: 'linear-in-features' }), input.dtype);
 }
 
 function linearMacs(weight: TensorValue | undefined, output: Value): Dim {

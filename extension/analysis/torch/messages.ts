@@ -21,6 +21,11 @@ export function channelMismatch(layer: string, expected: Dim, got: Dim, shape: S
   return `${layer} expects ${d(expected)} input channels, gets ${d(got)} (input ${shapeToString(shape)})`;
 }
 
+/** Title of the quick fix that writes the computed size into a constructor argument. */
+export function setArgumentFix(argument: string, value: number): string {
+  return `Set ${argument} to ${value}`;
+}
+
 export function featureMismatch(layer: string, expected: Dim, got: Dim, factors: readonly Dim[] | undefined): string {
   const explained = factors && factors.length > 1 ? ` = ${factorsText(factors)}` : '';
   return `${layer} expects ${d(expected)} input features, gets ${d(got)}${explained}`;

@@ -602,6 +602,53 @@ function topk(t: TensorValue, kV: Dim | undefined, dimV: Dim | undefined, ctx: C
 
 let dataDependentCounter = 0;
 /** A size only known at run time (nonzero count of a mask); each occurrence is its own symbol. */
+/**
+ * torch.unique: (output[, inverse][, counts]) as asked. With the input's values known (RegNet
+ * counts its stage depths with return_counts=True), the results carry values, sorted like
+ * PyTorch's; otherwise the number of distinct values is data-dependent.
+ */
+function unique(t: TensorValue, a: BoundArgs, ctx: CallContext): Value {
+  const withInverse = asBool(a.get('return_inverse')) === true;
+  const withCounts = asBool(a.get('return_counts')) === true;
+  const along = a.get('dim');
+  const d = along === undefined || isNone(along) || !t.shape ? undefined : normalizeDim(asDim(along), t.shape.length);
+  const values = along === undefined || isNone(along) ? knownValues(t) : undefined;
+  let output: TensorValue;
+  let inverse: TensorValue;
+  let counts: TensorValue;
+  if (values && !values.some(Number.isNaN)) {
+    const distinct = [...new Set(values)].sort((x, y) => x - y);
+    output = setKnownValues(ctx.newTensor([distinct.length], t.dtype), distinct);
+    inverse = setKnownValues(ctx.newTensor(t.shape ? [...t.shape] : null, 'int64'), values.map((v) => distinct.indexOf(v)));
+    counts = setKnownValues(ctx.newTensor([distinct.length], 'int64'), distinct.map((x) => values.filter((v) => v === x).length));
+  } else {
+    const n = dataDependentDim();
+    if (d !== undefined && t.shape) {
+      const shape = [...t.shape];
+      shape[d] = n;
+      output = ctx.newTensor(shape, t.dtype);
+      inverse = ctx.newTensor([t.shape[d]], 'int64');
+    } else {
+      output = ctx.newTensor(along === undefined || isNone(along) ? [n] : null, t.dtype);
+      inverse = ctx.newTensor(along === undefined || isNone(along) ? (t.shape ? [...t.shape] : null) : null, 'int64');
+    }
+    counts = ctx.newTensor([n], 'int64');
+  }
+  if (!withInverse && !withCounts) return output;
+  return tupleV([output, ...(withInverse ? [inverse] : []), ...(withCounts ? [counts] : [])]);
+}
+
+/**
+ * item()/tolist() of a tensor whose values are not known: the contents are unknown, but not
+ * the Python type (a list for rank ≥ 1, else the dtype's scalar), which isinstance() needs.
+ */
+function typedUnknown(t: TensorValue | undefined, rank: number | undefined, reason: string): Value {
+  const out = unknownV(reason);
+  if (!t || rank === undefined) return out;
+  out.pythonType = rank > 0 ? 'list' : t.dtype === 'bool' ? 'bool' : isFloating(t.dtype) ? 'float' : 'int';
+  return out;
+}
+
 export function dataDependentDim(): Dim {
   return sym(`nnz_${++dataDependentCounter}`);
 }
@@ -1178,7 +1225,7 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   });
   def(['unique'], 'input, sorted=True, return_inverse=False, return_counts=False, dim=None', (a, ctx) => {
     const t = t0(a);
-    return t ? ctx.newTensor([dataDependentDim()], t.dtype) : unknownV();
+    return t ? unique(t, a, ctx) : unknownV();
   });
 
   // --- cat / stack / broadcast
@@ -1249,13 +1296,17 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     const t = t0(a);
     return t ? newLike(ctx, t, t.shape, asBool(a.get('out_int32')) ? 'int32' : 'int64') : unknownV();
   });
-  def('tensor_split', 'input, indices_or_sections, dim=0', (a, ctx) => {
+  // PyTorch's overloads name the second argument `sections`, `indices` or
+  // `tensor_indices_or_sections` when it is passed by keyword (torchvision's MViT: indices=(1,)).
+  def('tensor_split', 'input, indices_or_sections=None, dim=0, *, sections=None, indices=None, tensor_indices_or_sections=None', (a, ctx) => {
     const t = t0(a);
     if (!t?.shape) return unknownV();
     const d = normalizeDim(asDim(a.get('dim')), t.shape.length);
     const n = d === undefined ? undefined : constValue(t.shape[d]);
-    const sections = asInt(a.get('indices_or_sections'));
-    const indices = asDimList(a.get('indices_or_sections'))?.map((x) => constValue(x));
+    const given = [a.get('indices_or_sections'), a.get('sections'), a.get('indices'), a.get('tensor_indices_or_sections')].find((v) => v !== undefined && !isNone(v));
+    const asValues = given && isTensor(given) ? knownValues(given) : undefined;
+    const sections = asValues ? (given && isTensor(given) && given.shape?.length === 0 ? asValues[0] : undefined) : asInt(given);
+    const indices = asValues ? (sections === undefined ? [...asValues] : undefined) : asDimList(given)?.map((x) => constValue(x));
     if (d === undefined || n === undefined) return unknownV();
     let sizes: number[];
     if (sections !== undefined && sections > 0) {
@@ -1353,11 +1404,11 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   }, 'method');
   def(['item'], 'input', (a) => {
     const t = t0(a);
-    return (t && pythonValue(t, true)) ?? unknownV('the value of a tensor');
+    return (t && pythonValue(t, true)) ?? typedUnknown(t, 0, 'the value of a tensor');
   }, 'method');
   def(['tolist'], 'input', (a) => {
     const t = t0(a);
-    return (t && pythonValue(t, false)) ?? unknownV('tensor data');
+    return (t && pythonValue(t, false)) ?? typedUnknown(t, t?.shape?.length, 'tensor data');
   }, 'method');
   def(['numpy', 'data_ptr', 'get_device', 'storage', 'untyped_storage'], 'input, *args, **kwargs', () => unknownV('tensor data'), 'method');
   def('diff', 'input, n=1, dim=-1, prepend=None, append=None', (a, ctx) => {

@@ -96,6 +96,7 @@ void BatchLoader::stop() {
   stopRequested_ = false;
   // A stopped epoch is over: next() returns false until startEpoch() begins another.
   epochFinished_ = true;
+  slotFull_ = false;
 }
 
 void BatchLoader::startEpoch(int64_t epoch) {

@@ -16,7 +16,7 @@ int64_t Dataset::readSample(int64_t index, float* image) const {
   const int64_t size = sampleSize();
   if (!pixelBytes.empty()) {
     const uint8_t* source = pixelBytes.data() + index * size;
-    for (int64_t i = 0; i < size; ++i) image[i] = static_cast<float>(source[i]) * (1.0f / 255.0f);
+    for (int64_t i = 0; i < size; ++i) image[i] = static_cast<float>(source[i]) / 255.0f;  // as torchvision ToTensor
   } else {
     std::copy_n(pixelFloats.data() + index * size, size, image);
   }
@@ -91,6 +91,9 @@ void requirePaths(const DatasetSpec& spec, size_t minimum, const std::string& us
 }
 
 Dataset openIdx(const DatasetSpec& spec) {
+  if (!spec.variant.empty() && spec.variant != "mnist" && spec.variant != "fashion") {
+    throw DataError("the IDX variant is 'mnist' or 'fashion', not '" + spec.variant + "'");
+  }
   requirePaths(spec, 1, "paths [images, labels] or [directory]");
   std::string images;
   std::string labels;
@@ -118,6 +121,9 @@ Dataset openIdx(const DatasetSpec& spec) {
 Dataset openCifar(const DatasetSpec& spec) {
   requirePaths(spec, 1, "paths: the .bin batch files, or the directory holding them");
   std::vector<std::string> files;
+  if (!spec.variant.empty() && spec.variant != "cifar10" && spec.variant != "cifar100") {
+    throw DataError("the CIFAR variant is 'cifar10' or 'cifar100', not '" + spec.variant + "'");
+  }
   int classes = spec.variant == "cifar100" ? 100 : spec.variant == "cifar10" ? 10 : 0;
   if (spec.paths.size() == 1 && isDirectory(spec.paths[0])) {
     const std::string& directory = spec.paths[0];

@@ -27,6 +27,12 @@ std::vector<uint8_t> readFileBytes(const std::string& path) {
   return bytes;
 }
 
+#if NETLENS_WITH_ZLIB
+bool zlibCompiledIn() { return true; }
+#else
+bool zlibCompiledIn() { return false; }
+#endif
+
 bool isGzip(const std::vector<uint8_t>& bytes) { return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b; }
 
 #if NETLENS_WITH_ZLIB

@@ -216,7 +216,8 @@ Dataset datasetFromArrays(const NumpyArray& images, const NumpyArray& labels, Ar
     dataset.width = shape[2];
   } else if (shape.size() == 4) {
     const auto isChannelCount = [](int64_t extent) { return extent == 1 || extent == 3 || extent == 4; };
-    channelsLast = layout == ArrayLayout::Nhwc || (layout == ArrayLayout::Auto && isChannelCount(shape[3]) && !isChannelCount(shape[1]));
+    // Auto: NHWC only when the last axis looks like channels and the second cannot be (it is larger than 4).
+    channelsLast = layout == ArrayLayout::Nhwc || (layout == ArrayLayout::Auto && isChannelCount(shape[3]) && shape[1] > 4);
     dataset.channels = channelsLast ? shape[3] : shape[1];
     dataset.height = channelsLast ? shape[1] : shape[2];
     dataset.width = channelsLast ? shape[2] : shape[3];

@@ -112,8 +112,10 @@ struct FolderOptions {
 Dataset readImageFolder(const std::string& root, const FolderOptions& options);
 /** Which image formats this build can decode ("png", "jpeg"). */
 std::vector<std::string> imageFormatsCompiledIn();
+/** Whether gzip (.gz IDX) and deflate (.npz from np.savez_compressed) can be read. */
+bool zlibCompiledIn();
 
-/** Layout of image arrays in .npy files; Auto picks NHWC when the last axis is 1, 3 or 4 and the second is not. */
+/** Layout of 4-D image arrays in .npy files; Auto picks NHWC when the last axis is 1, 3 or 4 and the second is larger than 4, else NCHW. */
 enum class ArrayLayout { Auto, Nchw, Nhwc };
 /** NumPy arrays: images (N×H×W, N×C×H×W or N×H×W×C; uint8 scaled to [0,1], float kept) and labels (N). */
 Dataset readNumpy(const std::string& imagesPath, const std::string& labelsPath, ArrayLayout layout = ArrayLayout::Auto);
