@@ -19,6 +19,11 @@
 //                  finds web-tree-sitter; e.g. from an older commit, to
 //                  compare before/after on the same machine in the same minute)
 //   --only TEXT    only the cases whose name contains TEXT (e.g. densenet, resnet50)
+//   --ast-cache primed|off
+//                  primed (default): the persistent AST cache of imported files
+//                  (python/astCache.ts) is emptied, then filled by one untimed worker per
+//                  case, as after the first analysis on a machine; off: no AST cache at all,
+//                  as the first analysis ever of a file importing these modules
 // Targets (issue 3): cold < 150 ms per file, re-analysis after a one-line edit < 30 ms.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -88,18 +93,26 @@ async function runMain() {
   };
   const bundlePath = flag('--bundle') ? path.resolve(flag('--bundle')) : await bundleAnalyzer();
   const only = flag('--only');
+  const astCacheMode = flag('--ast-cache') ?? 'primed';
+  if (astCacheMode !== 'primed' && astCacheMode !== 'off') {
+    console.error('bench-analyzer: --ast-cache is primed or off');
+    process.exit(2);
+  }
+  const astCacheDir = astCacheMode === 'off' ? false : path.join(repoRoot, '.cache', 'bench', 'ast-cache');
+  if (astCacheDir) fs.rmSync(astCacheDir, { recursive: true, force: true });
   // The load average is printed because on a shared machine it explains most of the spread.
   console.log(`bench-analyzer: ${path.relative(repoRoot, bundlePath)}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${runs} runs per case, ` +
-    `load average ${os.loadavg().map((load) => load.toFixed(1)).join(' ')}`);
+    `AST cache ${astCacheMode}, load average ${os.loadavg().map((load) => load.toFixed(1)).join(' ')}`);
   let missed = false;
   const rows = [];
   for (const benchCase of cases) {
     if (only && !caseName(benchCase).includes(only)) continue;
+    if (astCacheDir) await sampleInWorker({ ...benchCase, warmJit: false, astCacheDir }, bundlePath);
     const coldSamples = [];
     const warmSamples = [];
     for (let i = 0; i < runs; i++) {
-      coldSamples.push(await sampleInWorker({ ...benchCase, warmJit: false }, bundlePath));
-      warmSamples.push(await sampleInWorker({ ...benchCase, warmJit: true }, bundlePath));
+      coldSamples.push(await sampleInWorker({ ...benchCase, warmJit: false, astCacheDir }, bundlePath));
+      warmSamples.push(await sampleInWorker({ ...benchCase, warmJit: true, astCacheDir }, bundlePath));
     }
     const cold = median(coldSamples.map((s) => s.firstMs));
     const warm = median(warmSamples.map((s) => s.firstMs));
@@ -131,13 +144,15 @@ async function runMain() {
 
 async function runWorker() {
   const require = createRequire(import.meta.url);
-  const { DocumentAnalyzer } = require(workerData.bundlePath ?? analyzerBundlePath);
+  const { DocumentAnalyzer, flushAstCacheWrites } = require(workerData.bundlePath ?? analyzerBundlePath);
+  // Older bundles (compared with --bundle) have no AST cache and ignore the setting.
+  const setup = { astCacheDir: workerData.astCacheDir };
   // Creating an analyzer loads the parser (both .wasm files); that is not part of any timing.
-  (await DocumentAnalyzer.create(path.join(repoRoot, 'examples', 'lenet5.py'))).dispose();
+  (await DocumentAnalyzer.create(path.join(repoRoot, 'examples', 'lenet5.py'), setup)).dispose();
 
   if (workerData.warmJit) {
     for (const file of jitWarmupFiles) {
-      const warmup = await DocumentAnalyzer.create(path.join(repoRoot, file));
+      const warmup = await DocumentAnalyzer.create(path.join(repoRoot, file), setup);
       warmup.update(fs.readFileSync(path.join(repoRoot, file), 'utf8'));
       warmup.analyze({});
       warmup.dispose();
@@ -157,7 +172,7 @@ async function runWorker() {
     const used = process.cpuUsage(since);
     return (used.user + used.system) / 1000;
   };
-  const analyzer = await DocumentAnalyzer.create(filePath);
+  const analyzer = await DocumentAnalyzer.create(filePath, setup);
   let t0 = performance.now();
   let cpu0 = process.cpuUsage();
   analyzer.update(source);
@@ -172,6 +187,8 @@ async function runWorker() {
   const editMs = performance.now() - t0;
   const editCpuMs = cpuMs(cpu0);
   analyzer.dispose();
+  // The cache entries are written after the analysis; write them before the next worker starts.
+  flushAstCacheWrites?.();
 
   parentPort.postMessage({
     firstMs, editMs, firstCpuMs, editCpuMs,

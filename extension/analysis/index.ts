@@ -16,6 +16,7 @@ import { AnalysisAbort, Interpreter, PyRaise, Scope, type ModuleRecord, type Tra
 import { createInterpreter, type CatalogFactory } from './interp/setup';
 import { defaultFileSystem, moduleNameOfFile, type FileSystemAccess } from './interp/imports';
 import { nnHelpersOf } from './interp/nn';
+import { GraphRecorder } from './interp/graphRecorder';
 import type { ClassValue, InstanceValue, SourceLocation, TensorValue, Value } from './interp/values';
 import { buildModelReport, diagnosticReport, type TraceResult } from './report';
 import type { AnalyzeOptions, DiagnosticReport, FileReport, InputSpec, ModelReport } from './reportTypes';
@@ -330,6 +331,7 @@ class AnalysisRun {
       result.statements = trace.statements;
       result.functionalMacs = trace.functionalMacs;
       if (trace.output) result.output = trace.output;
+      if (trace.graph) result.graph = { recorder: trace.graph, outputs: trace.graph.outputsOf(result.output) };
     }
     result.inputs = inputs.filter((v): v is TensorValue => v.kind === 'tensor');
     result.diagnostics.push(...interp.diagnostics.slice(before));
@@ -343,6 +345,7 @@ class AnalysisRun {
     const interp = this.interp;
     interp.resetBudget();
     const state: TraceState = { layerCalls: [], paths, functionalMacs: 0, macsStack: [], requirements: [], statements: [] };
+    if (this.options.recordGraph) state.graph = new GraphRecorder(inputs, stateNamesOf(interp, root));
     interp.tracing = state;
     const diagnostics: DiagnosticReport[] = [];
     try {
@@ -490,3 +493,11 @@ function symbolicInput(interp: Interpreter, root: InstanceValue): TensorValue | 
 }
 
 export type { TorchCatalog };
+
+/** Tensor id → state_dict key of every parameter and buffer of the model (for graph references). */
+function stateNamesOf(interp: Interpreter, root: InstanceValue): Map<number, string> {
+  const helpers = nnHelpersOf(interp);
+  const names = new Map<number, string>();
+  for (const [name, tensor] of [...helpers.namedParameters(root), ...helpers.namedBuffers(root)]) if (!names.has(tensor.id)) names.set(tensor.id, name);
+  return names;
+}

@@ -6,7 +6,8 @@ import type { Dim, Shape } from './shape/dim';
 import type { DiagnosticRecord, Interpreter, LayerCallRecord, StatementRecord } from './interp/interpreter';
 import { nnHelpersOf } from './interp/nn';
 import type { DType, InstanceValue, TensorValue, Value } from './interp/values';
-import type { AnalyzeOptions, DiagnosticReport, LayerReport, MemoryReport, ModelReport, ReportDim } from './reportTypes';
+import { reportDims, type GraphRecorder } from './interp/graphRecorder';
+import type { AnalyzeOptions, DiagnosticReport, GraphNodeReport, GraphReport, GraphTensorRef, LayerReport, MemoryReport, ModelReport, ReportDim } from './reportTypes';
 
 export function reportDim(d: Dim): ReportDim {
   return typeof d === 'number' ? d : dim.dimToString(d);
@@ -91,6 +92,8 @@ export interface TraceResult {
   definedIn?: string;
   /** The analyzed file. */
   entryFile?: string;
+  /** The recorded forward graph, when the options asked for it. */
+  graph?: { recorder: GraphRecorder; outputs: GraphTensorRef[] };
 }
 
 const OPTIMIZER_STATE_FACTOR: Record<NonNullable<AnalyzeOptions['optimizer']>, number> = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 1 };
@@ -140,6 +143,7 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
   if (r.line !== undefined) report.line = r.line;
   if (r.definedIn !== undefined && r.definedIn !== r.entryFile) report.definedIn = r.definedIn;
   report.statements = r.statements.map((st) => ({ file: st.file, line: st.line, output: outputShapes(interp, st.value) }));
+  if (r.graph) report.graph = graphReport(r.graph.recorder, r.graph.outputs, r.paths);
   return report;
 }
 
@@ -161,4 +165,13 @@ function simpleMemory(interp: Interpreter, r: TraceResult, total: number, traina
     training_peak_bytes: paramsBytes + gradsBytes + optimizerBytes + 2 * activationsBytes + inputBytes,
     inference_peak_bytes: paramsBytes + largestPair,
   };
+}
+
+function graphReport(recorder: GraphRecorder, outputs: GraphTensorRef[], paths: Map<InstanceValue, string>): GraphReport {
+  const nodes: GraphNodeReport[] = recorder.nodes.map(({ module, outputs: tensors, ...node }) => {
+    const report: GraphNodeReport = { ...node, outputs: tensors.map(reportDims) };
+    if (module) report.path = paths.get(module) ?? '';
+    return report;
+  });
+  return { nodes, outputs };
 }

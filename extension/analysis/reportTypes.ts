@@ -80,6 +80,54 @@ export interface ModelReport {
   definedIn?: string;
   /** Tensor-valued statements of forward() in execution order (a statement run twice appears twice). */
   statements?: StatementReport[];
+  /** The forward trace as a data-flow graph; only when AnalyzeOptions.recordGraph asked for it. */
+  graph?: GraphReport;
+}
+
+/**
+ * Where a tensor consumed by a graph node comes from: an output of an earlier node, a model
+ * input, a parameter or buffer (by state_dict name), or something the trace did not see made.
+ */
+export type GraphTensorRef =
+  | { node: number; output: number }
+  | { input: number }
+  | { state: string }
+  | { untracked: true };
+
+/** An argument of a recorded call, as plain data: tensors become references. */
+export type GraphArgument =
+  | number
+  | string
+  | boolean
+  | null
+  | GraphArgument[]
+  | { tensor: GraphTensorRef }
+  | { unknown: string };
+
+/** One recorded call of the forward trace, in execution order. */
+export interface GraphNodeReport {
+  /** Module calls: the class name ("Conv2d"); calls: the function or method name ("relu", "view"); operators: "add", "mul", ... */
+  op: string;
+  kind: 'module' | 'function' | 'method' | 'operator';
+  /** named_modules() path of a module call. */
+  path?: string;
+  /** A module's configuration (its PyTorch attributes such as kernel_size), plus `has_bias` style facts. */
+  attrs: Record<string, GraphArgument>;
+  /** A call's arguments (a method's first argument is its tensor); for modules, the forward arguments. */
+  args: GraphArgument[];
+  kwargs: Record<string, GraphArgument>;
+  /** Shapes of the node's output tensors, flattened in order. */
+  outputs: ReportDim[][];
+  /** The call site (for modules: where the module was constructed, as in `layers`). */
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface GraphReport {
+  nodes: GraphNodeReport[];
+  /** The model's return value, its tensors flattened in order. */
+  outputs: GraphTensorRef[];
 }
 
 export interface FileReport {
@@ -112,4 +160,6 @@ export interface AnalyzeOptions {
   /** Interpreter step budget (default 2,000,000) and recursion limit (default 200). */
   stepBudget?: number;
   recursionLimit?: number;
+  /** Record the forward trace as a graph (ModelReport.graph), for lowering to the engine. Off by default: it costs time. */
+  recordGraph?: boolean;
 }

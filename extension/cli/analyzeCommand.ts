@@ -43,6 +43,8 @@ export async function runAnalyze(cli: AnalyzeCliOptions, io: CommandIo): Promise
     optimizer: cli.optimizer,
     pythonPath: cli.pythonPath.map((root) => path.resolve(io.cwd, root)),
     sitePackages: environment?.sitePackages,
+    // The forward graph is part of the detailed document only (it costs a little time to record).
+    recordGraph: cli.json && cli.detail,
   };
   const report = await analyzeFile(filePath, source, options);
 

@@ -1,6 +1,7 @@
 // Owns the command line grammar of `netlens`: turns argv into a typed command or a
 // UsageError whose message names the bad flag and how to fix it. No I/O here.
 import type { AnalyzeOptions, InputSpec, ReportDim } from '../analysis/reportTypes';
+import { parseBench, parseTrain, type BenchCliOptions, type TrainCliOptions } from './trainArgs';
 
 export type InputDtype = NonNullable<InputSpec['dtype']>;
 export type TrainingDtype = NonNullable<AnalyzeOptions['dtype']>;
@@ -24,9 +25,11 @@ export interface AnalyzeCliOptions {
 }
 
 export type CliCommand =
-  | { kind: 'help'; topic: 'main' | 'analyze' }
+  | { kind: 'help'; topic: 'main' | 'analyze' | 'train' | 'bench' }
   | { kind: 'version' }
   | { kind: 'analyze'; options: AnalyzeCliOptions }
+  | { kind: 'train'; options: TrainCliOptions }
+  | { kind: 'bench'; options: BenchCliOptions }
   | { kind: 'not-yet-available'; command: string };
 
 /** A mistake on the command line: exit code 2, message printed as is. */
@@ -37,16 +40,22 @@ export class UsageError extends Error {
   }
 }
 
-const plannedCommands = new Set(['train', 'bench']);
-
 export function parseCommandLine(argv: readonly string[]): CliCommand {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    return { kind: 'help', topic: rest[0] === 'analyze' ? 'analyze' : 'main' };
+    const topic = rest[0];
+    return { kind: 'help', topic: topic === 'analyze' || topic === 'train' || topic === 'bench' ? topic : 'main' };
   }
   if (command === '--version' || command === '-V') return { kind: 'version' };
   if (command === 'analyze') return parseAnalyze(rest);
-  if (plannedCommands.has(command)) return { kind: 'not-yet-available', command };
+  if (command === 'train') {
+    const options = parseTrain(rest);
+    return options === 'help' ? { kind: 'help', topic: 'train' } : { kind: 'train', options };
+  }
+  if (command === 'bench') {
+    const options = parseBench(rest);
+    return options === 'help' ? { kind: 'help', topic: 'bench' } : { kind: 'bench', options };
+  }
   if (command.startsWith('-')) {
     throw new UsageError(`unknown option ${command}; put options after a command, e.g. 'netlens analyze model.py --json'.`);
   }
@@ -195,8 +204,8 @@ export const mainUsage = `netlens — shapes, parameters, MACs and memory of PyT
 
 Usage:
   netlens analyze FILE [options]   analyze a model file (run 'netlens analyze --help')
-  netlens train ...                train a model with the native engine (not yet available)
-  netlens bench ...                time training steps with the native engine (not yet available)
+  netlens train FILE [options]     train a model with the native engine (run 'netlens train --help')
+  netlens bench FILE [options]     time training steps with the native engine (run 'netlens bench --help')
   netlens --help | --version
 `;
 

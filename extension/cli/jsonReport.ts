@@ -6,7 +6,7 @@
 import type { FileReport, LayerReport, ModelReport } from '../analysis/reportTypes';
 
 type ContractLayer = Pick<LayerReport, 'path' | 'type' | 'file' | 'line' | 'output' | 'params' | 'macs' | 'saved_bytes'>;
-type ContractModel = Omit<ModelReport, 'layers' | 'statements' | 'line' | 'definedIn'> & { layers: ContractLayer[] };
+type ContractModel = Omit<ModelReport, 'layers' | 'statements' | 'line' | 'definedIn' | 'graph'> & { layers: ContractLayer[] };
 export type ContractFileReport = Omit<FileReport, 'models'> & { models: ContractModel[] };
 
 export function contractLayer(layer: LayerReport): ContractLayer {
@@ -19,7 +19,7 @@ export function contractLayer(layer: LayerReport): ContractLayer {
 
 export function contractModel(model: ModelReport): ContractModel {
   // Fields other rooms add to the model later (memory breakdowns) stay; only the editor's detail goes.
-  const { layers, statements: _statements, line: _line, definedIn: _definedIn, ...contract } = model;
+  const { layers, statements: _statements, line: _line, definedIn: _definedIn, graph: _graph, ...contract } = model;
   return { ...contract, layers: layers.map(contractLayer) };
 }
 

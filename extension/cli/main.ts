@@ -3,6 +3,8 @@
 // bundle dist/cli.js; `tsx extension/cli/main.ts ...` runs it from source.
 import { runAnalyze, type CommandIo } from './analyzeCommand';
 import { analyzeUsage, mainUsage, parseCommandLine, UsageError } from './args';
+import { runBenchCommand, runTrainCommand } from './trainCommand';
+import { benchUsage, trainUsage } from './trainArgs';
 import { version } from '../../package.json';
 
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
@@ -12,7 +14,7 @@ export async function main(argv: readonly string[], io: CommandIo = processIo())
     const command = parseCommandLine(argv);
     switch (command.kind) {
       case 'help':
-        io.stdout(command.topic === 'analyze' ? analyzeUsage : mainUsage);
+        io.stdout(command.topic === 'analyze' ? analyzeUsage : command.topic === 'train' ? trainUsage : command.topic === 'bench' ? benchUsage : mainUsage);
         return exitCodes.ok;
       case 'version':
         io.stdout(`netlens ${version}\n`);
@@ -23,6 +25,10 @@ export async function main(argv: readonly string[], io: CommandIo = processIo())
         return exitCodes.usage;
       case 'analyze':
         return await runAnalyze(command.options, io);
+      case 'train':
+        return await runTrainCommand(command.options, io);
+      case 'bench':
+        return await runBenchCommand(command.options, io);
     }
   } catch (error) {
     if (error instanceof UsageError) {

@@ -7,6 +7,78 @@ import type { NativeEngineInfo } from './protocol';
 
 export interface NativeAddon {
   engineInfo(): NativeEngineInfo;
+  /** The op names the engine runs (the graph spec's op set). */
+  engineOps(): string[];
+  /** `new Engine(specJson, seed)`: throws the core's message for a bad spec. */
+  createEngine(specJson: string, seed: number): NativeEngine;
+  /** `new Dataset(spec)`: throws a message naming the file and the problem for bad data. */
+  openDataset(spec: NativeDatasetSpec): NativeDataset;
+}
+
+/** A tensor crossing the binding: JS-owned buffers. */
+export interface NativeTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The binding's Engine (native/binding/engine_binding.cpp). */
+export interface NativeEngine {
+  stateNames(): string[];
+  isTrainable(name: string): boolean;
+  getState(name: string): NativeTensor;
+  setState(name: string, value: NativeTensor): void;
+  setTraining(training: boolean): void;
+  forward(inputs: Record<string, NativeTensor>): Record<string, NativeTensor>;
+  trainSteps(batches: Record<string, NativeTensor>[]): { losses: number[]; learningRates: number[] };
+}
+
+export interface NativeDatasetSpec {
+  kind: 'default' | 'idx' | 'cifar' | 'folder' | 'npy';
+  paths?: string[];
+  options?: { variant?: string; split?: string; seed?: number; size?: number[]; channels?: number; layout?: string };
+}
+
+export interface NativeDatasetInfo {
+  name: string;
+  count: number;
+  shape: number[];
+  classes: number;
+  classNames: string[];
+  mean: number[];
+  std: number[];
+}
+
+export interface NativeBatch {
+  shape: number[];
+  images: Float32Array;
+  labels: Int32Array;
+  index: number;
+}
+
+export interface NativeBatchLoader {
+  next(): NativeBatch | null;
+  startEpoch(epoch: number): void;
+  close(): void;
+  readonly batchesPerEpoch: number;
+  readonly sampleCount: number;
+}
+
+export interface NativeLoaderOptions {
+  batchSize?: number;
+  shuffle?: boolean;
+  dropLast?: boolean;
+  seed?: number;
+  indices?: Int32Array | number[];
+  cropPadding?: number;
+  horizontalFlip?: boolean;
+  normalize?: boolean;
+}
+
+/** The binding's Dataset (native/binding/data_binding.cpp). */
+export interface NativeDataset {
+  info(): NativeDatasetInfo;
+  validationSplit(options: { fraction: number; seed?: number; stratified?: boolean }): { train: Int32Array; validation: Int32Array };
+  loader(options?: NativeLoaderOptions): NativeBatchLoader;
 }
 
 /** Add-on locations under an extension (or repository) root, in the order they are tried. */
@@ -78,10 +150,31 @@ export function loadAddon(addonPath: string): NativeAddon {
   const module: { exports: unknown } = { exports: {} };
   // process.dlopen rather than require(): a bundler must not try to resolve a runtime path.
   process.dlopen(module, path.resolve(addonPath));
-  const exported = module.exports as { engineInfo?: unknown };
+  const exported = module.exports as { engineInfo?: unknown; engineOps?: unknown; Engine?: unknown; Dataset?: unknown };
   const engineInfo = exported.engineInfo;
   if (typeof engineInfo !== 'function') {
     throw new Error(`${addonPath} does not export engineInfo(); it is not a Netlens engine add-on`);
   }
-  return { engineInfo: () => parseNativeEngineInfo((engineInfo as () => unknown)()) };
+  const { engineOps, Engine, Dataset } = exported;
+  // An older add-on without the engine still answers engineInfo; the rest fails when used.
+  const missing = (what: string): never => {
+    throw new Error(`${addonPath} does not export ${what}; rebuild the add-on (npm run build:native)`);
+  };
+  return {
+    engineInfo: () => parseNativeEngineInfo((engineInfo as () => unknown)()),
+    engineOps: () => {
+      if (typeof engineOps !== 'function') return missing('engineOps()');
+      const ops: unknown = (engineOps as () => unknown)();
+      if (!Array.isArray(ops) || !ops.every((op): op is string => typeof op === 'string')) throw new Error('engineOps() did not return a list of names');
+      return ops;
+    },
+    createEngine: (specJson, seed) => {
+      if (typeof Engine !== 'function') return missing('Engine');
+      return new (Engine as new (spec: string, seed: number) => NativeEngine)(specJson, seed);
+    },
+    openDataset: (spec) => {
+      if (typeof Dataset !== 'function') return missing('Dataset');
+      return new (Dataset as new (spec: NativeDatasetSpec) => NativeDataset)(spec);
+    },
+  };
 }

@@ -2,6 +2,7 @@
 // fault in native code ends this process, never the extension host. It loads the add-on named by
 // NETLENS_ADDON_PATH (or argv[2]) and answers typed requests over the IPC channel.
 import { loadAddon, type NativeAddon } from './addon';
+import { EngineRuns } from '../training/engineRuns';
 import {
   ADDON_PATH_ENV,
   ENGINE_TEST_ENV,
@@ -37,11 +38,26 @@ function hello(addon: NativeAddon, addonPath: string): EngineHello {
   };
 }
 
+let runs: EngineRuns | undefined;
+function runsFor(addon: NativeAddon): EngineRuns {
+  runs ??= new EngineRuns(addon);
+  return runs;
+}
+
 function answer(addon: NativeAddon, addonPath: string, request: EngineRequest): EngineResponse {
   try {
     switch (request.kind) {
       case 'hello':
         return { type: 'response', id: request.id, ok: true, result: hello(addon, addonPath) };
+      case 'engineOps':
+        return { type: 'response', id: request.id, ok: true, result: addon.engineOps() };
+      case 'bench':
+      case 'trainOpen':
+      case 'trainSteps':
+      case 'trainEvaluate':
+      case 'trainState':
+      case 'trainClose':
+        return { type: 'response', id: request.id, ok: true, result: runsFor(addon).answer(request) };
       case 'crashForTest':
         if (process.env[ENGINE_TEST_ENV] === '1') process.abort();
         return { type: 'response', id: request.id, ok: false, error: `crashForTest needs ${ENGINE_TEST_ENV}=1` };

@@ -34,9 +34,83 @@ export interface EngineHello extends NativeEngineInfo {
   napiVersion: string;
 }
 
+/** A data set for training, as the add-on's Dataset takes it. */
+export interface TrainingDataSpec {
+  kind: 'default' | 'idx' | 'cifar' | 'folder' | 'npy';
+  paths?: string[];
+  options?: { variant?: string; split?: string; seed?: number; size?: number[]; channels?: number };
+}
+
+/** `bench`: timed training steps on synthetic data (random inputs, random labels). */
+export interface BenchParams {
+  /** The engine graph spec (JSON text) with its loss and optimizer. */
+  spec: string;
+  seed: number;
+  batch: number;
+  steps: number;
+  warmupSteps: number;
+  /** Labels are drawn from 0..classes-1. */
+  classes: number;
+}
+export interface BenchResult {
+  /** Wall time of each timed step, in milliseconds. */
+  stepMs: number[];
+}
+
+/** `trainOpen`: builds the engine and the loaders of one training run; the run lives in the engine process. */
+export interface TrainOpenParams {
+  spec: string;
+  seed: number;
+  data: TrainingDataSpec;
+  batch: number;
+  /** Share of the training data held out for validation (0 for none). */
+  validationFraction: number;
+  /** Random crop (padding 4) and horizontal flip, for 32×32 colour images. */
+  augment: boolean;
+}
+export interface TrainOpened {
+  run: number;
+  dataName: string;
+  sampleShape: number[];
+  classes: number;
+  trainSamples: number;
+  validationSamples: number;
+  batchesPerEpoch: number;
+}
+/** `trainSteps`: up to `steps` optimizer steps of `epoch` (a new epoch reshuffles). */
+export interface TrainStepsParams {
+  run: number;
+  epoch: number;
+  steps: number;
+}
+export interface TrainStepsResult {
+  losses: number[];
+  learningRates: number[];
+  /** Wall time of each step in milliseconds. */
+  stepMs: number[];
+  batchSizes: number[];
+  /** The epoch's data is used up. */
+  epochDone: boolean;
+}
+/** `trainEvaluate`: loss and accuracy in eval mode on the validation data and on as many training samples. */
+export interface TrainEvaluation {
+  trainLoss: number;
+  trainAccuracy: number;
+  validationLoss: number | null;
+  validationAccuracy: number | null;
+}
+
 /** Requests the extension may send, keyed by kind, with their parameters and results. */
 export interface EngineRequestMap {
   hello: { params: Record<string, never>; result: EngineHello };
+  engineOps: { params: Record<string, never>; result: string[] };
+  bench: { params: BenchParams; result: BenchResult };
+  trainOpen: { params: TrainOpenParams; result: TrainOpened };
+  trainSteps: { params: TrainStepsParams; result: TrainStepsResult };
+  trainEvaluate: { params: { run: number }; result: TrainEvaluation };
+  /** The run's parameters and buffers by state_dict name (for checkpoints). */
+  trainState: { params: { run: number }; result: { name: string; shape: number[]; data: Float32Array }[] };
+  trainClose: { params: { run: number }; result: Record<string, never> };
   /** Only honoured when the host runs with NETLENS_ENGINE_TEST=1: aborts the process. */
   crashForTest: { params: Record<string, never>; result: never };
 }

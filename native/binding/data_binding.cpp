@@ -317,7 +317,21 @@ class DatasetObject : public Napi::ObjectWrap<DatasetObject> {
 Napi::Value dataFormats(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
-  result.Set("images", stringsToJs(env, data::imageFormatsCompiledIn()));
+  // `images`: formats that decode now; `imageFormats`: each one's build and run-time status, for diagnostics.
+  std::vector<std::string> usable;
+  Napi::Array statuses = Napi::Array::New(env);
+  for (const data::ImageFormatStatus& status : data::imageFormatStatus()) {
+    if (status.available) usable.push_back(status.format);
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("format", status.format);
+    entry.Set("compiledIn", status.compiledIn);
+    entry.Set("available", status.available);
+    entry.Set("library", status.library);
+    if (!status.available) entry.Set("problem", status.problem);
+    statuses.Set(statuses.Length(), entry);
+  }
+  result.Set("images", stringsToJs(env, usable));
+  result.Set("imageFormats", statuses);
   result.Set("gzip", data::zlibCompiledIn());
   return result;
 }

@@ -85,10 +85,10 @@ test('help, version, and the commands that are not there yet', async () => {
   assert.match(analyzeHelp.stdout, /--input SHAPE\[:DT\]/);
   const version = await runCli(['--version']);
   assert.match(version.stdout, /^netlens \d+\.\d+\.\d+\n$/);
-  for (const planned of ['train', 'bench']) {
-    const result = await runCli([planned, 'examples/lenet5.py']);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, new RegExp(`'${planned}' is not yet available in this version`));
+  for (const command of ['train', 'bench']) {
+    const result = await runCli([command, '--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, new RegExp(`Usage: netlens ${command} FILE`));
   }
 });
 

@@ -29,6 +29,7 @@ import {
 } from './pyvalues';
 import { messages } from '../messages';
 import { findModuleFile, resolveRelative, type FileSystemAccess } from './imports';
+import type { GraphRecorder } from './graphRecorder';
 
 // ---------------------------------------------------------------------------------------
 // Interpreter-private pieces
@@ -160,7 +161,20 @@ export interface TraceState {
   /** Symbolic dims that must equal a size (CallContext.requireSize). */
   requirements: { got: Dim; expected: number }[];
   statements: StatementRecord[];
+  /** Present only when the report asked for the graph (AnalyzeOptions.recordGraph). */
+  graph?: GraphRecorder;
 }
+
+/** The graph's name of a Python operator symbol (`+` → add, unary `-` → neg). */
+function operatorName(op: string): string {
+  return OPERATOR_NAMES[op] ?? op;
+}
+const OPERATOR_NAMES: Record<string, string> = {
+  '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '//': 'floordiv', '%': 'mod', '**': 'pow', '@': 'matmul',
+  '&': 'and', '|': 'or', '^': 'xor', '<<': 'lshift', '>>': 'rshift',
+  '==': 'eq', '!=': 'ne', '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge',
+  'unary-': 'neg', 'unary+': 'pos', 'unary~': 'invert',
+};
 
 export interface InterpreterHooks {
   /** Called when a module instance is called (any depth). Return value replaces nothing. */
@@ -1193,7 +1207,7 @@ export class Interpreter {
       case 'not in': { const r = truthy(this.contains(b, a)); return r === undefined ? UNKNOWN : boolV(!r); }
       default: break;
     }
-    if (a.kind === 'tensor' || b.kind === 'tensor') return this.catalog.binaryOp(op as BinaryOperator, a, b, this.makeContext(loc));
+    if (a.kind === 'tensor' || b.kind === 'tensor') return this.tensorBinaryOp(op, a, b, loc);
     if (op === '==' || op === '!=') {
       if (a.kind === 'instance' || b.kind === 'instance') {
         const inst = (a.kind === 'instance' ? a : b) as InstanceValue;
@@ -1259,9 +1273,16 @@ export class Interpreter {
     return v.cls.mro.some((c) => c.name === 'ModuleDict' || c.name === 'ParameterDict');
   }
 
+  /** A tensor operator; recorded as a graph node when the trace records one. */
+  private tensorBinaryOp(op: string, a: Value, b: Value, loc: SourceLocation): Value {
+    const run = (): Value => this.catalog.binaryOp(op as BinaryOperator, a, b, this.makeContext(loc));
+    const graph = this.tracing?.graph;
+    return graph ? graph.operator(operatorName(op), [a, b], loc, run) : run();
+  }
+
   binaryOp(op: string, a: Value, b: Value, loc: SourceLocation): Value {
     if (a.kind === 'unknown' || b.kind === 'unknown') return UNKNOWN;
-    if (a.kind === 'tensor' || b.kind === 'tensor') return this.catalog.binaryOp(op as BinaryOperator, a, b, this.makeContext(loc));
+    if (a.kind === 'tensor' || b.kind === 'tensor') return this.tensorBinaryOp(op, a, b, loc);
     // Numbers (bool counts as int).
     if ((isIntLike(a) || a.kind === 'float') && (isIntLike(b) || b.kind === 'float')) return this.numericOp(op, a, b, loc);
     switch (op) {
@@ -1367,7 +1388,11 @@ export class Interpreter {
       const t = this.conditionOf(v);
       return t === undefined ? UNKNOWN : boolV(!t);
     }
-    if (v.kind === 'tensor') return this.catalog.unaryOp(op as '-' | '+' | '~', v, this.makeContext(loc));
+    if (v.kind === 'tensor') {
+      const run = (): Value => this.catalog.unaryOp(op as '-' | '+' | '~', v, this.makeContext(loc));
+      const graph = this.tracing?.graph;
+      return graph ? graph.operator(operatorName(`unary${op}`), [v], loc, run) : run();
+    }
     const d = dimOf(v);
     if (d !== undefined) {
       if (op === '-') return intV(typeof d === 'number' ? -d : dim.sub(0, d));
@@ -1508,7 +1533,11 @@ export class Interpreter {
         this.raise('KeyError', messages.keyNotFound(pyRepr(index)), loc);
         break;
       }
-      case 'tensor': return this.catalog.getItem(obj, index, this.makeContext(loc));
+      case 'tensor': {
+        const graph = this.tracing?.graph;
+        const run = (): Value => this.catalog.getItem(obj, index, this.makeContext(loc));
+        return graph ? graph.operator('getitem', [obj, index], loc, run) : run();
+      }
       case 'instance': {
         const getitem = this.lookupClassAttr(obj.cls, '__getitem__');
         if (getitem) return this.callValue(this.bindMethod(getitem, obj, obj.cls), [index], new Map(), loc);
@@ -1886,6 +1915,8 @@ export class Interpreter {
         const allArgs = fn.self !== undefined ? [fn.self, ...args] : args;
         this.locationStack.push(loc);
         try {
+          const graph = this.tracing?.graph;
+          if (graph) return graph.call(fn.name, fn.self !== undefined, allArgs, kwargs, loc, () => fn.call(allArgs, kwargs, this.makeContext(loc)));
           return fn.call(allArgs, kwargs, this.makeContext(loc));
         } finally {
           this.locationStack.pop();

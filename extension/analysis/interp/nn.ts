@@ -513,7 +513,9 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     let macs: dim.Dim = 0;
     specArithmetic.last = undefined;
     try {
-      out = interp.callValue(interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
+      const callForward = (): Value => interp.callValue(interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
+      const graph = t?.graph;
+      out = graph && t.paths.has(inst) ? graph.module(inst, isLeaf(inst), forward.kind === 'builtin', args, kwargs, callForward) : callForward();
     } finally {
       stack.pop();
       interp.moduleCallDepth--;

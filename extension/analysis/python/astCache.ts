@@ -70,8 +70,8 @@ export class PersistentAstCache {
   private entryPath(source: string): string | undefined {
     const version = converterFingerprint();
     if (!version) return undefined;
-    const key = crypto.createHash('sha1').update(version).update('\0').update(source).digest('hex');
-    return path.join(this.dir, key.slice(0, 2), `${key}.json`);
+    const key = crypto.createHash('sha1').update(source).digest('hex');
+    return path.join(this.dir, version.slice(0, 16), `${key}.json`);
   }
 
   /** The AST of `source` when cached; undefined on a miss or an unreadable entry. */
@@ -105,6 +105,29 @@ export class PersistentAstCache {
     flushTimer ??= setTimeout(flushAstCacheWrites, 0);
   }
 
+  /**
+   * Entries live in one folder per converter version; when a new version starts its folder,
+   * the folders of versions not written for a day go (an older build still running only
+   * loses its cache hits), so the cache does not grow with every build.
+   */
+  private pruneOtherVersions(current: string): void {
+    let folders: string[];
+    try {
+      folders = fs.readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const folder of folders) {
+      if (folder === current || !/^[0-9a-f]{16}$/.test(folder)) continue;
+      const full = path.join(this.dir, folder);
+      try {
+        if (Date.now() - fs.statSync(full).mtimeMs > STALE_VERSION_MS) fs.rmSync(full, { recursive: true, force: true });
+      } catch {
+        // Another process pruned it first.
+      }
+    }
+  }
+
   /** Serializes and stores one entry; failures (read-only disk, a value JSON cannot hold) skip it. */
   writeNow(entryPath: string, ast: ModuleAst): void {
     let exact = true;
@@ -118,6 +141,7 @@ export class PersistentAstCache {
     if (!exact) return;
     const temp = `${entryPath}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
     try {
+      if (!fs.existsSync(path.dirname(entryPath))) this.pruneOtherVersions(path.basename(path.dirname(entryPath)));
       fs.mkdirSync(path.dirname(entryPath), { recursive: true });
       fs.writeFileSync(temp, text);
       fs.renameSync(temp, entryPath);
@@ -126,6 +150,8 @@ export class PersistentAstCache {
     }
   }
 }
+
+const STALE_VERSION_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Function definitions keep their scope names as Sets, stored as arrays. They occur only as

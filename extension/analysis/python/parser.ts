@@ -162,9 +162,15 @@ export class ParsedDocument {
 
   get text(): string { return this.source; }
 
-  /** Replace the text. With `edit`, a copy of the old tree is edited and reused (incremental parse). */
+  /**
+   * Replace the text. A copy of the old tree is edited and reused (incremental parse): with
+   * `edit` as given, else with the one changed region found by comparing the texts (the
+   * editor sends whole texts after a debounced burst of keystrokes).
+   */
   update(source: string, edit?: TextEdit): void {
     const old = this.tree;
+    if (old && source === this.source) return;
+    if (old && !edit) edit = changedRegion(this.source, source);
     if (old && edit) {
       const base = old.copy();
       base.edit(edit);
@@ -195,4 +201,47 @@ export class ParsedDocument {
     this.tree = null;
     this.previousTopLevel = undefined;
   }
+}
+
+/**
+ * The edit that turns `before` into `after`: everything between their common prefix and their
+ * common suffix. Indices and columns are in UTF-16 code units, as web-tree-sitter counts them.
+ */
+export function changedRegion(before: string, after: string): TextEdit {
+  const shorter = Math.min(before.length, after.length);
+  let start = 0;
+  while (start < shorter && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  // Never split a surrogate pair.
+  if (start > 0 && start < shorter && isHighSurrogate(before.charCodeAt(start - 1))) start--;
+  let suffix = 0;
+  while (suffix < shorter - start && before.charCodeAt(before.length - 1 - suffix) === after.charCodeAt(after.length - 1 - suffix)) suffix++;
+  if (suffix > 0 && suffix < shorter - start && isHighSurrogate(before.charCodeAt(before.length - 1 - suffix))) suffix--;
+  const startPosition = positionAt(before, start);
+  return {
+    startIndex: start,
+    oldEndIndex: before.length - suffix,
+    newEndIndex: after.length - suffix,
+    startPosition,
+    oldEndPosition: positionAfter(before, start, startPosition, before.length - suffix),
+    newEndPosition: positionAfter(after, start, startPosition, after.length - suffix),
+  };
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function positionAt(text: string, index: number): { row: number; column: number } {
+  return positionAfter(text, 0, { row: 0, column: 0 }, index);
+}
+
+/** The position of `index`, counting on from `from` (whose position is `at`). */
+function positionAfter(text: string, from: number, at: { row: number; column: number }, index: number): { row: number; column: number } {
+  let row = at.row;
+  let lineStart = from - at.column;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) {
+    row++;
+    lineStart = i + 1;
+  }
+  return { row, column: index - lineStart };
 }

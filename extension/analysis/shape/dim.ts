@@ -75,22 +75,26 @@ class SymExpr implements SymDim {
 
 const ZERO: Poly = { terms: [], constant: 0 };
 
-// Shape formulas mostly add constants to one expression (`H + 2 - 2 - 1`, `floor(...)+1`), and
-// the fast paths below share the terms array between those results, so display text is
-// memoised per terms array and constant: the same `H`, `floor((H - 1)/2) + 1` met on every
-// layer of a network is printed (and factorised) once.
-const displayTextMemo = new WeakMap<readonly Term[], Map<number, string>>();
+// Display text is memoised by the canonical form (term keys, coefficients, constant), which
+// is cheap to write down from the keys the terms already carry: the same `floor((H - 1)/2) + 1`
+// reaches every layer of a stage as a fresh polynomial, and printing it (factorising the
+// products back) on each layer was a large part of a symbolic trace. Bounded, cleared when full.
+const DISPLAY_MEMO_LIMIT = 20_000;
+const displayTextMemo = new Map<string, string>();
+
+function canonicalKey(p: Poly): string {
+  let key = String(p.constant);
+  for (const t of p.terms) key += `|${t.coef}:${t.key}`;
+  return key;
+}
 
 function displayText(p: Poly): string {
-  let byConstant = displayTextMemo.get(p.terms);
-  if (!byConstant) {
-    byConstant = new Map();
-    displayTextMemo.set(p.terms, byConstant);
-  }
-  let text = byConstant.get(p.constant);
+  const key = canonicalKey(p);
+  let text = displayTextMemo.get(key);
   if (text === undefined) {
     text = prettyText(p).text;
-    byConstant.set(p.constant, text);
+    if (displayTextMemo.size >= DISPLAY_MEMO_LIMIT) displayTextMemo.clear();
+    displayTextMemo.set(key, text);
   }
   return text;
 }

@@ -1,10 +1,13 @@
 // Image folders (one sub-folder per class, like torchvision's ImageFolder): PNG through libpng's
-// simplified API, JPEG through libjpeg(-turbo), each compiled in only when its library was found.
+// simplified API, JPEG through libjpeg(-turbo). Each is compiled in only when its headers were found,
+// and its library is opened with dlopen at first use, never linked: a machine without libpng (or with
+// another libjpeg ABI) still loads the add-on, and only that format reports what is missing.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
 
+#include "dynlib.h"
 #include "file_bytes.h"
 #include "netlens/data.h"
 
@@ -34,12 +37,50 @@ std::string lowercase(std::string text) {
 }
 
 #if NETLENS_WITH_PNG
+// libpng16.so.16 is the soname of every libpng 1.6, whose ABI is stable across its point releases.
+constexpr const char* kPngSoname = "libpng16.so.16";
+constexpr const char* kPngInstallHint =
+    "install libpng 1.6 (Debian/Ubuntu: apt-get install libpng16-16, named libpng16-16t64 on newer releases; "
+    "Fedora: dnf install libpng) or set NETLENS_LIBPNG to the path of a libpng16.so.16";
+
+struct PngApi {
+  SharedLibrary library{{kPngSoname}, "NETLENS_LIBPNG"};
+  decltype(&png_access_version_number) versionNumber = nullptr;
+  decltype(&png_image_begin_read_from_memory) beginReadFromMemory = nullptr;
+  decltype(&png_image_finish_read) finishRead = nullptr;
+  decltype(&png_image_free) free = nullptr;
+
+  PngApi() {
+    if (!library.usable()) return;
+    if (!library.bind(versionNumber, "png_access_version_number") || !library.bind(beginReadFromMemory, "png_image_begin_read_from_memory") ||
+        !library.bind(finishRead, "png_image_finish_read") || !library.bind(free, "png_image_free")) {
+      return;
+    }
+    // png_image's layout is fixed within a minor series (1.6.x), which is what the soname promises;
+    // check it anyway, since NETLENS_LIBPNG can point at any file.
+    const unsigned long version = versionNumber();
+    if (version / 100 != PNG_LIBPNG_VER / 100) {
+      library.reject(library.name() + " is libpng " + std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) +
+                     ", but this engine was built for libpng " + PNG_LIBPNG_VER_STRING);
+    }
+  }
+};
+
+const PngApi& pngApi() {
+  static const PngApi api;  // opened once, on first use, by whichever thread gets here first
+  return api;
+}
+
 DecodedImage decodePng(const std::vector<uint8_t>& bytes, int channels, const std::string& path) {
+  const PngApi& png = pngApi();
+  if (!png.library.usable()) {
+    throw DataError(path + ": cannot read PNG: " + kPngSoname + " is not usable (" + png.library.problem() + "); " + kPngInstallHint);
+  }
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
+  if (!png.beginReadFromMemory(&image, bytes.data(), bytes.size())) {
     const std::string reason = image.message;
-    png_image_free(&image);
+    png.free(&image);
     throw DataError(path + ": unreadable PNG (" + reason + "); re-export the image");
   }
   image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
@@ -48,9 +89,9 @@ DecodedImage decodePng(const std::vector<uint8_t>& bytes, int channels, const st
   decoded.height = image.height;
   decoded.width = image.width;
   decoded.pixels.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, decoded.pixels.data(), 0, nullptr)) {
+  if (!png.finishRead(&image, nullptr, decoded.pixels.data(), 0, nullptr)) {
     const std::string reason = image.message;
-    png_image_free(&image);
+    png.free(&image);
     throw DataError(path + ": unreadable PNG (" + reason + "); the file is truncated or corrupt, re-export it");
   }
   return decoded;
@@ -58,12 +99,67 @@ DecodedImage decodePng(const std::vector<uint8_t>& bytes, int channels, const st
 #endif
 
 #if NETLENS_WITH_JPEG
+// libjpeg's ABI follows JPEG_LIB_VERSION (62, 70, 80, 90): the structs this file allocates differ in
+// layout between them, so only the soname matching the headers used at build time may be opened.
+#define NETLENS_JPEG_STRINGIFY_(x) #x
+#define NETLENS_JPEG_STRINGIFY(x) NETLENS_JPEG_STRINGIFY_(x)
+#if JPEG_LIB_VERSION == 62
+constexpr const char* kJpegSoname = "libjpeg.so.62";
+constexpr const char* kJpegPackages = "Debian: apt-get install libjpeg62-turbo; Ubuntu: apt-get install libjpeg62; Fedora: dnf install libjpeg-turbo";
+#elif JPEG_LIB_VERSION == 80
+constexpr const char* kJpegSoname = "libjpeg.so.8";
+constexpr const char* kJpegPackages = "Ubuntu: apt-get install libjpeg-turbo8; Debian: apt-get install libjpeg8";
+#elif JPEG_LIB_VERSION == 70
+constexpr const char* kJpegSoname = "libjpeg.so.7";
+constexpr const char* kJpegPackages = "install the libjpeg 7 runtime package of your distribution";
+#elif JPEG_LIB_VERSION == 90
+constexpr const char* kJpegSoname = "libjpeg.so.9";
+constexpr const char* kJpegPackages = "Debian/Ubuntu: apt-get install libjpeg9";
+#else
+#error "unknown JPEG_LIB_VERSION: add its soname and packages here"
+#endif
+
+struct JpegApi {
+  SharedLibrary library{{kJpegSoname}, "NETLENS_LIBJPEG"};
+  decltype(&jpeg_std_error) stdError = nullptr;
+  decltype(&jpeg_CreateDecompress) createDecompress = nullptr;
+  decltype(&jpeg_mem_src) memorySource = nullptr;
+  decltype(&jpeg_read_header) readHeader = nullptr;
+  decltype(&jpeg_start_decompress) startDecompress = nullptr;
+  decltype(&jpeg_read_scanlines) readScanlines = nullptr;
+  decltype(&jpeg_finish_decompress) finishDecompress = nullptr;
+  decltype(&jpeg_destroy_decompress) destroyDecompress = nullptr;
+
+  // A library of another ABI is still caught at decode time: jpeg_CreateDecompress compares the
+  // JPEG_LIB_VERSION and struct size it is given with its own and fails through error_exit.
+  JpegApi() {
+    if (!library.usable()) return;
+    library.bind(stdError, "jpeg_std_error") && library.bind(createDecompress, "jpeg_CreateDecompress") &&
+        library.bind(memorySource, "jpeg_mem_src") && library.bind(readHeader, "jpeg_read_header") &&
+        library.bind(startDecompress, "jpeg_start_decompress") && library.bind(readScanlines, "jpeg_read_scanlines") &&
+        library.bind(finishDecompress, "jpeg_finish_decompress") && library.bind(destroyDecompress, "jpeg_destroy_decompress");
+  }
+};
+
+const JpegApi& jpegApi() {
+  static const JpegApi api;  // opened once, on first use, by whichever thread gets here first
+  return api;
+}
+
+std::string jpegInstallHint() {
+  return std::string("this engine was built against libjpeg ABI " NETLENS_JPEG_STRINGIFY(JPEG_LIB_VERSION) " and never opens another ABI; install it (") +
+         kJpegPackages + ") or set NETLENS_LIBJPEG to the path of a " + kJpegSoname;
+}
+
 struct JpegErrorManager {
   jpeg_error_mgr base;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
 };
 
+// Called by the library through the error manager's function pointers, so it needs C linkage and
+// must not return: it jumps back to decodeJpegInto's setjmp, across the library's frames (which
+// hold no C++ objects, so skipping them is sound).
 extern "C" void netlensJpegErrorExit(j_common_ptr info) {
   JpegErrorManager* manager = reinterpret_cast<JpegErrorManager*>(info->err);
   (*info->err->format_message)(info, manager->message);
@@ -79,42 +175,47 @@ extern "C" void netlensJpegEmitMessage(j_common_ptr info, int level) {
  * Decodes into `pixels` (resized here); false with `message` set on failure. Kept free of objects with
  * destructors between setjmp and the calls that may longjmp back to it.
  */
-bool decodeJpegInto(const std::vector<uint8_t>& bytes, int channels, std::vector<uint8_t>& pixels, int64_t& height, int64_t& width,
-                    char* message) {
+bool decodeJpegInto(const JpegApi& jpeg, const std::vector<uint8_t>& bytes, int channels, std::vector<uint8_t>& pixels, int64_t& height,
+                    int64_t& width, char* message) {
   jpeg_decompress_struct info;
   JpegErrorManager errors;
-  info.err = jpeg_std_error(&errors.base);
+  info.err = jpeg.stdError(&errors.base);
   errors.base.error_exit = netlensJpegErrorExit;
   errors.base.emit_message = netlensJpegEmitMessage;
   errors.message[0] = '\0';
   if (setjmp(errors.jump)) {
     std::snprintf(message, JMSG_LENGTH_MAX, "%s", errors.message);
-    jpeg_destroy_decompress(&info);
+    jpeg.destroyDecompress(&info);
     return false;
   }
-  jpeg_create_decompress(&info);
-  jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
-  jpeg_read_header(&info, TRUE);
+  // What the jpeg_create_decompress macro expands to; the version and size let the library refuse a mismatch.
+  jpeg.createDecompress(&info, JPEG_LIB_VERSION, sizeof(info));
+  jpeg.memorySource(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg.readHeader(&info, TRUE);
   info.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_start_decompress(&info);
+  jpeg.startDecompress(&info);
   height = info.output_height;
   width = info.output_width;
   const size_t stride = static_cast<size_t>(info.output_width) * static_cast<size_t>(info.output_components);
   pixels.resize(stride * info.output_height);
   while (info.output_scanline < info.output_height) {
     JSAMPROW row = pixels.data() + stride * info.output_scanline;
-    jpeg_read_scanlines(&info, &row, 1);
+    jpeg.readScanlines(&info, &row, 1);
   }
-  jpeg_finish_decompress(&info);
-  jpeg_destroy_decompress(&info);
+  jpeg.finishDecompress(&info);
+  jpeg.destroyDecompress(&info);
   return true;
 }
 
 DecodedImage decodeJpeg(const std::vector<uint8_t>& bytes, int channels, const std::string& path) {
+  const JpegApi& jpeg = jpegApi();
+  if (!jpeg.library.usable()) {
+    throw DataError(path + ": cannot read JPEG: " + kJpegSoname + " is not usable (" + jpeg.library.problem() + "); " + jpegInstallHint());
+  }
   DecodedImage decoded;
   decoded.channels = channels;
   char message[JMSG_LENGTH_MAX] = {0};
-  if (!decodeJpegInto(bytes, channels, decoded.pixels, decoded.height, decoded.width, message)) {
+  if (!decodeJpegInto(jpeg, bytes, channels, decoded.pixels, decoded.height, decoded.width, message)) {
     throw DataError(path + ": unreadable JPEG (" + message + "); the file is truncated or corrupt, re-export it");
   }
   return decoded;
@@ -183,6 +284,35 @@ std::vector<std::string> imageFormatsCompiledIn() {
   formats.push_back("jpeg");
 #endif
   return formats;
+}
+
+std::vector<ImageFormatStatus> imageFormatStatus() {
+  std::vector<ImageFormatStatus> statuses;
+  ImageFormatStatus png;
+  png.format = "png";
+#if NETLENS_WITH_PNG
+  png.compiledIn = true;
+  png.library = pngApi().library.name();
+  png.available = pngApi().library.usable();
+  if (!png.available) png.problem = pngApi().library.problem() + "; " + kPngInstallHint;
+#else
+  png.library = "libpng16.so.16";
+  png.problem = "not compiled in: libpng's headers were not found when the engine was built (install libpng-dev and rebuild)";
+#endif
+  statuses.push_back(png);
+  ImageFormatStatus jpeg;
+  jpeg.format = "jpeg";
+#if NETLENS_WITH_JPEG
+  jpeg.compiledIn = true;
+  jpeg.library = jpegApi().library.name();
+  jpeg.available = jpegApi().library.usable();
+  if (!jpeg.available) jpeg.problem = jpegApi().library.problem() + "; " + jpegInstallHint();
+#else
+  jpeg.library = "libjpeg";
+  jpeg.problem = "not compiled in: libjpeg's headers were not found when the engine was built (install libjpeg62-turbo-dev and rebuild)";
+#endif
+  statuses.push_back(jpeg);
+  return statuses;
 }
 
 Dataset readImageFolder(const std::string& root, const FolderOptions& options) {

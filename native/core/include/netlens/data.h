@@ -110,8 +110,18 @@ struct FolderOptions {
   int64_t width = 0;
 };
 Dataset readImageFolder(const std::string& root, const FolderOptions& options);
-/** Which image formats this build can decode ("png", "jpeg"). */
+/** Which image formats this build can decode ("png", "jpeg") when their libraries are present. */
 std::vector<std::string> imageFormatsCompiledIn();
+/** One image format: whether it was compiled in and whether its library (opened at run time) loaded. */
+struct ImageFormatStatus {
+  std::string format;  // "png" or "jpeg"
+  bool compiledIn = false;
+  bool available = false;  // compiled in and its library loaded with every symbol needed
+  std::string library;     // the soname or path opened (or tried)
+  std::string problem;     // why it is not available, with the fix; empty when available
+};
+/** Every image format's status; the first call opens the codec libraries. */
+std::vector<ImageFormatStatus> imageFormatStatus();
 /** Whether gzip (.gz IDX) and deflate (.npz from np.savez_compressed) can be read. */
 bool zlibCompiledIn();
 

@@ -1,0 +1,189 @@
+// The command line grammar of `netlens train` and `netlens bench` (the same FILE/--entry/--input
+// rules as analyze): argv → typed options or a UsageError naming the bad flag. No I/O here.
+import type { InputSpec } from '../analysis/reportTypes';
+import { optimizerNames, parseInputSpec, UsageError, type OptimizerName } from './args';
+
+export type DeviceName = 'cpu' | 'cuda';
+
+interface ModelCliOptions {
+  file: string;
+  entry?: string;
+  inputs: InputSpec[];
+  batch?: number;
+  pythonPath: string[];
+  device: DeviceName;
+  seed: number;
+}
+
+export interface BenchCliOptions extends ModelCliOptions {
+  steps: number;
+  warmup: number;
+  json: boolean;
+}
+
+export interface TrainCliOptions extends ModelCliOptions {
+  /** 'default' or a path (file, comma-separated files, or folder). */
+  data: string;
+  epochs: number;
+  optimizer: OptimizerName;
+  lr?: number;
+  maxSteps?: number;
+  validation: number;
+  augment: boolean;
+  jsonEvents: boolean;
+  /** Folder that holds `.netlens/runs/` (default: the current folder). */
+  runsRoot?: string;
+}
+
+type Topic = 'train' | 'bench';
+
+function usage(topic: Topic, message: string): UsageError {
+  return new UsageError(`${message} Run 'netlens ${topic} --help'.`);
+}
+
+function positiveInteger(topic: Topic, flag: string, value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value)) throw usage(topic, `${flag} '${value}' is not a positive whole number.`);
+  return Number(value);
+}
+
+function wholeNumber(topic: Topic, flag: string, value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw usage(topic, `${flag} '${value}' is not a whole number.`);
+  return Number(value);
+}
+
+function positiveNumber(topic: Topic, flag: string, value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw usage(topic, `${flag} '${value}' is not a positive number, e.g. ${flag} 0.01.`);
+  return number;
+}
+
+/** Walks argv: FILE positionals, `--flag value` / `--flag=value`, and bare switches. */
+function walk(topic: Topic, args: readonly string[], switches: ReadonlySet<string>, onFlag: (flag: string, value: string) => void, onSwitch: (flag: string) => void): string[] {
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      files.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      files.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (switches.has(flag)) {
+      if (eq > 0) throw usage(topic, `${flag} takes no value; write just ${flag}.`);
+      onSwitch(flag);
+      continue;
+    }
+    const value: string | undefined = eq > 0 ? arg.slice(eq + 1) : args[i + 1];
+    if (eq <= 0) i++;
+    if (value === undefined || (eq <= 0 && value.startsWith('--') && value.length > 2)) throw usage(topic, `${flag} needs a value.`);
+    onFlag(flag, value);
+  }
+  if (files.length !== 1) {
+    throw usage(topic, files.length === 0 ? `missing FILE: 'netlens ${topic}' needs the Python file of the model.` : `'netlens ${topic}' takes one FILE, got ${files.length}: ${files.join(' ')}.`);
+  }
+  return files;
+}
+
+function modelFlag(topic: Topic, options: ModelCliOptions, flag: string, value: string): boolean {
+  switch (flag) {
+    case '--entry':
+      if (value.trim() === '') throw usage(topic, "--entry is empty; give a Python expression, e.g. --entry 'Net()'.");
+      options.entry = value;
+      return true;
+    case '--input':
+      options.inputs.push(parseInputSpec(value));
+      return true;
+    case '--batch':
+      options.batch = positiveInteger(topic, flag, value);
+      return true;
+    case '--python-path':
+      options.pythonPath.push(value);
+      return true;
+    case '--device':
+      if (value !== 'cpu' && value !== 'cuda') throw usage(topic, `--device '${value}' is not one of cpu, cuda.`);
+      options.device = value;
+      return true;
+    case '--seed':
+      options.seed = wholeNumber(topic, flag, value);
+      return true;
+    case '--dtype':
+      if (value !== 'float32') throw usage(topic, `--dtype '${value}': the engine trains in float32 only in this version.`);
+      return true;
+    default:
+      return false;
+  }
+}
+
+export function parseBench(args: readonly string[]): BenchCliOptions | 'help' {
+  if (args.includes('--help') || args.includes('-h')) return 'help';
+  const options: Omit<BenchCliOptions, 'file'> = { inputs: [], pythonPath: [], device: 'cpu', seed: 0, steps: 10, warmup: 2, json: false };
+  const [file] = walk('bench', args, new Set(['--json']), (flag, value) => {
+    if (modelFlag('bench', options, flag, value)) return;
+    if (flag === '--steps') options.steps = positiveInteger('bench', flag, value);
+    else if (flag === '--warmup') options.warmup = wholeNumber('bench', flag, value);
+    else throw usage('bench', `unknown option ${flag} for 'netlens bench'.`);
+  }, () => {
+    options.json = true;
+  });
+  return { file: file!, ...options };
+}
+
+export function parseTrain(args: readonly string[]): TrainCliOptions | 'help' {
+  if (args.includes('--help') || args.includes('-h')) return 'help';
+  const options: Omit<TrainCliOptions, 'file'> = {
+    inputs: [], pythonPath: [], device: 'cpu', seed: 0, data: 'default', epochs: 1, optimizer: 'momentum', validation: 0.1, augment: false, jsonEvents: false,
+  };
+  const [file] = walk('train', args, new Set(['--json-events', '--augment']), (flag, value) => {
+    if (modelFlag('train', options, flag, value)) return;
+    switch (flag) {
+      case '--data': options.data = value; break;
+      case '--epochs': options.epochs = positiveInteger('train', flag, value); break;
+      case '--max-steps': options.maxSteps = positiveInteger('train', flag, value); break;
+      case '--lr': options.lr = positiveNumber('train', flag, value); break;
+      case '--validation': {
+        const fraction = Number(value);
+        if (!(fraction >= 0 && fraction < 1)) throw usage('train', `--validation '${value}' must be a fraction in [0, 1), e.g. 0.1.`);
+        options.validation = fraction;
+        break;
+      }
+      case '--optimizer': {
+        const name = optimizerNames.find((candidate) => candidate === value.toLowerCase());
+        if (!name) throw usage('train', `--optimizer '${value}' is not one of ${optimizerNames.join(', ')}.`);
+        options.optimizer = name;
+        break;
+      }
+      case '--runs-root': options.runsRoot = value; break;
+      default: throw usage('train', `unknown option ${flag} for 'netlens train'.`);
+    }
+  }, (flag) => {
+    if (flag === '--json-events') options.jsonEvents = true;
+    else options.augment = true;
+  });
+  return { file: file!, ...options };
+}
+
+export const benchUsage = `Usage: netlens bench FILE [--entry EXPR] [--input D0,D1,...]... [--batch B] [--steps S]
+                     [--warmup W] [--device cpu|cuda] [--seed N] [--json]
+
+Times S training steps of the model (SGD with momentum 0.9, cross-entropy, random inputs and
+labels) in the native engine after W warm-up steps (default 10 and 2). With --json prints
+{"device", "batch", "steps", "step_ms_median", "step_ms_min", "images_per_s"}.
+Exit status: 0 ran, 1 the engine could not run it, 2 usage errors.
+`;
+
+export const trainUsage = `Usage: netlens train FILE [--entry EXPR] [--input D0,D1,...] [--data default|PATH] [--epochs E]
+                     [--batch B] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr LR]
+                     [--max-steps N] [--validation FRACTION] [--augment] [--device cpu|cuda]
+                     [--seed N] [--runs-root DIR] [--json-events]
+
+Trains the model in the native engine with cross-entropy. --data default uses the built-in
+shapes data (3×32×32 or 1×28×28, 10 classes, chosen by the model's input); PATH is an IDX
+file pair (images,labels), CIFAR .bin files, a .npy/.npz file or an image folder. The run is
+stored in .netlens/runs/<id>/ (config.json, metrics.jsonl). --json-events prints each event
+(start, step, epoch, done, error) as one JSON line.
+Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors.
+`;

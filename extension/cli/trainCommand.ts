@@ -1,0 +1,167 @@
+// `netlens bench` and `netlens train`: analyze and lower the model here (refusing what the engine
+// cannot run before anything starts), then run it in the engine process through EngineClient,
+// exactly as the extension does.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { findAddon } from '../engine/addon';
+import { bundledHostModule, EngineClient } from '../engine/client';
+import type { TrainingDataSpec } from '../engine/protocol';
+import { runBench } from '../training/bench';
+import { LoweringError, type EngineOptimizerSpec } from '../training/lower';
+import { trainingMessages } from '../training/messages';
+import { prepareModel, type PreparedModel } from '../training/modelSpec';
+import { RunStore } from '../training/runStore';
+import { runTraining, type TrainingEvent } from '../training/train';
+import type { CommandIo } from './analyzeCommand';
+import { UsageError, type OptimizerName } from './args';
+import { findPythonEnvironment } from './pythonEnvironment';
+import type { BenchCliOptions, TrainCliOptions } from './trainArgs';
+
+const exit = { ok: 0, failure: 1 } as const;
+
+/** Where the engine host and the add-on are: beside the bundle (dist/), or in the source tree under tsx. */
+function engineLocation(io: CommandIo): { hostModule: string; execArgv: string[]; addonPath: string } {
+  const bundled = path.basename(__dirname) === 'dist';
+  const root = bundled ? path.dirname(__dirname) : path.resolve(__dirname, '..', '..');
+  const addon = findAddon(root, io.env);
+  if (!addon.path) throw new Error(`the native engine add-on was not found (tried ${addon.tried.join(', ')}); build it with 'npm run build:native'.`);
+  return bundled
+    ? { hostModule: bundledHostModule(root), execArgv: [], addonPath: addon.path }
+    : { hostModule: path.join(root, 'extension', 'engine', 'host.ts'), execArgv: ['--import', 'tsx'], addonPath: addon.path };
+}
+
+async function withEngine<T>(io: CommandIo, body: (client: EngineClient) => Promise<T>): Promise<T> {
+  const location = engineLocation(io);
+  const client = new EngineClient({ ...location, requestTimeoutMs: 10 * 60_000 });
+  try {
+    await client.start();
+    return await body(client);
+  } finally {
+    await client.dispose();
+  }
+}
+
+function optimizerSpec(name: OptimizerName, lr: number | undefined): EngineOptimizerSpec {
+  switch (name) {
+    case 'sgd': return { type: 'sgd', lr: lr ?? 0.01 };
+    case 'momentum': return { type: 'sgd', lr: lr ?? 0.01, momentum: 0.9 };
+    case 'adam': return { type: 'adam', lr: lr ?? 0.001 };
+    case 'adamw': return { type: 'adamw', lr: lr ?? 0.001 };
+    case 'rmsprop': return { type: 'rmsprop', lr: lr ?? 0.01 };
+  }
+}
+
+function readableFile(io: CommandIo, file: string): string {
+  const absolute = path.resolve(io.cwd, file);
+  if (!fs.existsSync(absolute)) throw new UsageError(`cannot read FILE '${file}': no such file.`);
+  return absolute;
+}
+
+/** Lowering problems and engine refusals are the user's model, not a usage error: exit 1 with the message. */
+function reportFailure(io: CommandIo, error: unknown): number {
+  if (error instanceof LoweringError || error instanceof Error) {
+    io.stderr(`netlens: ${error.message}\n`);
+    return exit.failure;
+  }
+  throw error;
+}
+
+async function prepare(io: CommandIo, client: EngineClient, options: BenchCliOptions | TrainCliOptions, optimizer: EngineOptimizerSpec, batch: number | undefined): Promise<PreparedModel> {
+  const environment = findPythonEnvironment(io.env);
+  return prepareModel({
+    file: readableFile(io, options.file),
+    analyze: {
+      entry: options.entry,
+      inputs: options.inputs.length > 0 ? options.inputs : undefined,
+      batch,
+      pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
+      sitePackages: environment?.sitePackages,
+    },
+    engineOps: await client.request('engineOps', {}),
+    optimizer,
+  });
+}
+
+async function checkDevice(client: EngineClient, device: 'cpu' | 'cuda'): Promise<void> {
+  if (device === 'cpu') return;
+  const hello = await client.hello();
+  if (!hello.gpuPresent) throw new Error(trainingMessages.cudaUnavailable(hello.gpuError || 'no GPU found'));
+  throw new Error(trainingMessages.cudaTrainingNotAvailable);
+}
+
+export async function runBenchCommand(options: BenchCliOptions, io: CommandIo): Promise<number> {
+  readableFile(io, options.file);
+  try {
+    return await withEngine(io, async (client) => {
+      await checkDevice(client, options.device);
+      const prepared = await prepare(io, client, options, { type: 'sgd', lr: 0.01, momentum: 0.9 }, options.batch);
+      const batch = options.batch ?? prepared.spec.inputs[0]?.shape[0] ?? 1;
+      const report = await runBench(client, { spec: prepared.spec, device: 'cpu', batch, steps: options.steps, warmupSteps: options.warmup, classes: prepared.classes, seed: options.seed });
+      if (options.json) io.stdout(JSON.stringify(report) + '\n');
+      else {
+        io.stdout(`${prepared.model.name} on ${report.device}, batch ${report.batch}: ${report.steps} steps, median ${report.step_ms_median.toFixed(2)} ms ` +
+          `(min ${report.step_ms_min.toFixed(2)} ms), ${report.images_per_s.toFixed(1)} images/s\n`);
+      }
+      return exit.ok;
+    });
+  } catch (error) {
+    return reportFailure(io, error);
+  }
+}
+
+/** The built-in data set that fits the model's input, or why none does. */
+function dataFor(data: string, sampleShape: readonly number[], io: CommandIo): TrainingDataSpec {
+  if (data === 'default') {
+    const [channels, height, width] = sampleShape;
+    if (sampleShape.length === 3 && channels === 3 && height === 32 && width === 32) return { kind: 'default', options: { variant: 'shapes32', split: 'train' } };
+    if (sampleShape.length === 3 && channels === 1 && height === 28 && width === 28) return { kind: 'default', options: { variant: 'shapes28', split: 'train' } };
+    throw new Error(trainingMessages.defaultDataDoesNotFit(`N, ${sampleShape.join(', ')}`));
+  }
+  const paths = data.split(',').map((p) => path.resolve(io.cwd, p));
+  for (const p of paths) if (!fs.existsSync(p)) throw new UsageError(`--data '${p}' does not exist.`);
+  const first = paths[0]!;
+  if (fs.statSync(first).isDirectory()) {
+    const [channels, height, width] = sampleShape;
+    return { kind: 'folder', paths, options: { channels, size: [height ?? 0, width ?? 0] } };
+  }
+  if (/\.(npy|npz)$/i.test(first)) return { kind: 'npy', paths };
+  if (/\.bin$/i.test(first)) return { kind: 'cifar', paths };
+  return { kind: 'idx', paths };
+}
+
+export async function runTrainCommand(options: TrainCliOptions, io: CommandIo): Promise<number> {
+  readableFile(io, options.file);
+  const batch = options.batch ?? 32;
+  const optimizer = optimizerSpec(options.optimizer, options.lr);
+  try {
+    return await withEngine(io, async (client) => {
+      await checkDevice(client, options.device);
+      const prepared = await prepare(io, client, options, optimizer, batch);
+      const data = dataFor(options.data, prepared.sampleShape, io);
+      const store = RunStore.create(path.resolve(io.cwd, options.runsRoot ?? '.'), {
+        file: path.resolve(io.cwd, options.file), entry: prepared.model.entry, model: prepared.model.name, data, epochs: options.epochs,
+        batch, optimizer, max_steps: options.maxSteps ?? null, validation: options.validation, augment: options.augment, seed: options.seed,
+        device: options.device, spec: prepared.spec,
+      });
+      const print = (event: TrainingEvent): void => {
+        if (options.jsonEvents) io.stdout(JSON.stringify(event) + '\n');
+        else if (event.type === 'epoch') {
+          const val = event.val_acc === null ? '' : `, val loss ${event.val_loss?.toFixed(4)}, val acc ${(event.val_acc * 100).toFixed(1)}%`;
+          io.stdout(`epoch ${event.epoch}: train loss ${event.train_loss.toFixed(4)}, train acc ${(event.train_acc * 100).toFixed(1)}%${val}\n`);
+        } else if (event.type === 'start') io.stdout(`training ${prepared.model.name} on ${event.data} (${event.train_samples} samples); run in ${event.run_dir}\n`);
+        else if (event.type === 'done') io.stdout(`done: ${event.steps} steps in ${event.seconds.toFixed(1)} s\n`);
+        else if (event.type === 'error') io.stderr(`netlens: ${event.message}\n`);
+      };
+      const last = await runTraining(client, {
+        spec: prepared.spec, data, epochs: options.epochs, batch, maxSteps: options.maxSteps,
+        validationFraction: options.validation, augment: options.augment, seed: options.seed,
+      }, store, print);
+      return last.type === 'done' ? exit.ok : exit.failure;
+    });
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    if (options.jsonEvents && error instanceof Error) io.stdout(JSON.stringify({ type: 'error', message: error.message }) + '\n');
+    return reportFailure(io, error);
+  }
+}
