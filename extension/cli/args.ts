@@ -29,8 +29,7 @@ export type CliCommand =
   | { kind: 'version' }
   | { kind: 'analyze'; options: AnalyzeCliOptions }
   | { kind: 'train'; options: TrainCliOptions }
-  | { kind: 'bench'; options: BenchCliOptions }
-  | { kind: 'not-yet-available'; command: string };
+  | { kind: 'bench'; options: BenchCliOptions };
 
 /** A mistake on the command line: exit code 2, message printed as is. */
 export class UsageError extends Error {

@@ -1,5 +1,5 @@
 // The `netlens` command line: parses argv, runs the command, maps outcomes to exit codes
-// (0 ran, 1 internal failure, 2 usage error). bin/netlens.js calls main() from the
+// (0 ran, 1 failure: a bug, or a model the engine cannot run, 2 usage error). bin/netlens.js calls main() from the
 // bundle dist/cli.js; `tsx extension/cli/main.ts ...` runs it from source.
 import { runAnalyze, type CommandIo } from './analyzeCommand';
 import { analyzeUsage, mainUsage, parseCommandLine, UsageError } from './args';
@@ -19,10 +19,6 @@ export async function main(argv: readonly string[], io: CommandIo = processIo())
       case 'version':
         io.stdout(`netlens ${version}\n`);
         return exitCodes.ok;
-      case 'not-yet-available':
-        io.stderr(`netlens: '${command.command}' is not yet available in this version (${version}); ` +
-          "'netlens analyze' is.\n");
-        return exitCodes.usage;
       case 'analyze':
         return await runAnalyze(command.options, io);
       case 'train':

@@ -88,7 +88,7 @@ function walk(topic: Topic, args: readonly string[], switches: ReadonlySet<strin
   return files;
 }
 
-function modelFlag(topic: Topic, options: ModelCliOptions, flag: string, value: string): boolean {
+function modelFlag(topic: Topic, options: Omit<ModelCliOptions, 'file'>, flag: string, value: string): boolean {
   switch (flag) {
     case '--entry':
       if (value.trim() === '') throw usage(topic, "--entry is empty; give a Python expression, e.g. --entry 'Net()'.");

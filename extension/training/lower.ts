@@ -136,6 +136,7 @@ class Lowering {
       dtype: 'float32',
     }));
     graph.nodes.forEach((node, index) => this.lowerNode(node, index));
+    if (graph.outputs.length === 0) throw new LoweringError(trainingMessages.noTrace(this.model.name), 'return', '', 0);
     const outputs = graph.outputs.map((ref) => this.valueOf(ref, { op: 'return', file: '', line: 0 }));
     const spec: EngineGraphSpec = { inputs, nodes: this.nodes, outputs };
     if (this.options.loss) {
@@ -176,8 +177,10 @@ class Lowering {
       return this.valueOf(ref, node);
     };
     const outputShape = node.outputs[0] ?? [];
-    const emit = (op: string, inputs: string[], attrs: Record<string, EngineAttr>, params?: Record<string, string>): void => {
+    const emit = (op: string, inputs: string[], given: Record<string, EngineAttr | undefined>, params?: Record<string, string>): void => {
       const id = this.freshId(node.kind === 'module' && node.path ? node.path : `${op}_${index}`);
+      const attrs: Record<string, EngineAttr> = {};
+      for (const [name, value] of Object.entries(given)) if (value !== undefined) attrs[name] = value;
       const spec: EngineNodeSpec = { id, op, attrs, inputs };
       if (params) spec.params = params;
       this.nodes.push(spec);
@@ -192,11 +195,15 @@ class Lowering {
       for (const role of roles) if (node.attrs[`has_${role}`] === true) params[role] = node.path ? `${node.path}.${role}` : role;
       return params;
     };
-    const attr = (name: string): EngineAttr => plain(node.attrs[name] ?? null, () => fail(trainingMessages.unsupportedArgument(node.op, `an unknown ${name}`)));
+    // A module attribute the analyzer did not record is left out (the engine applies PyTorch's default); None stays null.
+    const attr = (name: string): EngineAttr | undefined => {
+      const value = node.attrs[name];
+      return value === undefined ? undefined : plain(value, () => fail(trainingMessages.unsupportedArgument(node.op, `an unknown ${name}`)));
+    };
 
     const activation = ACTIVATIONS[node.op];
     if (activation !== undefined && (node.kind !== 'operator')) {
-      const attrs: Record<string, EngineAttr> = {};
+      const attrs: Record<string, EngineAttr | undefined> = {};
       if (activation === 'leaky_relu') {
         attrs['negative_slope'] = node.kind === 'module' ? attr('negative_slope') : numberOr(args.get(1, 'negative_slope'), 0.01);
       }
@@ -217,7 +224,7 @@ class Lowering {
       case 'module:Conv2d':
       case 'module:ConvTranspose2d': {
         const transposed = node.op === 'ConvTranspose2d';
-        const attrs: Record<string, EngineAttr> = {
+        const attrs: Record<string, EngineAttr | undefined> = {
           in_channels: attr('in_channels'), out_channels: attr('out_channels'), kernel_size: attr('kernel_size'),
           stride: attr('stride'), padding: attr('padding'), dilation: attr('dilation'), groups: attr('groups'),
           bias: node.attrs['has_bias'] === true, padding_mode: attr('padding_mode'),

@@ -1,5 +1,5 @@
 // The run store: `.netlens/runs/<id>/` with config.json (what was run, with what) and
-// metrics.jsonl (every training event, one JSON object a line, appended as it happens so a
+// checkpoints/ (safetensors after each epoch), metrics.jsonl (every training event, one JSON object a line, appended as it happens so a
 // crash keeps the metrics written so far).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +22,17 @@ export class RunStore {
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     fs.writeFileSync(path.join(dir, 'metrics.jsonl'), '');
     return new RunStore(id, dir);
+  }
+
+  /** Writes `checkpoints/<name>` and returns its path. */
+  writeCheckpoint(name: string, bytes: Buffer): string {
+    const folder = path.join(this.dir, 'checkpoints');
+    fs.mkdirSync(folder, { recursive: true });
+    const file = path.join(folder, name);
+    // Written beside and renamed, so a crash never leaves a half-written checkpoint under the final name.
+    fs.writeFileSync(`${file}.partial`, bytes);
+    fs.renameSync(`${file}.partial`, file);
+    return file;
   }
 
   append(event: object): void {

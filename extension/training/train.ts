@@ -1,15 +1,18 @@
 // A training run driven from the extension or CLI process: the engine process does the steps
 // (EngineRuns), this side paces them in small chunks (so a cancel or a crash loses little),
-// turns them into events and writes every event to the run store.
+// turns them into events and writes every event, and a safetensors checkpoint after each epoch,
+// to the run store.
 import type { EngineClient } from '../engine/client';
 import type { TrainingDataSpec } from '../engine/protocol';
 import type { EngineGraphSpec } from './lower';
 import type { RunStore } from './runStore';
+import { encodeSafetensors } from './safetensors';
 
 export type TrainingEvent =
   | { type: 'start'; run_dir: string; data: string; train_samples: number; validation_samples: number; batches_per_epoch: number }
   | { type: 'step'; epoch: number; step: number; loss: number; lr: number; images_per_s: number }
   | { type: 'epoch'; epoch: number; train_loss: number; train_acc: number; val_loss: number | null; val_acc: number | null }
+  | { type: 'checkpoint'; epoch: number; step: number; path: string }
   | { type: 'done'; epochs: number; steps: number; seconds: number }
   | { type: 'error'; message: string };
 
@@ -69,6 +72,9 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
         val_loss: evaluation.validationLoss, val_acc: evaluation.validationAccuracy,
       });
       epochsDone++;
+      const state = await client.request('trainState', { run }, REQUEST_TIMEOUT_MS);
+      const checkpoint = store.writeCheckpoint(`epoch-${epoch + 1}.safetensors`, encodeSafetensors(state, { format: 'pt', epoch: String(epoch + 1), step: String(steps) }));
+      emit({ type: 'checkpoint', epoch: epoch + 1, step: steps, path: checkpoint });
     }
     const done: TrainingEvent = { type: 'done', epochs: epochsDone, steps, seconds: (Date.now() - started) / 1000 };
     emit(done);

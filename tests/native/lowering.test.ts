@@ -1,6 +1,7 @@
 // The engine accepts what lowering makes of the analyzed examples: an Engine is built from the
 // lowered spec of LeNet-5, a small ResNet and the FCN (max_unpool2d), its parameters and buffers
-// are PyTorch's state_dict (names and shapes, from the committed goldens), a forward pass on zeros
+// are PyTorch's state_dict (names and shapes, from the committed goldens) with each layer's
+// parameter count as PyTorch's forward hooks saw it, a forward pass on zeros
 // gives the analyzer's output shape, and every op lowering emits is one the engine lists.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,6 +18,7 @@ interface TensorValue {
 }
 interface NativeEngine {
   stateNames(): string[];
+  isTrainable(name: string): boolean;
   getState(name: string): TensorValue;
   forward(inputs: Record<string, TensorValue>): Record<string, TensorValue>;
 }
@@ -39,6 +41,13 @@ interface StateDictGolden {
   state_dict: { name: string; shape: number[] }[];
 }
 
+/** The analyzer goldens made by PyTorch (tests/unit/goldens/models): per-layer parameter counts. */
+const modelGoldens: Record<string, string> = {
+  lenet5: 'ex_lenet5__LeNet5.json',
+  resnet10_basic: 'ex_resnet_blocks__resnet10_basic.json',
+  fcn: 'ex_fcn__model.json',
+};
+
 for (const name of ['lenet5', 'resnet10_basic', 'fcn']) {
   test(`${name}: the engine runs the lowered spec with PyTorch's state_dict`, async () => {
     const addon = loadAddon();
@@ -52,6 +61,16 @@ for (const name of ['lenet5', 'resnet10_basic', 'fcn']) {
 
     assert.deepEqual([...engine.stateNames()].sort(), golden.state_dict.map((entry) => entry.name).sort());
     for (const entry of golden.state_dict) assert.deepEqual(engine.getState(entry.name).shape, entry.shape, entry.name);
+
+    // Every layer's own parameters, as PyTorch counted them, are the engine's trainable tensors under its path.
+    const layers = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'tests', 'unit', 'goldens', 'models', modelGoldens[name]!), 'utf8')) as {
+      layers: { path: string; params: number }[];
+    }).layers;
+    for (const layer of layers) {
+      const own = engine.stateNames().filter((state) => state.startsWith(`${layer.path}.`) && !state.slice(layer.path.length + 1).includes('.') && engine.isTrainable(state));
+      const count = own.reduce((sum, state) => sum + engine.getState(state).data.length, 0);
+      assert.equal(count, layer.params, `${layer.path} (${own.join(', ')})`);
+    }
 
     const input = spec.inputs[0]!;
     const size = input.shape.reduce((a, b) => a * b, 1);

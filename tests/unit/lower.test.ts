@@ -158,3 +158,24 @@ test('the graph is recorded only when asked for', async () => {
   assert.equal(model.graph, undefined);
   assert.throws(() => lowerModel(model), LoweringError);
 });
+
+test('a tensor taken from a list (list.pop) is the same value, not a node; in-place ops are nodes', async () => {
+  const source = [
+    'import torch.nn as nn', '',
+    '# netlens: input=(2, 8)',
+    'class Net(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.a = nn.Linear(8, 8)',
+    '        self.fc = nn.Linear(8, 3)',
+    '    def forward(self, x):',
+    '        saved = [self.a(x)]',
+    '        y = saved.pop()',
+    '        y.relu_()',
+    '        return self.fc(y)',
+    '',
+  ].join('\n');
+  const { model } = await analyzedSource(source, 'Net()');
+  const spec = lowerModel(model);
+  assert.deepEqual(spec.nodes.map((n) => [n.op, n.inputs]), [['linear', ['x']], ['relu', ['a']], ['linear', ['relu_1']]]);
+});

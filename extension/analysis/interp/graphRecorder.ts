@@ -62,12 +62,12 @@ export class GraphRecorder {
     }
     if (savedHidden > 0) return output;
     if (leaf) {
-      this.add({ op: inst.cls.name, kind: 'module', module: inst, attrs: moduleAttributes(inst), args: recordedArgs, kwargs: recordedKwargs }, output, inst.module?.createdAt, firstNode);
+      this.add({ op: inst.cls.name, kind: 'module', module: inst, attrs: moduleAttributes(inst), args: recordedArgs, kwargs: recordedKwargs }, output, inst.module?.createdAt, firstNode, args);
     } else if (forwardIsBuiltin) {
       // A catalog module with children (MultiheadAttention): its outputs come from nowhere else.
       const orphans = tensorsOf(output).filter((t) => !this.sources.has(t.id));
       if (orphans.length > 0) {
-        this.add({ op: inst.cls.name, kind: 'module', module: inst, attrs: moduleAttributes(inst), args: this.arguments(args), kwargs: this.keywordArguments(kwargs) }, output, inst.module?.createdAt, firstNode);
+        this.add({ op: inst.cls.name, kind: 'module', module: inst, attrs: moduleAttributes(inst), args: this.arguments(args), kwargs: this.keywordArguments(kwargs) }, output, inst.module?.createdAt, firstNode, args);
       }
     }
     return output;
@@ -90,15 +90,19 @@ export class GraphRecorder {
     } finally {
       this.hidden--;
     }
-    this.add({ op, kind, attrs: {}, args: recordedArgs, kwargs: recordedKwargs }, output, location, firstNode);
+    this.add({ op, kind, attrs: {}, args: recordedArgs, kwargs: recordedKwargs }, output, location, firstNode, [...args, ...kwargs.values()]);
     return output;
   }
 
-  private add(node: Omit<RecordedNode, 'outputs' | 'file' | 'line' | 'col'>, output: Value, location: SourceLocation | undefined, firstNode: number): void {
-    // Tensors made by nodes recorded during this call (a module called from inside a builtin) keep their maker.
+  private add(node: Omit<RecordedNode, 'outputs' | 'file' | 'line' | 'col'>, output: Value, location: SourceLocation | undefined, firstNode: number, args: readonly Value[]): void {
     const outputs = tensorsOf(output).filter((t) => {
       const source = this.sources.get(t.id);
-      return !(source && 'node' in source && source.node >= firstNode);
+      if (!source) return true;
+      // Made by nodes recorded during this call (a module called from inside a builtin): they keep their maker.
+      if ('node' in source && source.node >= firstNode) return false;
+      // An older tensor handed back: an in-place op or a no-op when it was passed straight in
+      // (x.relu_(), ReLU(inplace=True)); otherwise only fetched from a container (list.pop()).
+      return args.some((a) => a.kind === 'tensor' && a.id === t.id);
     });
     if (outputs.length === 0) return;
     const index = this.nodes.length;
