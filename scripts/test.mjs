@@ -35,6 +35,9 @@ function run(command, args, env = {}) {
   return { ok: result.status === 0, note: result.status === 0 ? '' : `exit ${result.status ?? result.signal}` };
 }
 
+/** Tests counted over every suite, for the closing "N passed, N failed" line. */
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
 /** "12 tests: 10 pass, 1 fail, 1 skipped" from the TAP summary node's test runner writes at the end. */
 function tapCounts(tapFile) {
   if (!fs.existsSync(tapFile)) return '';
@@ -43,6 +46,9 @@ function tapCounts(tapFile) {
     counts[match[1]] = Number(match[2]);
   }
   if (counts.tests === undefined) return '';
+  totals.passed += counts.pass ?? 0;
+  totals.failed += (counts.fail ?? 0) + (counts.cancelled ?? 0);
+  totals.skipped += (counts.skipped ?? 0) + (counts.todo ?? 0);
   const parts = ['pass', 'fail', 'cancelled', 'skipped', 'todo'].filter((key) => counts[key]).map((key) => `${counts[key]} ${key}`);
   return `${counts.tests} tests: ${parts.join(', ') || 'none ran'}`;
 }
@@ -140,6 +146,9 @@ function main() {
   const failed = [...results].filter(([, result]) => result.status === 'FAIL').map(([name]) => name);
   console.log(`total ${formatSeconds(Date.now() - started)}: ${failed.length === 0 ? 'all steps passed' : `FAILED: ${failed.join(', ')}`}`);
   if (skipE2e) console.log('e2e was skipped (NETLENS_SKIP_E2E=1): the VS Code suite did not run.');
+  // A step that failed without counted tests (e.g. the build) still counts as a failure here.
+  const uncountedFailures = failed.length > 0 && totals.failed === 0 ? failed.length : 0;
+  console.log(`${totals.passed} passed, ${totals.failed + uncountedFailures} failed, ${totals.skipped} skipped`);
   process.exitCode = failed.length === 0 ? 0 : 1;
 }
 

@@ -241,7 +241,9 @@ export class EngineClient {
           this.child = undefined;
           this.currentState = 'crashed';
           this.crash = undefined;
-          fail(new EngineError('startFailed', `the native add-on could not be loaded from ${message.addonPath}: ${message.error}`));
+          // dlopen errors start with the path themselves ("<path>: file too short"): say it once.
+          const reason = message.error.startsWith(`${message.addonPath}: `) ? message.error.slice(message.addonPath.length + 2) : message.error;
+          fail(new EngineError('startFailed', `the native add-on could not be loaded from ${message.addonPath}: ${reason}`));
           void terminate(child);
           return;
         }

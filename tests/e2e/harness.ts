@@ -114,21 +114,41 @@ export class VsCodeSession {
     await this.page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: UI_TIMEOUT_MS });
   }
 
-  /** Runs a command by its palette title, e.g. "Netlens: Show Engine Info". */
-  async runCommand(title: string): Promise<void> {
-    const input = await this.openQuickInput();
-    await input.fill(`>${title}`);
-    await this.selectQuickPickItem(title);
+  /**
+   * Runs a command by its palette title, e.g. "Netlens: Show Engine Info". Right after the
+   * workbench appears some commands are not registered yet (contributions load in phases) and
+   * the palette lists what existed when it opened, so a missing command is looked up again in a
+   * freshly opened palette until the timeout.
+   */
+  async runCommand(title: string, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const input = await this.openQuickInput();
+      await input.fill(`>${title}`);
+      const row = this.quickPickRow(title);
+      const found = await row.waitFor({ timeout: 5_000 }).then(() => true, () => false);
+      if (found) {
+        await row.click();
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`no command "${title}" in the command palette within ${timeoutMs} ms`);
+      await this.page.keyboard.press('Escape');
+      await sleep(500);
+    }
   }
 
   /** Picks the first row of the open quick pick whose label is exactly `label`. */
   async selectQuickPickItem(label: string): Promise<void> {
-    const row = this.page
+    const row = this.quickPickRow(label);
+    await row.waitFor({ timeout: UI_TIMEOUT_MS });
+    await row.click();
+  }
+
+  private quickPickRow(label: string) {
+    return this.page
       .locator('.quick-input-list .monaco-list-row')
       .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) })
       .first();
-    await row.waitFor({ timeout: UI_TIMEOUT_MS });
-    await row.click();
   }
 
   /** Labels of the rows the open quick pick lists (only the rendered ones; lists are virtual). */

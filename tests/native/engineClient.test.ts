@@ -131,7 +131,7 @@ test('a host that cannot run is a clear start error with its stderr', async () =
 });
 
 test('a request the engine never answers times out', async () => {
-  const engine = client({ hostModule: path.join(__dirname, 'fixtures', 'silentHost.ts'), startTimeoutMs: 1_000, requestTimeoutMs: 300 });
+  const engine = client({ hostModule: path.join(__dirname, 'fixtures', 'silentHost.ts'), startTimeoutMs: 60_000, requestTimeoutMs: 300 });
   try {
     const failed = await rejection(engine.start());
     assert.equal(failed.code, 'timeout');
