@@ -33,6 +33,8 @@ export interface TrainCliOptions extends ModelCliOptions {
   jsonEvents: boolean;
   /** Folder that holds `.netlens/runs/` (default: the current folder). */
   runsRoot?: string;
+  /** A run folder (its latest checkpoint) or a checkpoint file to continue from. */
+  resume?: string;
 }
 
 type Topic = 'train' | 'bench';
@@ -157,6 +159,7 @@ export function parseTrain(args: readonly string[]): TrainCliOptions | 'help' {
         break;
       }
       case '--runs-root': options.runsRoot = value; break;
+      case '--resume': options.resume = value; break;
       default: throw usage('train', `unknown option ${flag} for 'netlens train'.`);
     }
   }, (flag) => {
@@ -178,12 +181,17 @@ Exit status: 0 ran, 1 the engine could not run it, 2 usage errors.
 export const trainUsage = `Usage: netlens train FILE [--entry EXPR] [--input D0,D1,...] [--data default|PATH] [--epochs E]
                      [--batch B] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr LR]
                      [--max-steps N] [--validation FRACTION] [--augment] [--device cpu|cuda]
-                     [--seed N] [--runs-root DIR] [--json-events]
+                     [--seed N] [--runs-root DIR] [--resume RUN_DIR|CHECKPOINT] [--json-events]
 
 Trains the model in the native engine with cross-entropy. --data default uses the built-in
 shapes data (3×32×32 or 1×28×28, 10 classes, chosen by the model's input); PATH is an IDX
 file pair (images,labels), CIFAR .bin files, a .npy/.npz file or an image folder. The run is
 stored in .netlens/runs/<id>/ (config.json, metrics.jsonl). --json-events prints each event
-(start, step, epoch, done, error) as one JSON line.
-Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors.
+(start, step, epoch, checkpoint, done, error) as one JSON line.
+--resume continues from a checkpoint (a run folder: its latest one): weights and the epoch and
+step counters (--max-steps counts the earlier steps); a checkpoint of a run folder appends to
+that run. The optimizer state is not restored (momentum and Adam moments start fresh).
+Ctrl-C (SIGINT) or SIGTERM finishes the steps in flight, writes a checkpoint and exits 130.
+Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors,
+130 cancelled.
 `;

@@ -11,6 +11,8 @@ import { runBench } from '../training/bench';
 import { LoweringError, type EngineOptimizerSpec } from '../training/lower';
 import { trainingMessages } from '../training/messages';
 import { prepareModel, type PreparedModel } from '../training/modelSpec';
+import { readResumePoint } from '../training/resume';
+import { RunControl } from '../training/runControl';
 import { RunStore } from '../training/runStore';
 import { runTraining, type TrainingEvent } from '../training/train';
 import type { CommandIo } from './analyzeCommand';
@@ -18,7 +20,8 @@ import { UsageError, type OptimizerName } from './args';
 import { findPythonEnvironment } from './pythonEnvironment';
 import type { BenchCliOptions, TrainCliOptions } from './trainArgs';
 
-const exit = { ok: 0, failure: 1 } as const;
+/** 130 for a cancelled run, as shells report a command ended by SIGINT. */
+const exit = { ok: 0, failure: 1, cancelled: 130 } as const;
 
 /** Where the engine host and the add-on are: beside the bundle (dist/), or in the source tree under tsx. */
 function engineLocation(io: CommandIo): { hostModule: string; execArgv: string[]; addonPath: string } {
@@ -139,10 +142,11 @@ export async function runTrainCommand(options: TrainCliOptions, io: CommandIo): 
       await checkDevice(client, options.device);
       const prepared = await prepare(io, client, options, optimizer, batch);
       const data = dataFor(options.data, prepared.sampleShape, io);
-      const store = RunStore.create(path.resolve(io.cwd, options.runsRoot ?? '.'), {
+      const resume = options.resume === undefined ? undefined : readResumePoint(path.resolve(io.cwd, options.resume));
+      const store = resume?.runDir ? RunStore.open(resume.runDir) : RunStore.create(path.resolve(io.cwd, options.runsRoot ?? '.'), {
         file: path.resolve(io.cwd, options.file), entry: prepared.model.entry, model: prepared.model.name, data, epochs: options.epochs,
         batch, optimizer, max_steps: options.maxSteps ?? null, validation: options.validation, augment: options.augment, seed: options.seed,
-        device: options.device, spec: prepared.spec,
+        device: options.device, spec: prepared.spec, resumed_from: resume?.checkpoint ?? null,
       });
       const print = (event: TrainingEvent): void => {
         if (options.jsonEvents) io.stdout(JSON.stringify(event) + '\n');
@@ -150,14 +154,26 @@ export async function runTrainCommand(options: TrainCliOptions, io: CommandIo): 
           const val = event.val_acc === null ? '' : `, val loss ${event.val_loss?.toFixed(4)}, val acc ${(event.val_acc * 100).toFixed(1)}%`;
           io.stdout(`epoch ${event.epoch}: train loss ${event.train_loss.toFixed(4)}, train acc ${(event.train_acc * 100).toFixed(1)}%${val}\n`);
         } else if (event.type === 'start') io.stdout(`training ${prepared.model.name} on ${event.data} (${event.train_samples} samples); run in ${event.run_dir}\n`);
-        else if (event.type === 'done') io.stdout(`done: ${event.steps} steps in ${event.seconds.toFixed(1)} s\n`);
+        else if (event.type === 'done') io.stdout(`${event.status === 'cancelled' ? 'cancelled' : 'done'}: ${event.steps} steps in ${event.seconds.toFixed(1)} s\n`);
         else if (event.type === 'error') io.stderr(`netlens: ${event.message}\n`);
       };
-      const last = await runTraining(client, {
-        spec: prepared.spec, data, epochs: options.epochs, batch, maxSteps: options.maxSteps,
-        validationFraction: options.validation, augment: options.augment, seed: options.seed,
-      }, store, print);
-      return last.type === 'done' ? exit.ok : exit.failure;
+      // The first signal cancels cleanly (the chunk in flight finishes, a checkpoint is written);
+      // the handlers stay until the run ends so a second Ctrl-C does not cut the checkpoint short.
+      const control = new RunControl();
+      const cancel = (): void => control.cancel();
+      process.on('SIGINT', cancel);
+      process.on('SIGTERM', cancel);
+      try {
+        const last = await runTraining(client, {
+          spec: prepared.spec, data, epochs: options.epochs, batch, maxSteps: options.maxSteps,
+          validationFraction: options.validation, augment: options.augment, seed: options.seed, control, resume,
+        }, store, print);
+        if (last.type !== 'done') return exit.failure;
+        return last.status === 'cancelled' ? exit.cancelled : exit.ok;
+      } finally {
+        process.off('SIGINT', cancel);
+        process.off('SIGTERM', cancel);
+      }
     });
   } catch (error) {
     if (error instanceof UsageError) throw error;

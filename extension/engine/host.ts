@@ -56,6 +56,7 @@ function answer(addon: NativeAddon, addonPath: string, request: EngineRequest): 
       case 'trainSteps':
       case 'trainEvaluate':
       case 'trainState':
+      case 'trainLoadState':
       case 'trainClose':
         return { type: 'response', id: request.id, ok: true, result: runsFor(addon).answer(request) };
       case 'crashForTest':
@@ -79,6 +80,9 @@ async function main(): Promise<void> {
   }
   // The parent going away (extension host reload, crash) must not leave an orphan engine behind.
   process.on('disconnect', () => process.exit(0));
+  // Ctrl-C in a terminal signals the whole process group: the parent (CLI) cancels the run
+  // cleanly and needs this process alive to finish the chunk and hand back the checkpoint.
+  process.on('SIGINT', () => undefined);
 
   const addonPath = process.env[ADDON_PATH_ENV] ?? process.argv[2] ?? '';
   let addon: NativeAddon;

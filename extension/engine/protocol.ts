@@ -82,6 +82,8 @@ export interface TrainStepsParams {
   run: number;
   epoch: number;
   steps: number;
+  /** Batches of `epoch` to pass over first without stepping (a run resumed mid-epoch). */
+  skip?: number;
 }
 export interface TrainStepsResult {
   losses: number[];
@@ -110,6 +112,8 @@ export interface EngineRequestMap {
   trainEvaluate: { params: { run: number }; result: TrainEvaluation };
   /** The run's parameters and buffers by state_dict name (for checkpoints). */
   trainState: { params: { run: number }; result: { name: string; shape: number[]; data: Float32Array }[] };
+  /** Sets the run's parameters and buffers from a checkpoint (`source` names it in errors); every state name must be given, with its shape. */
+  trainLoadState: { params: { run: number; source: string; tensors: { name: string; shape: number[]; data: Float32Array }[] }; result: Record<string, never> };
   trainClose: { params: { run: number }; result: Record<string, never> };
   /** Only honoured when the host runs with NETLENS_ENGINE_TEST=1: aborts the process. */
   crashForTest: { params: Record<string, never>; result: never };

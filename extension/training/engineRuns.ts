@@ -17,7 +17,7 @@ import type {
 import { TARGET_INPUT, type EngineGraphSpec } from './lower';
 import { trainingMessages } from './messages';
 
-type RunRequestKind = 'bench' | 'trainOpen' | 'trainSteps' | 'trainEvaluate' | 'trainState' | 'trainClose';
+type RunRequestKind = 'bench' | 'trainOpen' | 'trainSteps' | 'trainEvaluate' | 'trainState' | 'trainLoadState' | 'trainClose';
 
 interface TrainingRun {
   engine: NativeEngine;
@@ -43,6 +43,7 @@ export class EngineRuns {
       case 'trainSteps': return this.steps(request.params as TrainStepsParams);
       case 'trainEvaluate': return this.evaluate(this.run((request.params as { run: number }).run));
       case 'trainState': return this.state(this.run((request.params as { run: number }).run));
+      case 'trainLoadState': return this.loadState(request.params as EngineRequestMap['trainLoadState']['params']);
       case 'trainClose': return this.close((request.params as { run: number }).run);
       default: throw new Error(`'${request.kind}' is not a training request`);
     }
@@ -116,6 +117,12 @@ export class EngineRuns {
       run.epoch = params.epoch;
     }
     const result: TrainStepsResult = { losses: [], learningRates: [], stepMs: [], batchSizes: [], epochDone: false };
+    for (let i = 0; i < (params.skip ?? 0); i++) {
+      if (!run.train.next()) {
+        result.epochDone = true;
+        return result;
+      }
+    }
     for (let i = 0; i < params.steps; i++) {
       const batch = run.train.next();
       if (!batch) {
@@ -177,6 +184,25 @@ export class EngineRuns {
 
   private state(run: TrainingRun): { name: string; shape: number[]; data: Float32Array }[] {
     return run.engine.stateNames().map((name) => ({ name, ...run.engine.getState(name) }));
+  }
+
+  /** Checked whole before anything is set, so a checkpoint of another model leaves the run as it was. */
+  private loadState(params: EngineRequestMap['trainLoadState']['params']): Record<string, never> {
+    const run = this.run(params.run);
+    const given = new Map(params.tensors.map((tensor) => [tensor.name, tensor]));
+    for (const name of run.engine.stateNames()) {
+      const tensor = given.get(name);
+      const expected = run.engine.getState(name).shape;
+      if (!tensor) throw new Error(`${params.source}: it has no '${name}', which the model needs; it is a checkpoint of another model`);
+      if (tensor.shape.length !== expected.length || tensor.shape.some((extent, i) => extent !== expected[i])) {
+        throw new Error(`${params.source}: '${name}' is ${tensor.shape.join('×')} but the model's is ${expected.join('×')}; it is a checkpoint of another model`);
+      }
+    }
+    for (const name of run.engine.stateNames()) {
+      const tensor = given.get(name)!;
+      run.engine.setState(name, { shape: tensor.shape, data: tensor.data });
+    }
+    return {};
   }
 
   private close(id: number): Record<string, never> {

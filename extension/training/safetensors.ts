@@ -67,6 +67,22 @@ export function decodeSafetensors(bytes: Buffer, source = 'checkpoint'): Checkpo
   return tensors;
 }
 
+/** The `__metadata__` strings of a safetensors file (empty when it has none). */
+export function safetensorsMetadata(bytes: Buffer, source = 'checkpoint'): Record<string, string> {
+  if (bytes.length < 8) throw new Error(`${source}: too short to be a safetensors file (${bytes.length} bytes)`);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  if (headerLength > bytes.length - 8) throw new Error(`${source}: the header says ${headerLength} bytes but the file has ${bytes.length - 8} after the length`);
+  let header: { __metadata__?: unknown };
+  try {
+    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as typeof header;
+  } catch {
+    throw new Error(`${source}: the header is not valid JSON; the file is not a safetensors checkpoint or is corrupt`);
+  }
+  const metadata = header.__metadata__;
+  if (typeof metadata !== 'object' || metadata === null) return {};
+  return Object.fromEntries(Object.entries(metadata).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
 function int64Bytes(values: Float32Array): Buffer {
   const bytes = Buffer.alloc(values.length * 8);
   values.forEach((value, i) => bytes.writeBigInt64LE(BigInt(Math.round(value)), i * 8));

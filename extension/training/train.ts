@@ -1,19 +1,21 @@
 // A training run driven from the extension or CLI process: the engine process does the steps
 // (EngineRuns), this side paces them in small chunks (so a cancel or a crash loses little),
-// turns them into events and writes every event, and a safetensors checkpoint after each epoch,
-// to the run store.
+// turns them into events and writes every event, and a safetensors checkpoint after each epoch
+// and on cancel, to the run store, with the run's status (running, completed, cancelled, failed).
 import type { EngineClient } from '../engine/client';
 import type { TrainingDataSpec } from '../engine/protocol';
 import type { EngineGraphSpec } from './lower';
 import type { RunStore } from './runStore';
+import type { ResumePoint } from './resume';
+import { RunControl } from './runControl';
 import { encodeSafetensors } from './safetensors';
 
 export type TrainingEvent =
-  | { type: 'start'; run_dir: string; data: string; train_samples: number; validation_samples: number; batches_per_epoch: number }
+  | { type: 'start'; run_dir: string; data: string; train_samples: number; validation_samples: number; batches_per_epoch: number; resumed_from?: { checkpoint: string; epoch: number; step: number } }
   | { type: 'step'; epoch: number; step: number; loss: number; lr: number; images_per_s: number }
   | { type: 'epoch'; epoch: number; train_loss: number; train_acc: number; val_loss: number | null; val_acc: number | null }
   | { type: 'checkpoint'; epoch: number; step: number; path: string }
-  | { type: 'done'; epochs: number; steps: number; seconds: number }
+  | { type: 'done'; epochs: number; steps: number; seconds: number; status: 'completed' | 'cancelled' }
   | { type: 'error'; message: string };
 
 export interface TrainingOptions {
@@ -21,11 +23,15 @@ export interface TrainingOptions {
   data: TrainingDataSpec;
   epochs: number;
   batch: number;
-  /** Stop after this many optimizer steps in all (a short run); default: the whole epochs. */
+  /** Stop once this many optimizer steps are done in all (a resumed run counts its earlier ones); default: the whole epochs. */
   maxSteps?: number;
   validationFraction: number;
   augment: boolean;
   seed: number;
+  /** Cancel and pause; checked between chunks of steps. */
+  control?: RunControl;
+  /** Start from a checkpoint's weights and counters instead of from the initialization. */
+  resume?: ResumePoint;
 }
 
 /** Steps per request: small enough that a cancel or a crash loses little, large enough to keep IPC cheap. */
@@ -37,33 +43,61 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
     store.append(event);
     onEvent(event);
   };
+  const control = options.control ?? new RunControl();
+  const resume = options.resume;
   const started = Date.now();
-  let steps = 0;
-  let epochsDone = 0;
+  let steps = resume?.step ?? 0;
+  let epochsDone = resume?.epochsDone ?? 0;
+  let lastCheckpointStep = resume ? steps : -1;
   let run: number | undefined;
+  store.setStatus('running', steps);
+  // The metadata says where a resume starts: `epoch` whole epochs done, then `epoch_step` steps into the next.
+  const writeCheckpoint = async (name: string, completedEpochs: number, epochStep: number): Promise<void> => {
+    const state = await client.request('trainState', { run: run! }, REQUEST_TIMEOUT_MS);
+    const metadata = { format: 'pt', epoch: String(completedEpochs), step: String(steps), epoch_step: String(epochStep) };
+    const file = store.writeCheckpoint(name, encodeSafetensors(state, metadata));
+    lastCheckpointStep = steps;
+    emit({ type: 'checkpoint', epoch: epochsDone, step: steps, path: file });
+  };
   try {
     const opened = await client.request('trainOpen', {
       spec: JSON.stringify(options.spec), seed: options.seed, data: options.data, batch: options.batch,
       validationFraction: options.validationFraction, augment: options.augment,
     }, REQUEST_TIMEOUT_MS);
     run = opened.run;
-    emit({ type: 'start', run_dir: store.dir, data: opened.dataName, train_samples: opened.trainSamples, validation_samples: opened.validationSamples, batches_per_epoch: opened.batchesPerEpoch });
+    if (resume) await client.request('trainLoadState', { run, source: resume.checkpoint, tensors: resume.tensors }, REQUEST_TIMEOUT_MS);
+    emit({
+      type: 'start', run_dir: store.dir, data: opened.dataName, train_samples: opened.trainSamples, validation_samples: opened.validationSamples, batches_per_epoch: opened.batchesPerEpoch,
+      ...(resume ? { resumed_from: { checkpoint: resume.checkpoint, epoch: resume.epochsDone, step: resume.step } } : {}),
+    });
     const maxSteps = options.maxSteps ?? Infinity;
-    for (let epoch = 0; epoch < options.epochs && steps < maxSteps; epoch++) {
+    for (let epoch = epochsDone; epoch < options.epochs && steps < maxSteps && !control.cancelled; epoch++) {
+      // A checkpoint written on cancel sits mid-epoch: its epoch's data is passed over up to there.
+      let skip = resume && epoch === resume.epochsDone ? resume.epochStep : 0;
+      let epochStep = skip;
       let lossSum = 0;
       let lossCount = 0;
-      for (;;) {
+      let epochDone = false;
+      while (!epochDone) {
+        await control.waitUntilNotPaused();
+        if (control.cancelled) break;
         const wanted = Math.min(STEPS_PER_REQUEST, maxSteps - steps);
         if (wanted <= 0) break;
-        const chunk = await client.request('trainSteps', { run, epoch, steps: wanted }, REQUEST_TIMEOUT_MS);
+        const chunk = await client.request('trainSteps', { run, epoch, steps: wanted, ...(skip > 0 ? { skip } : {}) }, REQUEST_TIMEOUT_MS);
+        skip = 0;
         chunk.losses.forEach((loss, i) => {
           steps++;
+          epochStep++;
           lossSum += loss;
           lossCount++;
           const ms = chunk.stepMs[i] ?? 0;
           emit({ type: 'step', epoch: epoch + 1, step: steps, loss, lr: chunk.learningRates[i] ?? 0, images_per_s: ms > 0 ? ((chunk.batchSizes[i] ?? 0) * 1000) / ms : 0 });
         });
-        if (chunk.epochDone) break;
+        epochDone = chunk.epochDone;
+      }
+      if (control.cancelled && !epochDone) {
+        if (steps !== lastCheckpointStep) await writeCheckpoint(`step-${steps}.safetensors`, epoch, epochStep);
+        break;
       }
       const evaluation = await client.request('trainEvaluate', { run }, REQUEST_TIMEOUT_MS);
       emit({
@@ -72,16 +106,21 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
         val_loss: evaluation.validationLoss, val_acc: evaluation.validationAccuracy,
       });
       epochsDone++;
-      const state = await client.request('trainState', { run }, REQUEST_TIMEOUT_MS);
-      const checkpoint = store.writeCheckpoint(`epoch-${epoch + 1}.safetensors`, encodeSafetensors(state, { format: 'pt', epoch: String(epoch + 1), step: String(steps) }));
-      emit({ type: 'checkpoint', epoch: epoch + 1, step: steps, path: checkpoint });
+      // --max-steps can end the run inside an epoch: that checkpoint is named by its step (a resumed
+      // run cut again inside the same epoch must not overwrite it) and resumes inside the epoch.
+      if (epochDone) await writeCheckpoint(`epoch-${epoch + 1}.safetensors`, epoch + 1, 0);
+      else await writeCheckpoint(`step-${steps}.safetensors`, epoch, epochStep);
     }
-    const done: TrainingEvent = { type: 'done', epochs: epochsDone, steps, seconds: (Date.now() - started) / 1000 };
+    const status = control.cancelled ? 'cancelled' : 'completed';
+    const done: TrainingEvent = { type: 'done', epochs: epochsDone, steps, seconds: (Date.now() - started) / 1000, status };
     emit(done);
+    store.setStatus(status, steps);
     return done;
   } catch (error) {
-    const failed: TrainingEvent = { type: 'error', message: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    const failed: TrainingEvent = { type: 'error', message };
     emit(failed);
+    store.setStatus('failed', steps, message);
     return failed;
   } finally {
     if (run !== undefined) await client.request('trainClose', { run }).catch(() => undefined);
