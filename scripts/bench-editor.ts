@@ -17,7 +17,8 @@ import type { FileReport } from '../extension/analysis/reportTypes';
 import type { AnalysisJob } from '../extension/editor/analysisJob';
 import { AnalysisScheduler } from '../extension/editor/analysisScheduler';
 import { AnalysisWorkerClient } from '../extension/editor/analysisWorkerClient';
-import { fileDiagnostics, layerHints, modelLensText, moduleTree, statementHints } from '../extension/editor/presentation';
+import { DocumentEditTracker } from '../extension/editor/documentEdits';
+import { fileDiagnostics, layerHints, modelLenses, moduleTree, statementHints } from '../extension/editor/presentation';
 import { summaryModels } from '../extension/editor/summaryTable';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
       const tasks: Record<string, () => unknown> = {
         'inlay hints': () => [layerHints(report, file, true), statementHints(report, file)],
         diagnostics: () => fileDiagnostics(report, file),
-        'CodeLens': () => report.models.map((model) => modelLensText(model, { dtype: 'float32', optimizer: 'adam' })),
+        'CodeLens': () => modelLenses(report, file, lineCount, { dtype: 'float32', optimizer: 'adam' }),
         'layers tree': () => report.models.map((model) => moduleTree(model)),
         'summary page': () => summaryModels(report, { dtype: 'float32', optimizer: 'adam' }),
       };
@@ -142,7 +143,10 @@ async function main(): Promise<void> {
 
   // The first analysis loads the parser and the catalog in the worker; typing starts after it.
   const coldStarted = performance.now();
-  await scheduler.request(file, '0', () => ({ file, source, settings, unsavedBuffers: {} }), true);
+  // As the analysis service does: each job carries the keystrokes since the previous job, merged
+  // into one edit, so the worker reparses incrementally.
+  const edits = new DocumentEditTracker();
+  await scheduler.request(file, '0', () => ({ file, source, settings, unsavedBuffers: {}, text: edits.take(file) }), true);
   const coldMs = performance.now() - coldStarted;
 
   // The same measurement with nothing to do: on a shared machine the OS alone delays timers.
@@ -157,14 +161,18 @@ async function main(): Promise<void> {
   let version = 0;
   // Like VS Code's text model, keep lines; the text is built only when a run takes it.
   const lines = source.split('\n');
+  const typedLineOffset = lines.slice(0, typedLine).reduce((sum, line) => sum + line.length + 1, 0);
   const typeKey = () => {
     // Each keystroke appends one character to a comment in the middle of the file.
+    const column = lines[typedLine]!.length;
+    const position = { line: typedLine, character: column };
+    edits.record(file, [{ range: { start: position, end: position }, rangeOffset: typedLineOffset + column, rangeLength: 0, text: 'x' }]);
     lines[typedLine] += 'x';
     version++;
     requestedAt.set(String(version), performance.now());
     void scheduler.request(file, String(version), () => {
       source = lines.join('\n');
-      return { file, source, settings, unsavedBuffers: {} };
+      return { file, source, settings, unsavedBuffers: {}, text: edits.take(file) };
     });
   };
   const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
@@ -178,7 +186,7 @@ async function main(): Promise<void> {
     await sleep(WORD_PAUSE_MS);
   }
   // Let the last debounced analysis finish.
-  await scheduler.request(file, String(version), () => ({ file, source, settings, unsavedBuffers: {} }));
+  await scheduler.request(file, String(version), () => ({ file, source, settings, unsavedBuffers: {}, text: edits.take(file) }));
   delay.disable();
 
   const ms = (nanoseconds: number) => nanoseconds / 1e6;

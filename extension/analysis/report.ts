@@ -7,7 +7,8 @@ import type { DiagnosticRecord, Interpreter, LayerCallRecord, StatementRecord } 
 import { nnHelpersOf } from './interp/nn';
 import type { DType, InstanceValue, TensorValue, Value } from './interp/values';
 import { reportDims, type GraphRecorder } from './interp/graphRecorder';
-import type { AnalyzeOptions, DiagnosticReport, GraphNodeReport, GraphReport, GraphTensorRef, LayerReport, MemoryReport, ModelReport, ReportDim } from './reportTypes';
+import type { AnalyzeOptions, DiagnosticReport, GraphNodeReport, GraphReport, GraphTensorRef, LayerReport, ModelReport, ReportDim } from './reportTypes';
+import { modelMemory, type MemoryModelInput } from './memory/index';
 
 export function reportDim(d: Dim): ReportDim {
   return typeof d === 'number' ? d : dim.dimToString(d);
@@ -96,8 +97,6 @@ export interface TraceResult {
   graph?: { recorder: GraphRecorder; outputs: GraphTensorRef[] };
 }
 
-const OPTIMIZER_STATE_FACTOR: Record<NonNullable<AnalyzeOptions['optimizer']>, number> = { sgd: 0, momentum: 1, adam: 2, adamw: 2, rmsprop: 1 };
-
 export function buildModelReport(interp: Interpreter, r: TraceResult, options: AnalyzeOptions): ModelReport {
   const activationDType: DType = options.dtype ?? 'float32';
   const layers: LayerReport[] = [];
@@ -128,7 +127,10 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
     total += n;
     if (p.requiresGrad !== false) trainable += n;
   }
-  const memory = simpleMemory(interp, r, total, trainable, activationDType, options.optimizer ?? 'sgd');
+  const graph = r.graph ? graphReport(r.graph.recorder, r.graph.outputs, r.paths) : undefined;
+  const modeled = modelMemory(memoryModelInput(interp, r, graph ?? layerGraph(interp, r)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, options.memoryDevice);
+  layers.forEach((layer, i) => (layer.saved_bytes = modeled.layerSaved[i]));
+  const memory = modeled.memory;
   const report: ModelReport = {
     name: r.model.cls.name,
     entry: r.entry,
@@ -140,31 +142,71 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
     memory,
     diagnostics: r.diagnostics.map(diagnosticReport),
   };
-  if (r.line !== undefined) report.line = r.line;
+  // A model whose class this file defines is shown at its `class` line (CodeLens, tree), not at
+  // the statement that instantiates it further down.
+  const classLocation = r.model.cls.location;
+  const line = classLocation && classLocation.file === r.entryFile ? classLocation.line : r.line;
+  if (line !== undefined) report.line = line;
   if (r.definedIn !== undefined && r.definedIn !== r.entryFile) report.definedIn = r.definedIn;
   report.statements = r.statements.map((st) => ({ file: st.file, line: st.line, output: outputShapes(interp, st.value) }));
-  if (r.graph) report.graph = graphReport(r.graph.recorder, r.graph.outputs, r.paths);
+  if (graph) report.graph = graph;
   return report;
 }
 
-/** First-order memory numbers; the memory model (analysis/memory) replaces them with exact ones. */
-function simpleMemory(interp: Interpreter, r: TraceResult, total: number, trainable: number, dtype: DType, optimizer: NonNullable<AnalyzeOptions['optimizer']>): MemoryReport {
-  const paramsBytes = total * 4;
-  const gradsBytes = trainable * 4;
-  const optimizerBytes = trainable * 4 * OPTIMIZER_STATE_FACTOR[optimizer];
-  const outputs = r.layerCalls.map((c) => flattenTensors(interp, c.output).reduce((s, t) => s + tensorBytes(t, dtype), 0));
-  const activationsBytes = outputs.reduce((a, b) => a + b, 0);
-  const inputBytes = r.inputs.reduce((s, t) => s + tensorBytes(t, dtype), 0);
-  let largestPair = inputBytes + (outputs[0] ?? 0);
-  for (let i = 1; i < outputs.length; i++) largestPair = Math.max(largestPair, outputs[i - 1] + outputs[i]);
-  return {
-    params_bytes: paramsBytes,
-    grads_bytes: gradsBytes,
-    optimizer_bytes: optimizerBytes,
-    activations_bytes: activationsBytes,
-    training_peak_bytes: paramsBytes + gradsBytes + optimizerBytes + 2 * activationsBytes + inputBytes,
-    inference_peak_bytes: paramsBytes + largestPair,
+/** What the memory model needs from a trace: the data flow, parameter and buffer sizes. */
+function memoryModelInput(interp: Interpreter, r: TraceResult, graph: GraphReport): MemoryModelInput {
+  const helpers = nnHelpersOf(interp);
+  const paramsByPath = new Map<string, number>();
+  let totalParams = 0;
+  let trainableParams = 0;
+  let largestParam = 0;
+  for (const [name, p] of helpers.namedParameters(r.model)) {
+    const n = numel(p) ?? 0;
+    totalParams += n;
+    if (p.requiresGrad === false) continue;
+    trainableParams += n;
+    largestParam = Math.max(largestParam, n);
+    const path = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '';
+    paramsByPath.set(path, (paramsByPath.get(path) ?? 0) + n);
+  }
+  const buffersBytes = helpers.namedBuffers(r.model).reduce((sum, [, b]) => sum + tensorBytes(b), 0);
+  const inputs = r.inputs.map((t) => ({ shape: t.shape ? reportShape(t.shape) : [], bytesPerElement: DTYPE_BYTES[t.dtype] }));
+  return { graph, inputs, paramsByPath, totalParams, trainableParams, largestParam, buffersBytes };
+}
+
+/**
+ * Without a recorded graph, the leaf-layer calls linked by tensor identity. Tensors made
+ * between layers by functional calls (F.relu, +) get a producer node the model does not know,
+ * so their bytes count but what those calls save does not: less exact than the graph.
+ */
+function layerGraph(interp: Interpreter, r: TraceResult): GraphReport {
+  const nodes: GraphNodeReport[] = [];
+  const sources = new Map<number, GraphTensorRef>();
+  r.inputs.forEach((t, input) => sources.set(t.id, { input }));
+  let lastLayerOutput: GraphTensorRef | undefined;
+  const refOf = (t: TensorValue): GraphTensorRef => {
+    const known = sources.get(t.id);
+    if (known) return known;
+    // Most often an activation applied to the previous layer's output (F.relu(self.conv(x))).
+    const args = lastLayerOutput ? [{ tensor: lastLayerOutput }] : [];
+    nodes.push({ op: 'untraced', kind: 'function', attrs: {}, args, kwargs: {}, outputs: [t.shape ? reportShape(t.shape) : []], file: '', line: 0, col: 0 });
+    const made = { node: nodes.length - 1, output: 0 };
+    sources.set(t.id, made);
+    return made;
   };
+  for (const call of r.layerCalls) {
+    const args = call.inputs.flatMap((v) => flattenTensors(interp, v)).map((t) => ({ tensor: refOf(t) }));
+    const outputs = flattenTensors(interp, call.output);
+    const inplace = call.module.attrs.get('inplace');
+    nodes.push({
+      op: call.module.cls.name, kind: 'module', path: r.paths.get(call.module) ?? '',
+      attrs: { inplace: inplace?.kind === 'bool' ? inplace.value : false }, args, kwargs: {},
+      outputs: outputs.map((t) => (t.shape ? reportShape(t.shape) : [])), file: '', line: 0, col: 0,
+    });
+    outputs.forEach((t, output) => sources.set(t.id, { node: nodes.length - 1, output }));
+    if (outputs.length > 0) lastLayerOutput = { node: nodes.length - 1, output: 0 };
+  }
+  return { nodes, outputs: flattenTensors(interp, r.output).map(refOf) };
 }
 
 function graphReport(recorder: GraphRecorder, outputs: GraphTensorRef[], paths: Map<InstanceValue, string>): GraphReport {

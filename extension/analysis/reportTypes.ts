@@ -46,6 +46,16 @@ export interface MemoryReport {
   activations_bytes: number;
   training_peak_bytes: number;
   inference_peak_bytes: number;
+  // Detail from the memory model (analysis/memory); absent when it could not run.
+  buffers_bytes?: number;
+  /** The batch (and the target labels) held by the training loop. */
+  input_bytes?: number;
+  /** Everything autograd keeps for backward at the end of forward (activations_bytes is that plus live outputs). */
+  saved_bytes?: number;
+  /** Where the training peak is: "forward:<graph node>", "loss", "backward:<graph node>" or "optimizer". */
+  training_peak_at?: string;
+  /** The largest batch whose training peak fits `capacity_bytes`, per optimizer and dtype (0: not even one sample). */
+  max_batch?: { capacity_bytes: number; entries: { optimizer: 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop'; dtype: 'float32' | 'bfloat16' | 'float16'; batch: number }[] };
 }
 
 export interface DiagnosticReport {
@@ -162,4 +172,8 @@ export interface AnalyzeOptions {
   recursionLimit?: number;
   /** Record the forward trace as a graph (ModelReport.graph), for lowering to the engine. Off by default: it costs time. */
   recordGraph?: boolean;
+  /** GPU memory for the "largest batch that fits" answer (the netlens.gpuMemoryGB setting); default 80 GB. */
+  gpuMemoryGB?: number;
+  /** Where the training step runs, for the optimizer's temporaries (CUDA: multi-tensor path); default cuda. */
+  memoryDevice?: 'cuda' | 'cpu';
 }

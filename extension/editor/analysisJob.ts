@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 
 import type { AnalyzeOptions, FileReport, InputSpec, ModelReport } from '../analysis/reportTypes';
+import type { JobText } from './documentEdits';
 
 export type TrainingDtype = NonNullable<AnalyzeOptions['dtype']>;
 export type OptimizerName = NonNullable<AnalyzeOptions['optimizer']>;
@@ -27,6 +28,8 @@ export interface AnalysisJob {
   settings: AnalysisSettings;
   /** Unsaved editor buffers by absolute path; imports read these instead of the disk. */
   unsavedBuffers: Record<string, string>;
+  /** Identifies `source` and carries the edit from the previous job's text, for incremental reparsing. */
+  text?: JobText;
 }
 
 export type AnalyzeFunction = (file: string, source: string, options: AnalyzeOptions) => Promise<FileReport>;

@@ -9,6 +9,7 @@ import type { FileReport } from '../analysis/reportTypes';
 import type { AnalysisJob, AnalysisSettings } from './analysisJob';
 import { AnalysisScheduler } from './analysisScheduler';
 import { AnalysisWorkerClient } from './analysisWorkerClient';
+import { DocumentEditTracker } from './documentEdits';
 import { affectsAnalysis, readAnalysisSettings } from './config';
 
 const DEBOUNCE_MS = 150;
@@ -28,6 +29,8 @@ export class AnalysisService implements vscode.Disposable {
   private lastError: string | undefined;
   /** Per document: bumped when another open Python file is saved (it may be imported). */
   private readonly dependencyGenerations = new Map<string, number>();
+  /** The edits since each document's last job, so the worker reparses only what changed. */
+  private readonly edits = new DocumentEditTracker();
 
   /** Fires with a document's URI when a fresh report for its current version is ready. */
   readonly onDidChangeReport = this.changed.event;
@@ -58,7 +61,9 @@ export class AnalysisService implements vscode.Disposable {
         if (isAnalyzable(document)) void this.reportFor(document, true);
       }),
       vscode.workspace.onDidChangeTextDocument((event) => {
-        if (isAnalyzable(event.document) && event.contentChanges.length > 0) void this.reportFor(event.document);
+        if (!isAnalyzable(event.document) || event.contentChanges.length === 0) return;
+        this.edits.record(event.document.uri.toString(), event.contentChanges);
+        void this.reportFor(event.document);
       }),
       // Other open files may import the saved one: their reports can change too. The saved file's
       // own report stands (it was made from the same text).
@@ -73,6 +78,7 @@ export class AnalysisService implements vscode.Disposable {
       }),
       vscode.workspace.onDidCloseTextDocument((document) => {
         this.scheduler.forget(document.uri.toString());
+        this.edits.forget(document.uri.toString());
         this.dependencyGenerations.delete(document.uri.toString());
       }),
       vscode.workspace.onDidChangeConfiguration((event) => {
@@ -126,7 +132,8 @@ export class AnalysisService implements vscode.Disposable {
     for (const open of vscode.workspace.textDocuments) {
       if (open.isDirty && isAnalyzable(open) && open !== document) unsavedBuffers[open.uri.fsPath] = open.getText();
     }
-    return { file: document.uri.fsPath, source: document.getText(), settings: this.settings, unsavedBuffers };
+    const text = this.edits.take(document.uri.toString());
+    return { file: document.uri.fsPath, source: document.getText(), settings: this.settings, unsavedBuffers, text };
   }
 
   private readSettings(): AnalysisSettings {

@@ -1,17 +1,21 @@
 // The analysis worker thread (bundled as dist/analysisWorker.js): runs the analyzer off the
 // extension host's event loop, one job at a time, and answers each job by its id. It keeps a
-// DocumentAnalyzer per recently analyzed file so parses and imported modules are reused.
+// DocumentAnalyzer per recently analyzed file so parses and imported modules are reused, and
+// hands it the job's edit when that edit was made from the text the analyzer holds.
 import { parentPort } from 'node:worker_threads';
 
 import { DocumentAnalyzer } from '../analysis/index';
 import type { AnalyzeOptions, FileReport } from '../analysis/reportTypes';
 import { findPythonEnvironment } from '../cli/pythonEnvironment';
-import { runAnalysisJob } from './analysisJob';
+import { runAnalysisJob, type AnalysisJob } from './analysisJob';
+import { applicableEdit, type HeldText } from './documentEdits';
 import type { WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
 
 /** Open files a user switches between; older analyzers are dropped (and rebuilt on demand). */
 const MAX_ANALYZERS = 16;
 const analyzers = new Map<string, DocumentAnalyzer>();
+/** The text each analyzer holds, by file; gone with the analyzer. */
+const heldTexts = new Map<string, HeldText>();
 
 // Probing the Python environment spawns an interpreter; do it once, on the first job.
 let sitePackages: string[] | undefined;
@@ -28,8 +32,17 @@ async function analyzerFor(file: string): Promise<DocumentAnalyzer> {
     if (analyzers.size <= MAX_ANALYZERS) break;
     old.dispose();
     analyzers.delete(oldFile);
+    heldTexts.delete(oldFile);
   }
   return analyzer;
+}
+
+/** Brings the job's file analyzer to the job's text, reparsing only the edited region when it can. */
+async function updateText(job: AnalysisJob): Promise<void> {
+  const analyzer = await analyzerFor(job.file);
+  const edit = applicableEdit(heldTexts.get(job.file), job.text, job.source.length);
+  analyzer.update(job.source, edit);
+  heldTexts.set(job.file, { id: job.text?.id, length: job.source.length });
 }
 
 async function analyze(file: string, source: string, options: AnalyzeOptions): Promise<FileReport> {
@@ -42,6 +55,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
   const started = performance.now();
   try {
     sitePackages ??= findPythonEnvironment(process.env)?.sitePackages ?? [];
+    await updateText(request.job);
     const report = await runAnalysisJob(request.job, analyze, sitePackages);
     return { id: request.id, ok: true, report, elapsedMs: performance.now() - started };
   } catch (error) {

@@ -1,9 +1,10 @@
-// CodeLens above each model: parameters, MACs, training memory at the configured batch, dtype
-// and optimizer, whether that fits the GPU, and the Summary action.
+// CodeLens above each model (above its class when the file defines it): parameters, MACs,
+// training memory at the configured batch, dtype and optimizer, whether that fits the GPU, and
+// the Summary action.
 import * as vscode from 'vscode';
 
 import type { EditorContext } from './editorContext';
-import { modelLensText, sameFile } from './presentation';
+import { modelLenses } from './presentation';
 import { SHOW_SUMMARY_COMMAND } from './summaryPanel';
 
 export function registerCodeLens(context: EditorContext): vscode.Disposable {
@@ -15,17 +16,15 @@ export function registerCodeLens(context: EditorContext): vscode.Disposable {
       if (!report || token.isCancellationRequested) return undefined;
       const memory = context.memoryContext();
       const lenses: vscode.CodeLens[] = [];
-      for (const model of report.models) {
-        if (model.line === undefined || model.line < 1 || model.line > document.lineCount) continue;
-        if (model.definedIn && !sameFile(model.definedIn, document.uri.fsPath)) continue;
-        const range = document.lineAt(model.line - 1).range;
+      for (const lens of modelLenses(report, document.uri.fsPath, document.lineCount, memory)) {
+        const range = document.lineAt(lens.line - 1).range;
         // The numbers are information, not an action: an empty command renders as plain text.
-        lenses.push(new vscode.CodeLens(range, { title: modelLensText(model, memory), command: '' }));
+        lenses.push(new vscode.CodeLens(range, { title: lens.text, command: '' }));
         lenses.push(new vscode.CodeLens(range, {
           title: 'Summary',
           command: SHOW_SUMMARY_COMMAND,
-          arguments: [document.uri.toString(), model.line],
-          tooltip: `Netlens: Show Model Summary of ${model.name}`,
+          arguments: [document.uri.toString(), lens.line],
+          tooltip: `Netlens: Show Model Summary of ${lens.model.name}`,
         }));
       }
       return lenses;

@@ -215,7 +215,31 @@ function macsText(macs: ReportDim): string {
 }
 
 /** The CodeLens line above a model. */
-export function modelLensText(model: ModelReport, context: MemoryContext): string {
+export interface ModelLens {
+  /** 1-based line the lens sits above. */
+  line: number;
+  model: ModelReport;
+  text: string;
+}
+
+/**
+ * One lens per model of `file`, above the line the report gives (the model's class when this
+ * file defines it). Models that share a line, such as two instances of one class, are told
+ * apart by their entry.
+ */
+export function modelLenses(report: FileReport, file: string, lineCount: number, context: MemoryContext): ModelLens[] {
+  const shown = report.models.filter((model): model is ModelReport & { line: number } =>
+    model.line !== undefined && model.line >= 1 && model.line <= lineCount && (!model.definedIn || sameFile(model.definedIn, file)));
+  const perLine = new Map<number, number>();
+  for (const model of shown) perLine.set(model.line, (perLine.get(model.line) ?? 0) + 1);
+  return shown.map((model) => ({
+    line: model.line,
+    model,
+    text: modelLensText(model, context, (perLine.get(model.line) ?? 0) > 1 ? `${model.name} (${model.entry})` : model.name),
+  }));
+}
+
+export function modelLensText(model: ModelReport, context: MemoryContext, label = model.name): string {
   const parts = [paramsText(model.params.total), macsText(model.macs)];
   const memory = trainingMemory(model, context);
   if (memory) {
@@ -226,7 +250,7 @@ export function modelLensText(model: ModelReport, context: MemoryContext): strin
   }
   const errors = model.diagnostics.filter((diagnostic) => diagnostic.severity === 'error').length;
   if (errors > 0) parts.push(errors === 1 ? '1 shape error' : `${errors} shape errors`);
-  return `${model.name}: ${parts.join(' · ')}`;
+  return `${label}: ${parts.join(' · ')}`;
 }
 
 export interface StatusView {

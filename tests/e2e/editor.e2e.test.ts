@@ -90,6 +90,16 @@ test('CodeLens above the model and the status bar: params, MACs, training memory
   assert.match(text, /^LeNet5: 61\.71 k params · 416\.52 k MACs · training \d+\.\d\d (KiB|MiB) at batch 1, float32, adam · fits the 8\.00 GiB GPU/);
   assert.ok(peak > 0 && peak < GPU_GB * 2 ** 30, `analyzer peak ${peak}`);
   assert.match(text, /\| Summary$/, 'the Summary action sits next to the numbers');
+  assert.equal(lens.filter((line) => line.startsWith('LeNet5:')).length, 1, 'one lens for the class and its `model = LeNet5()` instance');
+  // The lens sits right above `class LeNet5(nn.Module):`, not above `model = LeNet5()` at the end.
+  const lensBoxes = await session.page.$$eval('.editor-instance .monaco-editor .codelens-decoration',
+    (elements) => elements.map((element) => ({ text: element.textContent ?? '', bottom: element.getBoundingClientRect().bottom })));
+  const lineBoxes = await session.page.$$eval('.editor-instance .monaco-editor .view-line',
+    (elements) => elements.map((element) => ({ text: element.textContent ?? '', top: element.getBoundingClientRect().top, height: element.getBoundingClientRect().height })));
+  const lensBox = lensBoxes.find((box) => squash(box.text).startsWith('LeNet5:'));
+  const classBox = lineBoxes.find((box) => squash(box.text).startsWith('class LeNet5('));
+  const placement = lensBox && classBox ? { gap: classBox.top - lensBox.bottom, lineHeight: classBox.height } : undefined;
+  assert.ok(placement && placement.gap > -1 && placement.gap < placement.lineHeight, `lens placement ${JSON.stringify(placement)}`);
 
   const status = await session.step('status-bar', () => waitFor('status bar item',
     async () => squash((await session.page.locator('.statusbar-item', { hasText: 'LeNet5:' }).first().textContent().catch(() => '')) ?? ''),

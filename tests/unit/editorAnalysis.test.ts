@@ -11,6 +11,7 @@ import type { AnalyzeOptions, FileReport, ModelReport } from '../../extension/an
 import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob, type AnalysisSettings } from '../../extension/editor/analysisJob';
 import { AnalysisScheduler } from '../../extension/editor/analysisScheduler';
 import { AnalysisWorkerClient } from '../../extension/editor/analysisWorkerClient';
+import { DocumentEditTracker } from '../../extension/editor/documentEdits';
 import { layerHints } from '../../extension/editor/presentation';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -146,10 +147,25 @@ describe('analysis worker thread', () => {
       const source = fs.readFileSync(file, 'utf8');
       const report = await worker.analyze({ file, source, settings, unsavedBuffers: {} });
       assert.deepEqual(layerHints(report, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 6, 28, 28]' });
+      // The class is defined here: the model (and its CodeLens) sits on `class LeNet5`, not on `model = LeNet5()`.
+      assert.equal(report.models[0]?.line, source.split('\n').indexOf('class LeNet5(nn.Module):') + 1);
       // An unsaved edit: conv1 gets 8 output channels.
       const edited = source.replace('nn.Conv2d(1, 6, kernel_size=5)', 'nn.Conv2d(1, 8, kernel_size=5)');
       const again = await worker.analyze({ file, source: edited, settings, unsavedBuffers: {} });
       assert.deepEqual(layerHints(again, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 8, 28, 28]' });
+      // Jobs that carry their edit: the worker reparses incrementally from the text it holds, and
+      // ignores an edit made from another text (the parser then diffs the whole texts).
+      const narrow = source.indexOf('nn.Conv2d(1, 6') + 'nn.Conv2d(1, '.length;
+      const tracker = new DocumentEditTracker();
+      await worker.analyze({ file, source, settings, unsavedBuffers: {}, text: tracker.take(file) });
+      const lines = source.slice(0, narrow).split('\n');
+      tracker.record(file, [{ range: { start: { line: lines.length - 1, character: lines.at(-1)!.length }, end: { line: lines.length - 1, character: lines.at(-1)!.length + 1 } }, rangeOffset: narrow, rangeLength: 1, text: '4' }]);
+      const narrowed = source.slice(0, narrow) + '4' + source.slice(narrow + 1);
+      const incremental = await worker.analyze({ file, source: narrowed, settings, unsavedBuffers: {}, text: tracker.take(file) });
+      assert.deepEqual(layerHints(incremental, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 4, 28, 28]' });
+      const stale = { id: 1_000, edit: { baseId: 999, edit: { startIndex: 0, oldEndIndex: 0, newEndIndex: 0, startPosition: { row: 0, column: 0 }, oldEndPosition: { row: 0, column: 0 }, newEndPosition: { row: 0, column: 0 } } } };
+      const restored = await worker.analyze({ file, source, settings, unsavedBuffers: {}, text: stale });
+      assert.deepEqual(layerHints(restored, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 6, 28, 28]' });
       const batched = await worker.analyze({ file, source, settings: { ...settings, inputShapes: { LeNet5: [{ shape: [8, 1, 32, 32] }] } }, unsavedBuffers: {} });
       assert.deepEqual(batched.models[0]?.inputs, [[8, 1, 32, 32]]);
       assert.deepEqual(layerHints(batched, file, false).find((hint) => hint.line === 17), { line: 17, text: '→ [8, 120]' });

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 
 import type { FileReport, LayerReport, ModelReport } from '../../extension/analysis/reportTypes';
 import {
-  fileDiagnostics, groupDigits, hintColumn, hoverMarkdown, layerHints, modelAt, modelLensText, moduleDescription, moduleTree, statementHints, statusView,
+  fileDiagnostics, groupDigits, hintColumn, hoverMarkdown, layerHints, modelAt, modelLenses, modelLensText, moduleDescription, moduleTree, statementHints, statusView,
 } from '../../extension/editor/presentation';
 
 const file = '/ws/net.py';
@@ -151,6 +151,16 @@ describe('CodeLens and status bar', () => {
     });
     assert.equal(modelLensText(model(), context), 'Net: 2.42 k params · 1.23 M MACs · training 3.00 MiB at batch 1, float32, adam');
     assert.equal(modelLensText(unmeasured, context), 'Net: 2.42 k params · 1.23 M MACs · 1 shape error');
+  });
+
+  test('one lens per model of this file, on its line; models sharing a line are told apart by entry', () => {
+    const lenses = (r: FileReport, lineCount = 40) => modelLenses(r, file, lineCount, context).map((lens) => [lens.line, lens.text.split(':')[0]]);
+    assert.deepEqual(lenses(report(model({ line: 3 }))), [[3, 'Net']]);
+    const small = model({ entry: 'small', line: 3 });
+    const big = model({ entry: 'big', line: 3 });
+    assert.deepEqual(lenses(report(small, big, model({ name: 'Head', entry: 'Head()', line: 20 }))), [[3, 'Net (small)'], [3, 'Net (big)'], [20, 'Head']]);
+    assert.deepEqual(lenses(report(model({ line: 3, definedIn: '/ws/blocks.py' }), model({ line: undefined }), model({ line: 50 }))), [],
+      'no lens for a class of another file, a model without a line, or a line past the end');
   });
 
   test('status bar: peak against the GPU, flagged when over', () => {

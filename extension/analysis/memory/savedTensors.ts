@@ -1,0 +1,115 @@
+// What each op keeps alive for backward, as PyTorch's autograd formulas (derivatives.yaml)
+// save it in training mode, and whether its output is a view or an in-place result that
+// shares the input's storage. One table entry per op name, keyed the way the forward graph
+// names nodes (module class names, F.*/torch.* function names, tensor methods, operators).
+
+/** One tensor an op keeps for backward. */
+export type SavedItem =
+  | { input: number }
+  | { output: number }
+  /** A tensor the op makes for itself: `elements` of a fixed dtype (`bytesPerElement`), or of the activation dtype when absent. */
+  | { elements: number; bytesPerElement?: number };
+
+/** How an op treats memory; `numel` of inputs/outputs are activation-element counts. */
+export interface OpMemoryRule {
+  /** Output k shares the storage of input `aliasOf[k]` (views, in-place ops, identities). */
+  aliasOf?: (number | undefined)[];
+  saved: SavedItem[];
+}
+
+export interface OpCallFacts {
+  op: string;
+  inputNumel: number[];
+  outputNumel: number[];
+  /** Channels (dim 1) of the first input, for per-channel statistics. */
+  channels: number;
+  /** Rows normalized by a LayerNorm/GroupNorm (numel / normalized size). */
+  normalizedRows: number;
+  inplace: boolean;
+  /** Dropout probability, when the op is a dropout. */
+  dropoutP?: number;
+  /** Stacked layers × directions of a recurrent module (1 otherwise). */
+  rnnLayers: number;
+  /** Recurrent backends keep different workspaces on the CPU and on CUDA. */
+  device: 'cuda' | 'cpu';
+  /** adaptive pooling to a 1×1 map runs as a mean, which keeps no tensor. */
+  outputIsGlobalPool: boolean;
+}
+
+const INT64 = 8;
+const FLOAT32 = 4;
+const BOOL = 1;
+
+const NOTHING: OpMemoryRule = { saved: [] };
+const ALIAS: OpMemoryRule = { aliasOf: [0], saved: [] };
+
+/** Ops whose output is a view of (or is) their first input: no new storage, nothing saved. */
+const VIEW_OPS = new Set([
+  'view', 'reshape', 'flatten', 'Flatten', 'Unflatten', 'unflatten', 'squeeze', 'unsqueeze', 'transpose', 't', 'permute',
+  'expand', 'expand_as', 'narrow', 'select', 'getitem', 'chunk', 'split', 'unbind', 'contiguous', 'Identity', 'detach',
+  'view_as', 'reshape_as', 'movedim', 'swapaxes', 'to', 'float', 'type_as', 'clone_view',
+]);
+
+/** Elementwise activations that save their output (derivatives.yaml: `result`). */
+const SAVES_OUTPUT = new Set(['Sigmoid', 'sigmoid', 'Tanh', 'tanh', 'Softmax', 'softmax', 'LogSoftmax', 'log_softmax', 'exp']);
+/** Ops that save their input (`self`). */
+const SAVES_INPUT = new Set([
+  'GELU', 'gelu', 'SiLU', 'silu', 'Mish', 'mish', 'Hardswish', 'hardswish', 'Hardsigmoid', 'hardsigmoid', 'Softplus', 'softplus',
+  'LeakyReLU', 'leaky_relu', 'ELU', 'elu', 'ReLU6', 'relu6', 'Hardtanh', 'hardtanh', 'PReLU', 'prelu',
+  'AvgPool1d', 'AvgPool2d', 'AvgPool3d', 'avg_pool1d', 'avg_pool2d', 'avg_pool3d', 'Upsample', 'interpolate', 'UpsamplingNearest2d', 'UpsamplingBilinear2d',
+  'abs', 'sqrt', 'rsqrt', 'log', 'pow', 'sum', 'mean',
+]);
+/** Ops that save every tensor input (products of two activations). */
+const SAVES_ALL_INPUTS = new Set(['mul', 'matmul', 'bmm', 'mm', 'einsum', 'div', 'baddbmm']);
+/** Ops that keep nothing: the gradient needs only shapes. */
+const SAVES_NOTHING = new Set(['add', 'sub', 'neg', 'pos', 'cat', 'stack', 'concat', 'pad', 'ZeroPad2d', 'ConstantPad2d', 'sum_', 'Dropout_eval', 'clone', 'repeat']);
+
+const CONV_LINEAR = /^(Conv[123]d|ConvTranspose[123]d|Linear|LazyLinear|Bilinear|conv[123]d|linear|conv_transpose[123]d)$/;
+const BATCH_NORM = /^(BatchNorm[123]d|SyncBatchNorm|batch_norm)$/;
+const INSTANCE_GROUP_NORM = /^(InstanceNorm[123]d|GroupNorm|instance_norm|group_norm)$/;
+const LAYER_NORM = /^(LayerNorm|layer_norm|RMSNorm|rms_norm)$/;
+const MAX_POOL = /^(MaxPool[123]d|max_pool[123]d|AdaptiveMaxPool[123]d|adaptive_max_pool[123]d)$/;
+const ADAPTIVE_AVG = /^(AdaptiveAvgPool[123]d|adaptive_avg_pool[123]d)$/;
+const DROPOUT = /^(Dropout[123]?d?|AlphaDropout|dropout[123]?d?|FeatureAlphaDropout)$/;
+const RELU = /^(ReLU|relu|relu_|threshold|Threshold)$/;
+
+/** The memory rule of one call in training mode. Unknown ops save their inputs (the conservative guess). */
+export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
+  const op = f.op;
+  const known = (rule: OpMemoryRule): OpMemoryRule & { known: boolean } => ({ ...rule, known: true });
+  if (VIEW_OPS.has(op)) return known(ALIAS);
+  if (CONV_LINEAR.test(op)) return known({ saved: [{ input: 0 }] });
+  if (RELU.test(op)) return known({ aliasOf: f.inplace ? [0] : undefined, saved: [{ output: 0 }] });
+  if (BATCH_NORM.test(op)) {
+    // Input plus save_mean and save_invstd, one float32 per channel each (also under autocast).
+    return known({ saved: [{ input: 0 }, { elements: 2 * f.channels, bytesPerElement: FLOAT32 }] });
+  }
+  if (INSTANCE_GROUP_NORM.test(op) || LAYER_NORM.test(op)) {
+    return known({ saved: [{ input: 0 }, { elements: 2 * f.normalizedRows, bytesPerElement: FLOAT32 }] });
+  }
+  if (MAX_POOL.test(op)) return known({ saved: [{ input: 0 }, { elements: f.outputNumel[0] ?? 0, bytesPerElement: INT64 }] });
+  if (ADAPTIVE_AVG.test(op)) return known(f.outputIsGlobalPool ? NOTHING : { saved: [{ input: 0 }] });
+  if (DROPOUT.test(op)) {
+    if (f.dropoutP === 0) return known(ALIAS);
+    return known({ aliasOf: f.inplace ? [0] : undefined, saved: [{ elements: f.outputNumel[0] ?? 0, bytesPerElement: BOOL }] });
+  }
+  if (op === 'Embedding' || op === 'embedding') return known({ saved: [{ input: 0 }] });
+  if (f.inplace && /^(ReLU6|relu6|Hardtanh|hardtanh)$/.test(op)) {
+    // hardtanh_ keeps the input as it was before the write: autograd clones it first
+    // (measured on torch 2.13: one aten.clone per in-place ReLU6 in MobileNetV2, all kept).
+    return known({ aliasOf: [0], saved: [{ elements: f.inputNumel[0] ?? 0 }] });
+  }
+  if (SAVES_OUTPUT.has(op)) return known({ aliasOf: f.inplace ? [0] : undefined, saved: [{ output: 0 }] });
+  if (SAVES_INPUT.has(op)) return known({ aliasOf: f.inplace ? [0] : undefined, saved: f.inplace ? [{ output: 0 }] : [{ input: 0 }] });
+  if (SAVES_ALL_INPUTS.has(op)) return known({ saved: f.inputNumel.map((_, i) => ({ input: i })) });
+  if (SAVES_NOTHING.has(op) || op.endsWith('_') && SAVES_NOTHING.has(op.slice(0, -1))) return known({ aliasOf: f.inplace ? [0] : undefined, saved: [] });
+  if (/^(LSTM|GRU|RNN)$/.test(op)) {
+    // Every layer keeps its output sequence plus the backend's workspace. CPU LSTM (oneDNN
+    // mkldnn_rnn_layer) measured 15.7 workspace bytes-of-float32 per output element on torch
+    // 2.13 (8,220,672 bytes for T=64, N=8, H=256). cuDNN's reserve space is not measured yet:
+    // its gates and states (4H + 2H per step for LSTM, 3H + 1H for GRU) are the estimate.
+    const perOutput = op === 'LSTM' ? (f.device === 'cpu' ? 1 + 15.7 : 1 + 6) : op === 'GRU' ? 1 + 4 : 2;
+    return known({ saved: [{ input: 0 }, { elements: Math.round(perOutput * f.rnnLayers * (f.outputNumel[0] ?? 0)) }] });
+  }
+  return { saved: f.inputNumel.map((_, i) => ({ input: i })), known: false };
+}

@@ -1,0 +1,153 @@
+"""CPU oracle for Netlens' training-memory model.
+
+Measures the peak bytes of live tensor storages during one steady training step
+(zero_grad(set_to_none=True), forward, cross-entropy, backward, optimizer.step(), after two
+warm-up steps) on the CPU. A TorchDispatchMode sees every op the step runs, forward,
+backward (the autograd engine carries the mode into backward) and the optimizer; every
+output storage not seen before is counted when it appears and uncounted by a weakref
+finalizer when PyTorch frees it. That is the allocator-level number for tensors (what
+torch.cuda.max_memory_allocated counts on a GPU, minus the CUDA allocator's 512-byte
+rounding and library workspaces); torch.profiler's CPU memory events would give the same
+allocations but only as a flat event list, without the live-set peak.
+
+Run: python3 scripts/memory/measure_cpu.py > tests/unit/goldens/memory/cpu_oracle.json
+"""
+import importlib.util
+import json
+import os
+import sys
+import weakref
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class StorageTracker(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self.seen = {}
+
+    def track(self, t):
+        if not isinstance(t, torch.Tensor):
+            return
+        st = t.untyped_storage()
+        key = st._cdata
+        if key in self.seen:
+            return
+        nbytes = st.nbytes()
+        self.seen[key] = nbytes
+        self.live += nbytes
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(st, self.release, key)
+
+    def release(self, key):
+        self.live -= self.seen.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            self.track(t)
+        return out
+
+
+def load(source, entry):
+    """`source` is an examples/ file name or "torchvision:<module>" (e.g. torchvision:models.resnet)."""
+    if source.startswith("torchvision:"):
+        # CPU-only torch lacks torchvision's C++ ops; its meta registrations are not needed here.
+        import types
+        sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+        mod = importlib.import_module("torchvision." + source.split(":", 1)[1])
+        return eval(entry, vars(mod))
+    spec = importlib.util.spec_from_file_location("m", os.path.join(ROOT, "examples", source))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return eval(entry, vars(mod))
+
+
+def optimizer_for(name, params):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=0.01)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=1e-3)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=1e-3)
+    return torch.optim.RMSprop(params, lr=1e-3)
+
+
+def measure(example, entry, shape, classes, optimizer):
+    torch.manual_seed(0)
+    model = load(example, entry).train()
+    opt = optimizer_for(optimizer, model.parameters())
+    # Two-dimensional inputs are token ids; the loss is over every position's logits.
+    x = torch.randint(0, classes, shape) if len(shape) == 2 else torch.randn(*shape)
+    y = None
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        nonlocal y
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        while isinstance(out, (tuple, list)):
+            out = out[0]
+        out = out.reshape(-1, out.shape[-1])
+        if y is None:  # one label per row of logits
+            y = torch.randint(0, out.shape[-1], (out.shape[0],))
+        loss = loss_fn(out, y)
+        loss.backward()
+        opt.step()
+
+    step()
+    step()
+    opt.zero_grad(set_to_none=True)
+    tracker = StorageTracker()
+    # What exists before the step: parameters, buffers, optimizer state, the batch.
+    for t in list(model.parameters()) + list(model.buffers()) + [x, y]:
+        tracker.track(t)
+    for state in opt.state.values():
+        for v in state.values():
+            if isinstance(v, torch.Tensor) and v.dim() > 0:
+                tracker.track(v)
+    start = tracker.live
+    with tracker:
+        step()
+    return {"example": example, "entry": entry, "input": list(shape), "optimizer": optimizer,
+            "input_dtype": "int64" if len(shape) == 2 else "float32", "dtype": "float32", "start_bytes": start, "peak_bytes": tracker.peak}
+
+
+# (example file, entry expression, input shape, classes, optimizers)
+CASES = [
+    ("lenet5.py", "LeNet5()", (16, 1, 32, 32), 10, ("sgd", "momentum", "adam", "adamw", "rmsprop")),
+    ("lenet5.py", "LeNet5()", (64, 1, 32, 32), 10, ("sgd",)),
+    ("resnet_blocks.py", "resnet10_basic()", (8, 3, 32, 32), 10, ("sgd", "momentum", "adam")),
+    ("resnet_blocks.py", "resnet10_basic()", (32, 3, 32, 32), 10, ("momentum",)),
+    ("resnet_blocks.py", "resnet26_bottleneck()", (4, 3, 32, 32), 10, ("momentum",)),
+    ("vgg16.py", "vgg16(num_classes=10, batch_norm=True)", (2, 3, 64, 64), 10, ("sgd", "momentum", "adam")),
+    ("alexnet.py", "AlexNet(num_classes=10)", (2, 3, 227, 227), 10, ("momentum",)),
+    ("squeezenet_fire.py", "SqueezeNetCifar()", (8, 3, 32, 32), 10, ("sgd",)),
+    ("torchvision:models.resnet", "resnet18()", (4, 3, 224, 224), 1000, ("momentum",)),
+    ("char_rnn.py", "CharRNN()", (8, 64), 96, ("adam",)),
+    # Held out from fitting the CPU LSTM workspace factor (fitted on the case above).
+    ("char_rnn.py", "CharRNN(vocab_size=65, hidden_size=128, num_layers=3)", (4, 100), 65, ("momentum",)),
+    ("gru_classifier.py", "GRUClassifier()", (8, 64), 4, ("adam",)),
+    ("torchvision:models.mobilenetv2", "mobilenet_v2()", (2, 3, 224, 224), 1000, ("sgd",)),
+]
+if len(sys.argv) > 1:  # only the cases whose entry contains the argument
+    CASES = [c for c in CASES if sys.argv[1] in c[1]]
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    results = []
+    for example, entry, shape, classes, optimizers in CASES:
+        for optimizer in optimizers:
+            try:
+                results.append(measure(example, entry, shape, classes, optimizer))
+            except Exception as e:  # a case that cannot run is reported, not hidden
+                print(f"{example} {entry}: {e}", file=sys.stderr)
+    json.dump({"torch": torch.__version__, "device": "cpu", "method": "TorchDispatchMode storage liveness", "results": results}, sys.stdout, indent=1)
