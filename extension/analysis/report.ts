@@ -128,7 +128,7 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
     if (p.requiresGrad !== false) trainable += n;
   }
   const graph = r.graph ? graphReport(r.graph.recorder, r.graph.outputs, r.paths) : undefined;
-  const modeled = modelMemory(memoryModelInput(interp, r, graph ?? layerGraph(interp, r)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, options.memoryDevice);
+  const modeled = modelMemory(memoryModelInput(interp, r, graph ?? layerGraph(interp, r)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, options.memoryDevice, options.maxBatchTable ?? false);
   layers.forEach((layer, i) => (layer.saved_bytes = modeled.layerSaved[i]));
   const memory = modeled.memory;
   const report: ModelReport = {

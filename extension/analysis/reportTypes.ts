@@ -176,4 +176,9 @@ export interface AnalyzeOptions {
   gpuMemoryGB?: number;
   /** Where the training step runs, for the optimizer's temporaries (CUDA: multi-tensor path); default cuda. */
   memoryDevice?: 'cuda' | 'cpu';
+  /**
+   * Fill memory.max_batch (largest batch that fits, for every optimizer and dtype). Off by default:
+   * it runs the memory model 15 times, too slow for every keystroke; the CLI turns it on.
+   */
+  maxBatchTable?: boolean;
 }

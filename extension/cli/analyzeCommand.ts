@@ -45,6 +45,7 @@ export async function runAnalyze(cli: AnalyzeCliOptions, io: CommandIo): Promise
     sitePackages: environment?.sitePackages,
     // The forward graph is part of the detailed document only (it costs a little time to record).
     recordGraph: cli.json && cli.detail,
+    maxBatchTable: true,
   };
   const report = await analyzeFile(filePath, source, options);
 

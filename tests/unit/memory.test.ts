@@ -117,7 +117,7 @@ test('largest batch that fits: each moment is fixed bytes plus bytes per sample'
 
 test('the report fills memory fields, per-layer saved bytes and the batch table', async () => {
   const file = path.resolve(__dirname, '..', '..', 'examples', 'lenet5.py');
-  const report = await analyzeFile(file, fs.readFileSync(file, 'utf8'), { entry: 'LeNet5()', inputs: [{ shape: [16, 1, 32, 32] }], optimizer: 'adam', gpuMemoryGB: 1 });
+  const report = await analyzeFile(file, fs.readFileSync(file, 'utf8'), { entry: 'LeNet5()', inputs: [{ shape: [16, 1, 32, 32] }], optimizer: 'adam', gpuMemoryGB: 1, maxBatchTable: true });
   const m = report.models[0];
   assert.ok(m);
   assert.equal(m.memory.params_bytes, 61706 * 4);

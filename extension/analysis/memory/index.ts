@@ -15,7 +15,7 @@ export interface ModelMemory {
   layerSaved: number[];
 }
 
-export function modelMemory(input: MemoryModelInput, layers: readonly LayerReport[], dtype: TrainingDType, optimizer: Optimizer, capacityBytes: number, device: 'cuda' | 'cpu' = 'cuda'): ModelMemory {
+export function modelMemory(input: MemoryModelInput, layers: readonly LayerReport[], dtype: TrainingDType, optimizer: Optimizer, capacityBytes: number, device: 'cuda' | 'cpu' = 'cuda', maxBatchTable = true): ModelMemory {
   const e = estimateMemory(input, { dtype, optimizer, device });
   const memory: MemoryReport = {
     params_bytes: e.params_bytes,
@@ -30,7 +30,7 @@ export function modelMemory(input: MemoryModelInput, layers: readonly LayerRepor
     training_peak_at: e.training_peak_at,
   };
   const batch = batchOf(input.inputs[0]?.shape);
-  if (batch !== undefined && !e.incomplete) {
+  if (maxBatchTable && batch !== undefined && !e.incomplete) {
     const entries: NonNullable<MemoryReport['max_batch']>['entries'] = [];
     for (const d of DTYPES) {
       for (const o of OPTIMIZERS) {
