@@ -1,11 +1,10 @@
 // The "Netlens Engine" webview panel: one instance, shows the engine service's state live.
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
 import { engineInfoBodyHtml } from '../../webviews/engineInfo/body';
 import { isFromEngineInfoView, type EngineInfoViewState, type ToEngineInfoView } from '../../webviews/engineInfo/messages';
-import { webviewPageHtml } from '../../webviews/shared/html';
 import type { EngineService } from './engineService';
+import { createNetlensPanel } from './webviewPanel';
 
 export const ENGINE_INFO_VIEW_TYPE = 'netlens.engineInfo';
 
@@ -20,29 +19,21 @@ export class EngineInfoPanel implements vscode.Disposable {
       EngineInfoPanel.instance.panel.reveal();
       return EngineInfoPanel.instance;
     }
-    const webviewRoot = vscode.Uri.joinPath(extension.extensionUri, 'dist', 'webviews');
-    const panel = vscode.window.createWebviewPanel(ENGINE_INFO_VIEW_TYPE, 'Netlens Engine', vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [webviewRoot],
-    });
-    EngineInfoPanel.instance = new EngineInfoPanel(panel, webviewRoot, engine);
+    const panel = createNetlensPanel(
+      extension,
+      ENGINE_INFO_VIEW_TYPE,
+      { page: 'engineInfo', title: 'Netlens Engine', bodyHtml: engineInfoBodyHtml },
+      vscode.ViewColumn.Active,
+    );
+    EngineInfoPanel.instance = new EngineInfoPanel(panel, engine);
     return EngineInfoPanel.instance;
   }
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    webviewRoot: vscode.Uri,
     private readonly engine: EngineService,
   ) {
     const webview = panel.webview;
-    webview.html = webviewPageHtml({
-      title: 'Netlens Engine',
-      cspSource: webview.cspSource,
-      nonce: randomBytes(16).toString('base64'),
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'engineInfo.js')).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'engineInfo.css')).toString(),
-      bodyHtml: engineInfoBodyHtml,
-    });
     this.disposables.push(
       webview.onDidReceiveMessage((message: unknown) => this.received(message)),
       engine.onDidChangeState((state) => this.post(state)),

@@ -1,14 +1,13 @@
 // "Netlens: Show Model Summary": one webview panel with the torchinfo-like table of the models
 // of a Python file, live with its edits; "Copy as Markdown" and clicks on a layer go through here.
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
-import { webviewPageHtml } from '../../webviews/shared/html';
 import { summaryBodyHtml } from '../../webviews/summary/body';
 import { isFromSummaryView, type SummaryViewState, type ToSummaryView } from '../../webviews/summary/messages';
 import { isAnalyzable } from './analysisService';
 import type { EditorContext } from './editorContext';
 import { summaryMarkdown, summaryModels } from './summaryTable';
+import { createNetlensPanel } from './webviewPanel';
 
 export const SHOW_SUMMARY_COMMAND = 'netlens.showSummary';
 export const SUMMARY_VIEW_TYPE = 'netlens.summary';
@@ -25,32 +24,23 @@ export class SummaryPanel implements vscode.Disposable {
       SummaryPanel.instance.panel.reveal(vscode.ViewColumn.Beside, true);
       return SummaryPanel.instance;
     }
-    const webviewRoot = vscode.Uri.joinPath(extension.extensionUri, 'dist', 'webviews');
-    const panel = vscode.window.createWebviewPanel(SUMMARY_VIEW_TYPE, 'Netlens Summary', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-      enableScripts: true,
-      localResourceRoots: [webviewRoot],
-      retainContextWhenHidden: false,
-    });
-    SummaryPanel.instance = new SummaryPanel(panel, webviewRoot, context, document);
+    const panel = createNetlensPanel(
+      extension,
+      SUMMARY_VIEW_TYPE,
+      { page: 'summary', title: 'Netlens Summary', bodyHtml: summaryBodyHtml },
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+    );
+    SummaryPanel.instance = new SummaryPanel(panel, context, document);
     return SummaryPanel.instance;
   }
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    webviewRoot: vscode.Uri,
     private readonly context: EditorContext,
     private document: vscode.TextDocument,
   ) {
     this.state = { status: 'waiting', file: document.uri.fsPath };
     const webview = panel.webview;
-    webview.html = webviewPageHtml({
-      title: 'Netlens Summary',
-      cspSource: webview.cspSource,
-      nonce: randomBytes(16).toString('base64'),
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'summary.js')).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'summary.css')).toString(),
-      bodyHtml: summaryBodyHtml,
-    });
     this.disposables.push(
       webview.onDidReceiveMessage((message: unknown) => void this.received(message)),
       context.analysis.onDidChangeReport((uri) => {
