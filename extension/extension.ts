@@ -5,10 +5,14 @@ import * as vscode from 'vscode';
 import { editorFeature } from './editor/editorFeature';
 import { engineInfoFeature } from './editor/engineInfoCommand';
 import { EngineService } from './editor/engineService';
+import { inspectorFeature } from './editor/inspectorCommand';
 import type { Feature, FeatureContext } from './editor/feature';
+import { onnxFeature } from './editor/onnxEditor';
+import { trainingFeature } from './editor/trainingCommand';
+import { torchrunFeature } from './editor/torchrunCommands';
 
 /** Add a feature here: it gets the shared context and registers its own commands and providers. */
-const features: Feature[] = [engineInfoFeature, editorFeature];
+const features: Feature[] = [engineInfoFeature, editorFeature, inspectorFeature, trainingFeature, torchrunFeature, onnxFeature];
 
 export function activate(extension: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Netlens', { log: true });

@@ -77,7 +77,8 @@ function buildOptions() {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    external: ['vscode'],
+    // onnxruntime-node loads its native binding by a relative path: it ships as files (copyOnnxRuntime).
+    external: ['vscode', 'onnxruntime-node'],
     // web-tree-sitter is an ES module that finds itself through import.meta.url, which a CJS
     // bundle leaves empty; point it at the bundle file (the .wasm files sit next to it in dist/).
     define: { 'import.meta.url': '__netlensBundleUrl' },
@@ -110,7 +111,35 @@ function copyFile(from, to, what) {
   return true;
 }
 
+/**
+ * onnxruntime-node for the bundles' require('onnxruntime-node') (Node finds dist/node_modules from
+ * dist/*.js): its CommonJS files, its dependency onnxruntime-common's, and only the linux-x64
+ * binaries (the VSIX targets linux-x64; the other platforms' binaries would triple its size).
+ */
+function copyOnnxRuntime() {
+  const from = fromRoot('node_modules');
+  const to = path.join(dist, 'node_modules');
+  const ort = path.join(from, 'onnxruntime-node');
+  const binaries = path.join(ort, 'bin', 'napi-v6', 'linux', 'x64');
+  if (!fs.existsSync(binaries)) {
+    console.log('build: onnxruntime-node linux-x64 binaries not found: not copied (ONNX models cannot run)');
+    return;
+  }
+  const copyJs = (source, target) => {
+    for (const name of fs.readdirSync(source)) {
+      if (name.endsWith('.js') || name === 'package.json') copyFile(path.join(source, name), path.join(target, name), name);
+    }
+  };
+  copyFile(path.join(ort, 'package.json'), path.join(to, 'onnxruntime-node', 'package.json'), 'onnxruntime-node manifest');
+  copyJs(path.join(ort, 'dist'), path.join(to, 'onnxruntime-node', 'dist'));
+  fs.cpSync(binaries, path.join(to, 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64'), { recursive: true });
+  const common = path.join(from, 'onnxruntime-common');
+  copyFile(path.join(common, 'package.json'), path.join(to, 'onnxruntime-common', 'package.json'), 'onnxruntime-common manifest');
+  copyJs(path.join(common, 'dist', 'cjs'), path.join(to, 'onnxruntime-common', 'dist', 'cjs'));
+}
+
 function copyAssets() {
+  copyOnnxRuntime();
   copyFile(fromRoot('node_modules', 'web-tree-sitter', 'tree-sitter.wasm'), path.join(dist, 'tree-sitter.wasm'), 'tree-sitter runtime wasm');
   copyFile(
     fromRoot('node_modules', 'tree-sitter-python', 'tree-sitter-python.wasm'),

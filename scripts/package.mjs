@@ -72,12 +72,25 @@ function verify(names) {
     'extension/dist/analysisWorker.js',
     'extension/dist/webviews/summary.js',
     'extension/dist/webviews/summary.css',
+    'extension/dist/webviews/onnx.js',
+    'extension/dist/webviews/onnx.css',
+    // onnxruntime-node (scripts/build.mjs copyOnnxRuntime): the JS, its dependency, the linux-x64 binaries.
+    'extension/dist/node_modules/onnxruntime-node/package.json',
+    'extension/dist/node_modules/onnxruntime-node/dist/index.js',
+    'extension/dist/node_modules/onnxruntime-node/dist/binding.js',
+    'extension/dist/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
+    'extension/dist/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',
+    'extension/dist/node_modules/onnxruntime-common/package.json',
+    'extension/dist/node_modules/onnxruntime-common/dist/cjs/index.js',
+    'extension/dist/node_modules/onnxruntime-common/dist/cjs/package.json',
   ];
   if (!args.has('--allow-missing-addon')) required.push('extension/dist/native/netlens.node');
   if (fs.existsSync(path.join(repoRoot, 'extension', 'cli', 'main.ts'))) required.push('extension/dist/cli.js');
   const missing = required.filter((name) => !names.includes(name));
   const forbidden = names.filter((name) =>
-    /^extension\/(node_modules|native|extension|webviews|tests|scripts|examples|\.cache)\//.test(name) || /\.(ts|map|vsix)$/.test(name),
+    /^extension\/(node_modules|native|extension|webviews|tests|scripts|examples|\.cache)\//.test(name) || /\.(ts|map|vsix)$/.test(name) ||
+    // Only onnxruntime's linux-x64 binaries belong in a linux-x64 VSIX.
+    (/^extension\/dist\/node_modules\/onnxruntime-node\/bin\//.test(name) && !name.includes('/bin/napi-v6/linux/x64/')),
   );
   const problems = [
     ...missing.map((name) => `missing ${name}`),

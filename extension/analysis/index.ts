@@ -14,7 +14,7 @@ import * as dim from './shape/dim';
 import type { Dim } from './shape/dim';
 import { AnalysisAbort, Interpreter, PyRaise, Scope, type ModuleRecord, type TraceState } from './interp/interpreter';
 import { createInterpreter, type CatalogFactory } from './interp/setup';
-import { defaultFileSystem, moduleNameOfFile, type FileSystemAccess } from './interp/imports';
+import { defaultFileSystem, memoizedFileSystem, moduleNameOfFile, type FileSystemAccess } from './interp/imports';
 import { nnHelpersOf } from './interp/nn';
 import { GraphRecorder } from './interp/graphRecorder';
 import type { ClassValue, InstanceValue, SourceLocation, TensorValue, Value } from './interp/values';
@@ -97,7 +97,7 @@ export class DocumentAnalyzer {
     const fileDiagnostics: DiagnosticReport[] = ast.syntaxErrors.map((e) => ({
       severity: 'error', message: e.message, file: this.filePath, line: e.span.line, col: e.span.col, endLine: e.span.endLine, endCol: e.span.endCol, code: 'syntax',
     }));
-    const fsa = defaultFileSystem(options.readFile);
+    const fsa = memoizedFileSystem(defaultFileSystem(options.readFile));
     const interp = this.worldFor(options, fsa);
     const models: ModelReport[] = [];
     const run = new AnalysisRun(interp, this.filePath, this.document.text, ast, options, fsa);
@@ -160,7 +160,7 @@ export class DocumentAnalyzer {
 }
 
 function mtimeOf(file: string): number | undefined {
-  try { return fs.statSync(file).mtimeMs; } catch { return undefined; }
+  try { return fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs; } catch { return undefined; }
 }
 
 interface ModelCandidate {
@@ -296,9 +296,10 @@ class AnalysisRun {
     const helpers = nnHelpersOf(interp);
     // Analysis is of inference (eval) mode unless asked otherwise, like the goldens' model.eval().
     const paths = new Map<InstanceValue, string>();
-    for (const [p, m] of helpers.namedModules(root)) {
-      m.module!.training = false;
-      paths.set(m, p);
+    const modules = helpers.namedModules(root);
+    for (let i = 0; i < modules.length; i++) {
+      modules[i][1].module!.training = false;
+      paths.set(modules[i][1], modules[i][0]);
     }
 
     const chosen = this.chooseInputs(root, c);

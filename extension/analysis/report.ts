@@ -23,7 +23,7 @@ export function flattenTensors(interp: Interpreter, v: Value, out: TensorValue[]
   if (depth > 8) return out;
   switch (v.kind) {
     case 'tensor': out.push(v); break;
-    case 'tuple': case 'list': for (const i of v.items) flattenTensors(interp, i, out, depth + 1); break;
+    case 'tuple': case 'list': for (let i = 0; i < v.items.length; i++) flattenTensors(interp, v.items[i], out, depth + 1); break;
     case 'dict': for (const e of v.entries.values()) flattenTensors(interp, e.value, out, depth + 1); break;
     case 'instance': {
       const fields = interp.namedTupleFields(v.cls);
@@ -44,15 +44,21 @@ export function numel(t: TensorValue): number | undefined {
   return dim.knownProduct(t.shape);
 }
 
+// Report building runs once per analysis, mostly before V8 optimizes it: indexed loops and
+// Map.forEach instead of for-of and destructuring, which allocate per item in unoptimized code.
 function ownParameters(m: InstanceValue): { name: string; shape: ReportDim[] }[] {
   const out: { name: string; shape: ReportDim[] }[] = [];
-  for (const [name, p] of m.module?.params ?? []) if (p.kind === 'tensor' && p.shape) out.push({ name, shape: reportShape(p.shape) });
+  m.module?.params.forEach((p, name) => {
+    if (p.kind === 'tensor' && p.shape) out.push({ name, shape: reportShape(p.shape) });
+  });
   return out;
 }
 
 export function ownParamCount(m: InstanceValue): number {
   let n = 0;
-  for (const p of m.module?.params.values() ?? []) if (p.kind === 'tensor') n += numel(p) ?? 0;
+  m.module?.params.forEach((p) => {
+    if (p.kind === 'tensor') n += numel(p) ?? 0;
+  });
   return n;
 }
 
@@ -100,41 +106,54 @@ export interface TraceResult {
 export function buildModelReport(interp: Interpreter, r: TraceResult, options: AnalyzeOptions): ModelReport {
   const activationDType: DType = options.dtype ?? 'float32';
   const layers: LayerReport[] = [];
+  // Each call's tensors are flattened once and shared by the layer rows and the layer graph.
+  const flattened: FlattenedCall[] = [];
   let leafMacs: Dim = 0;
-  for (const call of r.layerCalls) {
+  for (let index = 0; index < r.layerCalls.length; index++) {
+    const call = r.layerCalls[index];
     const created = call.module.module?.createdAt;
     leafMacs = dim.add(leafMacs, call.macs);
+    const outputTensors = flattenTensors(interp, call.output);
+    const inputTensors: TensorValue[] = [];
+    for (let i = 0; i < call.inputs.length; i++) flattenTensors(interp, call.inputs[i], inputTensors);
+    const outputs = outputTensors.map(tensorShape);
     const layer: LayerReport = {
       path: r.paths.get(call.module) ?? '',
       type: call.module.cls.name,
       file: created?.file ?? '',
       line: created?.line ?? 0,
-      output: outputShapes(interp, call.output),
+      output: outputs,
       params: ownParamCount(call.module),
       macs: reportDim(call.macs),
-      inputs: call.inputs.flatMap((v) => outputShapes(interp, v)),
+      inputs: inputTensors.map(tensorShape),
       parameters: ownParameters(call.module),
     };
     if (created) layer.col = created.col;
     const arithmetic = call.arithmetic?.();
     if (arithmetic && arithmetic.length) layer.arithmetic = arithmetic;
     layers.push(layer);
+    flattened.push({ inputTensors, outputTensors, outputs });
   }
+  // One walk of the module tree after the trace serves the parameter and buffer lists.
+  const helpers = nnHelpersOf(interp);
+  const modules = helpers.namedModules(r.model);
+  const parameters = helpers.namedParameters(r.model, modules);
   let total = 0;
   let trainable = 0;
-  for (const [, p] of nnHelpersOf(interp).namedParameters(r.model)) {
+  for (let i = 0; i < parameters.length; i++) {
+    const p = parameters[i][1];
     const n = numel(p) ?? 0;
     total += n;
     if (p.requiresGrad !== false) trainable += n;
   }
   const graph = r.graph ? graphReport(r.graph.recorder, r.graph.outputs, r.paths) : undefined;
-  const modeled = modelMemory(memoryModelInput(interp, r, graph ?? layerGraph(interp, r)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, options.memoryDevice, options.maxBatchTable ?? false);
+  const modeled = modelMemory(memoryModelInput(r, parameters, helpers.namedBuffers(r.model, modules), graph ?? layerGraph(interp, r, flattened)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, options.memoryDevice, options.maxBatchTable ?? false);
   layers.forEach((layer, i) => (layer.saved_bytes = modeled.layerSaved[i]));
   const memory = modeled.memory;
   const report: ModelReport = {
     name: r.model.cls.name,
     entry: r.entry,
-    inputs: r.inputs.map((t) => (t.shape ? reportShape(t.shape) : [])),
+    inputs: r.inputs.map(tensorShape),
     output: outputShapes(interp, r.output),
     params: { total, trainable },
     macs: reportDim(dim.add(leafMacs, r.functionalMacs)),
@@ -153,14 +172,26 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
   return report;
 }
 
+function tensorShape(t: TensorValue): ReportDim[] {
+  return t.shape ? reportShape(t.shape) : [];
+}
+
+/** One leaf-layer call's tensors, flattened in order, and its output shapes as reported. */
+interface FlattenedCall {
+  inputTensors: TensorValue[];
+  outputTensors: TensorValue[];
+  outputs: ReportDim[][];
+}
+
 /** What the memory model needs from a trace: the data flow, parameter and buffer sizes. */
-function memoryModelInput(interp: Interpreter, r: TraceResult, graph: GraphReport): MemoryModelInput {
-  const helpers = nnHelpersOf(interp);
+function memoryModelInput(r: TraceResult, parameters: readonly [string, TensorValue][], buffers: readonly [string, TensorValue][], graph: GraphReport): MemoryModelInput {
   const paramsByPath = new Map<string, number>();
   let totalParams = 0;
   let trainableParams = 0;
   let largestParam = 0;
-  for (const [name, p] of helpers.namedParameters(r.model)) {
+  for (let i = 0; i < parameters.length; i++) {
+    const name = parameters[i][0];
+    const p = parameters[i][1];
     const n = numel(p) ?? 0;
     totalParams += n;
     if (p.requiresGrad === false) continue;
@@ -169,8 +200,8 @@ function memoryModelInput(interp: Interpreter, r: TraceResult, graph: GraphRepor
     const path = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '';
     paramsByPath.set(path, (paramsByPath.get(path) ?? 0) + n);
   }
-  const buffersBytes = helpers.namedBuffers(r.model).reduce((sum, [, b]) => sum + tensorBytes(b), 0);
-  const inputs = r.inputs.map((t) => ({ shape: t.shape ? reportShape(t.shape) : [], bytesPerElement: DTYPE_BYTES[t.dtype] }));
+  const buffersBytes = buffers.reduce((sum, [, b]) => sum + tensorBytes(b), 0);
+  const inputs = r.inputs.map((t) => ({ shape: tensorShape(t), bytesPerElement: DTYPE_BYTES[t.dtype] }));
   return { graph, inputs, paramsByPath, totalParams, trainableParams, largestParam, buffersBytes };
 }
 
@@ -178,8 +209,10 @@ function memoryModelInput(interp: Interpreter, r: TraceResult, graph: GraphRepor
  * Without a recorded graph, the leaf-layer calls linked by tensor identity. Tensors made
  * between layers by functional calls (F.relu, +) get a producer node the model does not know,
  * so their bytes count but what those calls save does not: less exact than the graph.
+ * The graph only feeds the memory model (it is not part of the report), so its output shape
+ * arrays are the layer rows' own.
  */
-function layerGraph(interp: Interpreter, r: TraceResult): GraphReport {
+function layerGraph(interp: Interpreter, r: TraceResult, calls: readonly FlattenedCall[]): GraphReport {
   const nodes: GraphNodeReport[] = [];
   const sources = new Map<number, GraphTensorRef>();
   r.inputs.forEach((t, input) => sources.set(t.id, { input }));
@@ -189,23 +222,24 @@ function layerGraph(interp: Interpreter, r: TraceResult): GraphReport {
     if (known) return known;
     // Most often an activation applied to the previous layer's output (F.relu(self.conv(x))).
     const args = lastLayerOutput ? [{ tensor: lastLayerOutput }] : [];
-    nodes.push({ op: 'untraced', kind: 'function', attrs: {}, args, kwargs: {}, outputs: [t.shape ? reportShape(t.shape) : []], file: '', line: 0, col: 0 });
+    nodes.push({ op: 'untraced', kind: 'function', attrs: {}, args, kwargs: {}, outputs: [tensorShape(t)], file: '', line: 0, col: 0 });
     const made = { node: nodes.length - 1, output: 0 };
     sources.set(t.id, made);
     return made;
   };
-  for (const call of r.layerCalls) {
-    const args = call.inputs.flatMap((v) => flattenTensors(interp, v)).map((t) => ({ tensor: refOf(t) }));
-    const outputs = flattenTensors(interp, call.output);
+  r.layerCalls.forEach((call, index) => {
+    const { inputTensors, outputTensors, outputs } = calls[index];
+    const args = inputTensors.map((t) => ({ tensor: refOf(t) }));
     const inplace = call.module.attrs.get('inplace');
     nodes.push({
       op: call.module.cls.name, kind: 'module', path: r.paths.get(call.module) ?? '',
       attrs: { inplace: inplace?.kind === 'bool' ? inplace.value : false }, args, kwargs: {},
-      outputs: outputs.map((t) => (t.shape ? reportShape(t.shape) : [])), file: '', line: 0, col: 0,
+      outputs, file: '', line: 0, col: 0,
     });
-    outputs.forEach((t, output) => sources.set(t.id, { node: nodes.length - 1, output }));
-    if (outputs.length > 0) lastLayerOutput = { node: nodes.length - 1, output: 0 };
-  }
+    const node = nodes.length - 1;
+    outputTensors.forEach((t, output) => sources.set(t.id, { node, output }));
+    if (outputTensors.length > 0) lastLayerOutput = { node, output: 0 };
+  });
   return { nodes, outputs: flattenTensors(interp, r.output).map(refOf) };
 }
 

@@ -58,7 +58,7 @@ export function parseCommandLine(argv: readonly string[]): CliCommand {
   if (command.startsWith('-')) {
     throw new UsageError(`unknown option ${command}; put options after a command, e.g. 'netlens analyze model.py --json'.`);
   }
-  throw new UsageError(`unknown command '${command}'; the commands are: analyze, train, bench. Run 'netlens --help'.`);
+  throw new UsageError(`unknown command '${command}'; the commands are: analyze, train, bench, infer, export-torchrun. Run 'netlens --help'.`);
 }
 
 /** Splits `--flag=value` and `--flag value`; the flag's value is taken from the next argument. */
@@ -205,6 +205,8 @@ Usage:
   netlens analyze FILE [options]   analyze a model file (run 'netlens analyze --help')
   netlens train FILE [options]     train a model with the native engine (run 'netlens train --help')
   netlens bench FILE [options]     time training steps with the native engine (run 'netlens bench --help')
+  netlens infer FILE --image IMG   classify an image with the native engine (run 'netlens infer --help')
+  netlens export-torchrun FILE [options]  write a PyTorch DDP training script for torchrun (run 'netlens export-torchrun --help')
   netlens --help | --version
 `;
 

@@ -2,6 +2,9 @@
 // (0 ran, 1 failure: a bug, or a model the engine cannot run, 2 usage error). bin/netlens.js calls main() from the
 // bundle dist/cli.js; `tsx extension/cli/main.ts ...` runs it from source.
 import { runAnalyze, type CommandIo } from './analyzeCommand';
+import { runExportTorchrun } from './exportTorchrun';
+import { runInferCommand } from './inferCommand';
+import { runExportOnnxCommand, runOnnxCommand } from './onnxCommand';
 import { analyzeUsage, mainUsage, parseCommandLine, UsageError } from './args';
 import { runBenchCommand, runTrainCommand } from './trainCommand';
 import { benchUsage, trainUsage } from './trainArgs';
@@ -11,6 +14,10 @@ export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
 
 export async function main(argv: readonly string[], io: CommandIo = processIo()): Promise<number> {
   try {
+    if (argv[0] === 'export-torchrun') return await runExportTorchrun(argv.slice(1), io);
+    if (argv[0] === 'infer') return await runInferCommand(argv.slice(1), io);
+    if (argv[0] === 'onnx') return await runOnnxCommand(argv.slice(1), io);
+    if (argv[0] === 'export-onnx') return await runExportOnnxCommand(argv.slice(1), io);
     const command = parseCommandLine(argv);
     switch (command.kind) {
       case 'help':

@@ -60,3 +60,20 @@ export function findPythonEnvironment(env: NodeJS.ProcessEnv = process.env): Pyt
   }
   return undefined;
 }
+
+/** Interpreters to try for running Python (not only reading it), in the order findPythonEnvironment looks. */
+export function pythonInterpreterCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.NETLENS_PYTHON === 'none') return [];
+  const found: string[] = [];
+  for (const variable of ['VIRTUAL_ENV', 'CONDA_PREFIX']) {
+    const prefix = env[variable];
+    if (!prefix) continue;
+    for (const candidate of [path.join(prefix, 'bin', 'python3'), path.join(prefix, 'bin', 'python'), path.join(prefix, 'python.exe')]) {
+      if (fs.existsSync(candidate)) {
+        found.push(candidate);
+        break;
+      }
+    }
+  }
+  return [...found, ...(env.NETLENS_PYTHON ? [env.NETLENS_PYTHON] : ['python3', 'python'])];
+}

@@ -37,7 +37,7 @@ export interface TrainCliOptions extends ModelCliOptions {
   resume?: string;
 }
 
-type Topic = 'train' | 'bench';
+type Topic = 'train' | 'bench' | 'export-torchrun' | 'infer';
 
 function usage(topic: Topic, message: string): UsageError {
   return new UsageError(`${message} Run 'netlens ${topic} --help'.`);
@@ -134,40 +134,92 @@ export function parseBench(args: readonly string[]): BenchCliOptions | 'help' {
   return { file: file!, ...options };
 }
 
-export function parseTrain(args: readonly string[]): TrainCliOptions | 'help' {
+/** Flags a command built on train's grammar adds (export-torchrun): it claims them before train's switch. */
+export interface ExtraTrainFlags {
+  switches: readonly string[];
+  onFlag(flag: string, value: string): boolean;
+  onSwitch(flag: string): void;
+}
+
+export function parseTrain(args: readonly string[], topic: 'train' | 'export-torchrun' = 'train', extra?: ExtraTrainFlags): TrainCliOptions | 'help' {
   if (args.includes('--help') || args.includes('-h')) return 'help';
   const options: Omit<TrainCliOptions, 'file'> = {
     inputs: [], pythonPath: [], device: 'cpu', seed: 0, data: 'default', epochs: 1, optimizer: 'momentum', validation: 0.1, augment: false, jsonEvents: false,
   };
-  const [file] = walk('train', args, new Set(['--json-events', '--augment']), (flag, value) => {
-    if (modelFlag('train', options, flag, value)) return;
+  const [file] = walk(topic, args, new Set(['--json-events', '--augment', ...(extra?.switches ?? [])]), (flag, value) => {
+    if (modelFlag(topic, options, flag, value) || extra?.onFlag(flag, value)) return;
     switch (flag) {
       case '--data': options.data = value; break;
-      case '--epochs': options.epochs = positiveInteger('train', flag, value); break;
-      case '--max-steps': options.maxSteps = positiveInteger('train', flag, value); break;
-      case '--lr': options.lr = positiveNumber('train', flag, value); break;
+      case '--epochs': options.epochs = positiveInteger(topic, flag, value); break;
+      case '--max-steps': options.maxSteps = positiveInteger(topic, flag, value); break;
+      case '--lr': options.lr = positiveNumber(topic, flag, value); break;
       case '--validation': {
         const fraction = Number(value);
-        if (!(fraction >= 0 && fraction < 1)) throw usage('train', `--validation '${value}' must be a fraction in [0, 1), e.g. 0.1.`);
+        if (!(fraction >= 0 && fraction < 1)) throw usage(topic, `--validation '${value}' must be a fraction in [0, 1), e.g. 0.1.`);
         options.validation = fraction;
         break;
       }
       case '--optimizer': {
         const name = optimizerNames.find((candidate) => candidate === value.toLowerCase());
-        if (!name) throw usage('train', `--optimizer '${value}' is not one of ${optimizerNames.join(', ')}.`);
+        if (!name) throw usage(topic, `--optimizer '${value}' is not one of ${optimizerNames.join(', ')}.`);
         options.optimizer = name;
         break;
       }
       case '--runs-root': options.runsRoot = value; break;
       case '--resume': options.resume = value; break;
-      default: throw usage('train', `unknown option ${flag} for 'netlens train'.`);
+      default: throw usage(topic, `unknown option ${flag} for 'netlens ${topic}'.`);
     }
   }, (flag) => {
-    if (flag === '--json-events') options.jsonEvents = true;
+    if (extra?.switches.includes(flag)) extra.onSwitch(flag);
+    else if (flag === '--json-events') options.jsonEvents = true;
     else options.augment = true;
   });
   return { file: file!, ...options };
 }
+
+export interface InferCliOptions extends ModelCliOptions {
+  /** The PNG/JPEG file to classify. */
+  image: string;
+  checkpoint?: string;
+  /** 'default' or a path, as for train; gives the normalization and the class names. */
+  data: string;
+  top: number;
+  json: boolean;
+}
+
+export function parseInfer(args: readonly string[]): InferCliOptions | 'help' {
+  if (args.includes('--help') || args.includes('-h')) return 'help';
+  const topic = 'infer';
+  let image: string | undefined;
+  const options: Omit<InferCliOptions, 'file' | 'image'> = { inputs: [], pythonPath: [], device: 'cpu', seed: 0, data: 'default', top: 5, json: false };
+  const [file] = walk(topic, args, new Set(['--json']), (flag, value) => {
+    if (modelFlag(topic, options, flag, value)) return;
+    switch (flag) {
+      case '--image': image = value; break;
+      case '--checkpoint': options.checkpoint = value; break;
+      case '--data': options.data = value; break;
+      case '--top': options.top = positiveInteger(topic, flag, value); break;
+      default: throw usage(topic, `unknown option ${flag} for 'netlens infer'.`);
+    }
+  }, () => {
+    options.json = true;
+  });
+  if (image === undefined) throw usage(topic, "missing --image: 'netlens infer' needs the image file to classify.");
+  return { file: file!, image, ...options };
+}
+
+export const inferUsage = `Usage: netlens infer FILE --image PNG|JPEG [--entry EXPR] [--input D0,D1,...] [--checkpoint FILE]
+                     [--data default|PATH] [--top K] [--seed N] [--json]
+
+Classifies one image with the model in the native engine (eval mode): the image is scaled to
+cover the model's input, centre-cropped and normalized like the data (--data: the built-in
+shapes data when it fits the input, else PATH as for train, whose class names are used).
+Weights come from --checkpoint (a safetensors state_dict, e.g. a run's checkpoint) or else
+the --seed's initialization. Prints the K most probable classes (default 5); --json prints
+{"model", "image", "weights", "input_shape", "classes", "top": [{"index", "name", "probability"}],
+"probabilities"}.
+Exit status: 0 ran, 1 the engine could not run it (or a bad image or checkpoint), 2 usage errors.
+`;
 
 export const benchUsage = `Usage: netlens bench FILE [--entry EXPR] [--input D0,D1,...]... [--batch B] [--steps S]
                      [--warmup W] [--device cpu|cuda] [--seed N] [--json]
@@ -190,7 +242,8 @@ stored in .netlens/runs/<id>/ (config.json, metrics.jsonl). --json-events prints
 (start, step, epoch, checkpoint, done, error) as one JSON line.
 --resume continues from a checkpoint (a run folder: its latest one): weights and the epoch and
 step counters (--max-steps counts the earlier steps); a checkpoint of a run folder appends to
-that run. The optimizer state is not restored (momentum and Adam moments start fresh).
+that run. The optimizer state (momentum buffers, Adam moments, step counts) is saved beside each
+checkpoint as NAME.optimizer.safetensors and restored with it, so a resumed run continues exactly.
 Ctrl-C (SIGINT) or SIGTERM finishes the steps in flight, writes a checkpoint and exits 130.
 Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors,
 130 cancelled.

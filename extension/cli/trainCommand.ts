@@ -8,6 +8,7 @@ import { findAddon } from '../engine/addon';
 import { bundledHostModule, EngineClient } from '../engine/client';
 import type { TrainingDataSpec } from '../engine/protocol';
 import { runBench } from '../training/bench';
+import { defaultDataFor } from '../training/engineRuns';
 import { LoweringError, type EngineOptimizerSpec } from '../training/lower';
 import { trainingMessages } from '../training/messages';
 import { prepareModel, type PreparedModel } from '../training/modelSpec';
@@ -34,7 +35,7 @@ function engineLocation(io: CommandIo): { hostModule: string; execArgv: string[]
     : { hostModule: path.join(root, 'extension', 'engine', 'host.ts'), execArgv: ['--import', 'tsx'], addonPath: addon.path };
 }
 
-async function withEngine<T>(io: CommandIo, body: (client: EngineClient) => Promise<T>): Promise<T> {
+export async function withEngine<T>(io: CommandIo, body: (client: EngineClient) => Promise<T>): Promise<T> {
   const location = engineLocation(io);
   const client = new EngineClient({ ...location, requestTimeoutMs: 10 * 60_000 });
   try {
@@ -45,7 +46,7 @@ async function withEngine<T>(io: CommandIo, body: (client: EngineClient) => Prom
   }
 }
 
-function optimizerSpec(name: OptimizerName, lr: number | undefined): EngineOptimizerSpec {
+export function optimizerSpec(name: OptimizerName, lr: number | undefined): EngineOptimizerSpec {
   switch (name) {
     case 'sgd': return { type: 'sgd', lr: lr ?? 0.01 };
     case 'momentum': return { type: 'sgd', lr: lr ?? 0.01, momentum: 0.9 };
@@ -55,14 +56,14 @@ function optimizerSpec(name: OptimizerName, lr: number | undefined): EngineOptim
   }
 }
 
-function readableFile(io: CommandIo, file: string): string {
+export function readableFile(io: CommandIo, file: string): string {
   const absolute = path.resolve(io.cwd, file);
   if (!fs.existsSync(absolute)) throw new UsageError(`cannot read FILE '${file}': no such file.`);
   return absolute;
 }
 
 /** Lowering problems and engine refusals are the user's model, not a usage error: exit 1 with the message. */
-function reportFailure(io: CommandIo, error: unknown): number {
+export function reportFailure(io: CommandIo, error: unknown): number {
   if (error instanceof LoweringError || error instanceof Error) {
     io.stderr(`netlens: ${error.message}\n`);
     return exit.failure;
@@ -114,12 +115,11 @@ export async function runBenchCommand(options: BenchCliOptions, io: CommandIo): 
 }
 
 /** The built-in data set that fits the model's input, or why none does. */
-function dataFor(data: string, sampleShape: readonly number[], io: CommandIo): TrainingDataSpec {
+export function dataFor(data: string, sampleShape: readonly number[], io: CommandIo, split: 'train' | 'test' = 'train'): TrainingDataSpec {
   if (data === 'default') {
-    const [channels, height, width] = sampleShape;
-    if (sampleShape.length === 3 && channels === 3 && height === 32 && width === 32) return { kind: 'default', options: { variant: 'shapes32', split: 'train' } };
-    if (sampleShape.length === 3 && channels === 1 && height === 28 && width === 28) return { kind: 'default', options: { variant: 'shapes28', split: 'train' } };
-    throw new Error(trainingMessages.defaultDataDoesNotFit(`N, ${sampleShape.join(', ')}`));
+    const fitting = defaultDataFor(sampleShape, split);
+    if (!fitting) throw new Error(trainingMessages.defaultDataDoesNotFit(`N, ${sampleShape.join(', ')}`));
+    return fitting;
   }
   const paths = data.split(',').map((p) => path.resolve(io.cwd, p));
   for (const p of paths) if (!fs.existsSync(p)) throw new UsageError(`--data '${p}' does not exist.`);

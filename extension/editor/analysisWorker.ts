@@ -1,15 +1,20 @@
 // The analysis worker thread (bundled as dist/analysisWorker.js): runs the analyzer off the
-// extension host's event loop, one job at a time, and answers each job by its id. It keeps a
-// DocumentAnalyzer per recently analyzed file so parses and imported modules are reused, and
-// hands it the job's edit when that edit was made from the text the analyzer holds.
+// extension host's event loop, one job at a time, and answers each job by its id with an
+// EditorView (what the editor shows), keeping the full report to answer hover, tree and summary
+// queries about it. It keeps a DocumentAnalyzer per recently analyzed file so parses and
+// imported modules are reused, and hands it the job's edit when that edit was made from the text
+// the analyzer holds.
 import { parentPort } from 'node:worker_threads';
 
 import { DocumentAnalyzer } from '../analysis/index';
 import type { AnalyzeOptions, FileReport } from '../analysis/reportTypes';
 import { findPythonEnvironment } from '../cli/pythonEnvironment';
-import { runAnalysisJob, type AnalysisJob } from './analysisJob';
+import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob } from './analysisJob';
+import type { QueryAnswer, WorkerQuery, WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
 import { applicableEdit, type HeldText } from './documentEdits';
-import type { WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
+import { editorView, transferablesOf, type EditorView } from './editorView';
+import { hoverMarkdown, moduleTree } from './presentation';
+import { summaryMarkdown, summaryModels } from './summaryTable';
 
 /** Open files a user switches between; older analyzers are dropped (and rebuilt on demand). */
 const MAX_ANALYZERS = 16;
@@ -33,6 +38,7 @@ async function analyzerFor(file: string): Promise<DocumentAnalyzer> {
     old.dispose();
     analyzers.delete(oldFile);
     heldTexts.delete(oldFile);
+    heldReports.delete(oldFile);
   }
   return analyzer;
 }
@@ -51,23 +57,112 @@ async function analyze(file: string, source: string, options: AnalyzeOptions): P
   return analyzer.analyze(options);
 }
 
-async function handle(request: WorkerRequest): Promise<WorkerReply> {
+/** The latest report of each file, which queries about its view are answered from. */
+interface HeldReport {
+  reportId: number;
+  job: AnalysisJob;
+  report: FileReport;
+}
+const heldReports = new Map<string, HeldReport>();
+let nextReportId = 1;
+
+async function runJob(job: AnalysisJob): Promise<EditorView> {
+  sitePackages ??= findPythonEnvironment(process.env)?.sitePackages ?? [];
+  await updateText(job);
+  const report = await runAnalysisJob(job, analyze, sitePackages);
+  const reportId = nextReportId++;
+  heldReports.set(job.file, { reportId, job, report });
+  return editorView(report, job.file, reportId);
+}
+
+/**
+ * Re-analyzes one model of a held report with the largest-batch search on (15 runs of the
+ * memory model: too slow for every keystroke, so only for a model shown not to fit; the host
+ * keeps the answer per report).
+ */
+async function largestBatch(held: HeldReport, index: number, capacityBytes: number): Promise<number | undefined> {
+  const model = held.report.models[index];
+  if (!model) return undefined;
+  const options = analyzeOptionsFor(held.job, sitePackages ?? []);
+  const inputs = configuredInputs(model, held.job.settings.inputShapes);
+  const again = await analyze(held.job.file, held.job.source, {
+    ...options,
+    entry: model.entry,
+    inputs,
+    maxBatchTable: true,
+    // The analyzer takes decimal gigabytes.
+    gpuMemoryGB: capacityBytes / 1e9,
+  });
+  const entries = again.models[0]?.memory.max_batch?.entries ?? [];
+  return entries.find((entry) => entry.dtype === held.job.settings.dtype && entry.optimizer === held.job.settings.optimizer)?.batch;
+}
+
+/** Hover, tree and summary read the held report only: they are answered at once, between jobs. */
+function answerAtOnce(query: Exclude<WorkerQuery, { kind: 'maxBatch' }>, held: HeldReport): QueryAnswer<typeof query> {
+  const report = held.report;
+  switch (query.kind) {
+    case 'hover':
+      return hoverMarkdown(report, query.file, query.line);
+    case 'moduleTree': {
+      const model = report.models[query.model];
+      return model ? moduleTree(model) : [];
+    }
+    case 'summary': {
+      const models = summaryModels(report, query.context);
+      return { models, markdown: summaryMarkdown(report.file, models) };
+    }
+  }
+}
+
+function heldFor(query: WorkerQuery): HeldReport | undefined {
+  const held = heldReports.get(query.file);
+  return held && held.reportId === query.reportId ? held : undefined;
+}
+
+function failure(id: number, error: unknown, started: number): WorkerReply {
+  const message = error instanceof Error ? error.stack ?? error.message : String(error);
+  return { id, ok: false, error: message, elapsedMs: performance.now() - started };
+}
+
+async function handleQueued(request: WorkerRequest): Promise<WorkerReply> {
   const started = performance.now();
   try {
-    sitePackages ??= findPythonEnvironment(process.env)?.sitePackages ?? [];
-    await updateText(request.job);
-    const report = await runAnalysisJob(request.job, analyze, sitePackages);
-    return { id: request.id, ok: true, report, elapsedMs: performance.now() - started };
+    if (request.kind === 'analyze') {
+      const view = await runJob(request.job);
+      return { id: request.id, ok: true, kind: 'analyze', view, elapsedMs: performance.now() - started };
+    }
+    const query = request.query;
+    const held = heldFor(query);
+    if (!held || query.kind !== 'maxBatch') return { id: request.id, ok: true, kind: 'query', outcome: { stale: true }, elapsedMs: performance.now() - started };
+    const value = await largestBatch(held, query.model, query.capacityBytes);
+    return { id: request.id, ok: true, kind: 'query', outcome: { stale: false, value }, elapsedMs: performance.now() - started };
   } catch (error) {
-    const message = error instanceof Error ? error.stack ?? error.message : String(error);
-    return { id: request.id, ok: false, error: message, elapsedMs: performance.now() - started };
+    return failure(request.id, error, started);
   }
 }
 
 const port = parentPort;
 if (!port) throw new Error('analysisWorker.js must run as a worker thread');
-// Jobs run strictly one after another: the analyzers are not reentrant.
+
+function send(reply: WorkerReply): void {
+  // The view's typed arrays move to the host instead of being copied.
+  port!.postMessage(reply, reply.ok && reply.kind === 'analyze' ? transferablesOf(reply.view) : []);
+}
+
+// Jobs (and queries that run the analyzer) run strictly one after another: the analyzers are not reentrant.
 let queue = Promise.resolve();
 port.on('message', (request: WorkerRequest) => {
-  queue = queue.then(() => handle(request)).then((reply) => port.postMessage(reply));
+  if (request.kind === 'query' && request.query.kind !== 'maxBatch') {
+    const started = performance.now();
+    try {
+      const held = heldFor(request.query);
+      send(held
+        ? { id: request.id, ok: true, kind: 'query', outcome: { stale: false, value: answerAtOnce(request.query, held) }, elapsedMs: performance.now() - started }
+        : { id: request.id, ok: true, kind: 'query', outcome: { stale: true }, elapsedMs: performance.now() - started });
+    } catch (error) {
+      send(failure(request.id, error, started));
+    }
+    return;
+  }
+  queue = queue.then(() => handleQueued(request)).then(send);
 });

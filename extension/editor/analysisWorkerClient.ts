@@ -1,12 +1,13 @@
-// Owns the analysis worker thread: starts it on first use, matches replies to requests, and
-// replaces a worker that died or ran past the time limit (the analyzer's step budget should stop
-// it long before; this is the guard for a bug in the analyzer, not a normal path). No `vscode`.
+// Owns the analysis worker thread: starts it on first use, sends it analysis jobs and queries
+// about their reports, matches replies to requests, and replaces a worker that died or ran past
+// the time limit (the analyzer's step budget should stop it long before; this is the guard for a
+// bug in the analyzer, not a normal path). No `vscode`.
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-import type { FileReport } from '../analysis/reportTypes';
 import type { AnalysisJob } from './analysisJob';
-import type { WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
+import type { QueryAnswer, QueryOutcome, WorkerQuery, WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
+import type { EditorView } from './editorView';
 
 export interface AnalysisWorkerOptions {
   /** The worker script: dist/analysisWorker.js in the bundle. */
@@ -16,7 +17,7 @@ export interface AnalysisWorkerOptions {
 }
 
 interface Pending {
-  resolve: (report: FileReport) => void;
+  resolve: (reply: WorkerReply & { ok: true }) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -29,7 +30,22 @@ export class AnalysisWorkerClient {
 
   constructor(private readonly options: AnalysisWorkerOptions) {}
 
-  analyze(job: AnalysisJob): Promise<FileReport> {
+  /** Analyzes the job's text; the answer is what the editor shows of the report. */
+  async analyze(job: AnalysisJob): Promise<EditorView> {
+    const reply = await this.send({ id: 0, kind: 'analyze', job }, job.file);
+    if (reply.kind !== 'analyze') throw new Error('the analysis worker answered a job with a query answer');
+    return reply.view;
+  }
+
+  /** A detail of a view's report; `stale` once a newer analysis of the file replaced that report. */
+  async query<Q extends WorkerQuery>(query: Q): Promise<QueryOutcome<QueryAnswer<Q>>> {
+    const reply = await this.send({ id: 0, kind: 'query', query }, query.file);
+    if (reply.kind !== 'query') throw new Error('the analysis worker answered a query with a view');
+    // The worker answers a query of kind K with WorkerQueryAnswers[K] (analysisWorker.ts).
+    return reply.outcome as QueryOutcome<QueryAnswer<Q>>;
+  }
+
+  private send(request: WorkerRequest, file: string): Promise<WorkerReply & { ok: true }> {
     if (this.disposed) return Promise.reject(new Error('the analysis worker was disposed'));
     let worker: Worker;
     try {
@@ -39,15 +55,14 @@ export class AnalysisWorkerClient {
     }
     const id = this.nextId++;
     const timeoutMs = this.options.timeoutMs ?? 30_000;
-    return new Promise<FileReport>((resolve, reject) => {
+    return new Promise<WorkerReply & { ok: true }>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.options.log?.(`analysis of ${job.file} ran past ${timeoutMs} ms; restarting the analysis worker`);
-        this.failAll(new Error(`analysis of ${job.file} did not finish within ${timeoutMs} ms`));
+        this.options.log?.(`analysis of ${file} ran past ${timeoutMs} ms; restarting the analysis worker`);
+        this.failAll(new Error(`analysis of ${file} did not finish within ${timeoutMs} ms`));
         void this.stopWorker();
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      const request: WorkerRequest = { id, job };
-      worker.postMessage(request);
+      worker.postMessage({ ...request, id });
     });
   }
 
@@ -83,7 +98,7 @@ export class AnalysisWorkerClient {
     if (!pending) return;
     this.pending.delete(reply.id);
     clearTimeout(pending.timer);
-    if (reply.ok) pending.resolve(reply.report);
+    if (reply.ok) pending.resolve(reply);
     else pending.reject(new Error(reply.error));
   }
 

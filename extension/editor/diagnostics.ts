@@ -5,7 +5,6 @@ import * as vscode from 'vscode';
 import type { DiagnosticReport } from '../analysis/reportTypes';
 import { isAnalyzable } from './analysisService';
 import type { EditorContext } from './editorContext';
-import { fileDiagnostics } from './presentation';
 
 const severities: Record<DiagnosticReport['severity'], vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -38,10 +37,10 @@ export function registerDiagnostics(context: EditorContext): vscode.Disposable {
 
   const refresh = (document: vscode.TextDocument): void => {
     if (!isAnalyzable(document)) return;
-    const report = context.analysis.currentReport(document);
-    if (!report) return;
+    const view = context.analysis.currentView(document);
+    if (!view) return;
     const documentFixes = new Map<string, Fix>();
-    collection.set(document.uri, fileDiagnostics(report, document.uri.fsPath).map((reported) => {
+    collection.set(document.uri, view.diagnostics.map((reported) => {
       const diagnostic = new vscode.Diagnostic(rangeOf(document, reported), reported.message, severities[reported.severity]);
       diagnostic.source = 'Netlens';
       if (reported.code) diagnostic.code = reported.code;

@@ -63,6 +63,18 @@ export class EngineService implements vscode.Disposable {
     return this.restart();
   }
 
+  /**
+   * The running engine client for requests (training, inference), started or restarted on
+   * demand; throws with the reason when the engine cannot run.
+   */
+  async runningClient(): Promise<EngineClient> {
+    const state = await this.hello();
+    if (state.status !== 'ready' || !this.client) {
+      throw new Error(state.status === 'failed' ? state.error : state.status === 'disabled' ? state.reason : 'the engine is still starting');
+    }
+    return this.client;
+  }
+
   async restart(): Promise<EngineInfoViewState> {
     if (this.startup) await this.startup;
     await this.client?.dispose();

@@ -1,39 +1,25 @@
 // Inlay hints: the output shape after each line that constructs layers and after each tensor
-// statement of forward(). The provider waits for the report of the document's current version,
+// statement of forward(). The provider waits for the view of the document's current version,
 // so VS Code keeps the previous hints until fresh ones replace them and never shows stale ones.
+// Only the lines VS Code asks for (the visible range) become hint objects.
 import * as vscode from 'vscode';
 
 import type { EditorContext } from './editorContext';
-import type { FileReport } from '../analysis/reportTypes';
-import { readHintSettings, type HintSettings } from './config';
-import { hintColumn, layerHints, statementHints, type LineHint } from './presentation';
+import { readHintSettings } from './config';
+import { inlayHintsIn } from './editorView';
+import { hintColumn, type LineHint } from './presentation';
 
 export function registerInlayHints(context: EditorContext): vscode.Disposable {
   const changed = new vscode.EventEmitter<void>();
-  // VS Code asks again for every scroll and range; a report's hints are computed once per settings.
-  const computed = new WeakMap<FileReport, { key: string; hints: LineHint[] }>();
-  const hintsOf = (report: FileReport, file: string, settings: HintSettings): LineHint[] => {
-    const key = JSON.stringify(settings);
-    const cached = computed.get(report);
-    if (cached && cached.key === key) return cached.hints;
-    const layers = settings.layerShapes ? layerHints(report, file, settings.params) : [];
-    const layerLines = new Set(layers.map((hint) => hint.line));
-    const statements = settings.forwardShapes ? statementHints(report, file, layerLines) : [];
-    const hints = [...layers, ...statements];
-    computed.set(report, { key, hints });
-    return hints;
-  };
-
   const provider: vscode.InlayHintsProvider = {
     onDidChangeInlayHints: changed.event,
     async provideInlayHints(document, range, token) {
       const settings = readHintSettings();
       if (!settings.layerShapes && !settings.forwardShapes) return [];
-      const report = await context.analysis.reportFor(document);
-      if (!report || token.isCancellationRequested) return undefined;
-      return hintsOf(report, document.uri.fsPath, settings)
-        .filter((hint) => hint.line >= 1 && hint.line <= document.lineCount && range.contains(new vscode.Position(hint.line - 1, 0)))
-        .map((hint) => toInlayHint(document, hint));
+      const view = await context.analysis.viewFor(document);
+      if (!view || token.isCancellationRequested) return undefined;
+      const last = Math.min(range.end.line + 1, document.lineCount);
+      return inlayHintsIn(view.hints, range.start.line + 1, last, settings).map((hint) => toInlayHint(document, hint));
     },
   };
 

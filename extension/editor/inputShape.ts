@@ -30,8 +30,8 @@ export async function setInputShape(context: EditorContext): Promise<void> {
     void vscode.window.showWarningMessage('Netlens: open a Python model file first.');
     return;
   }
-  const report = await context.analysis.reportFor(document, true);
-  const models = report?.models ?? [];
+  const view = await context.analysis.viewFor(document, true);
+  const models = view?.models ?? [];
   if (models.length === 0) {
     void vscode.window.showWarningMessage('Netlens: no model found in this file to set an input shape for.');
     return;

@@ -1,43 +1,54 @@
 // The "Netlens Layers" tree view: the active file's models and their module hierarchy with
-// output shapes and parameters; clicking a layer opens the line that constructs it.
+// output shapes and parameters; clicking a layer opens the line that constructs it. A model's
+// hierarchy is built by the analysis worker when the model is expanded.
 import * as vscode from 'vscode';
 
-import type { ModelReport } from '../analysis/reportTypes';
 import { isAnalyzable } from './analysisService';
 import type { EditorContext } from './editorContext';
-import { groupDigits, moduleDescription, moduleTree, type ModuleNode } from './presentation';
+import type { EditorView } from './editorView';
+import { groupDigits, moduleDescription, type ModelHeadline, type ModuleNode } from './presentation';
 
 export const LAYERS_VIEW_ID = 'netlens.layers';
 const EXPANDED_MODELS_MAX = 3;
 
-type LayersItem = { kind: 'model'; model: ModelReport; file: string } | { kind: 'module'; node: ModuleNode; modelKey: string };
+type LayersItem =
+  | { kind: 'model'; model: ModelHeadline; index: number; view: EditorView; file: string }
+  | { kind: 'module'; node: ModuleNode; modelKey: string };
 
 class LayersProvider implements vscode.TreeDataProvider<LayersItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
-  private models: ModelReport[] = [];
+  private view: EditorView | undefined;
   private file = '';
+  /** Each expanded model's children as last shown, by model key. */
+  private readonly lastChildren = new Map<string, ModuleNode[]>();
 
   constructor(private readonly context: EditorContext) {}
 
-  /** Shows the active file's report; keeps the last tree while the next report is computed. */
+  /** Shows the active file's view; keeps the last tree while the next view is computed. */
   refresh(): void {
     const document = vscode.window.activeTextEditor?.document;
     if (!document || !isAnalyzable(document)) return;
-    const report = this.context.analysis.currentReport(document);
-    if (!report) {
-      if (document.uri.fsPath !== this.file) void this.context.analysis.reportFor(document, true);
+    const view = this.context.analysis.currentView(document);
+    if (!view) {
+      if (document.uri.fsPath !== this.file) void this.context.analysis.viewFor(document, true);
       return;
     }
+    if (this.file !== document.uri.fsPath) this.lastChildren.clear();
     this.file = document.uri.fsPath;
-    this.models = report.models;
+    this.view = view;
     this.changed.fire();
   }
 
-  getChildren(element?: LayersItem): LayersItem[] {
-    if (!element) return this.models.map((model) => ({ kind: 'model', model, file: this.file }));
-    const modelKey = element.kind === 'model' ? `${element.file}#${element.model.entry}` : element.modelKey;
-    const nodes = element.kind === 'model' ? moduleTree(element.model) : element.node.children;
+  async getChildren(element?: LayersItem): Promise<LayersItem[]> {
+    const view = this.view;
+    if (!element) return view ? view.models.map((model, index) => ({ kind: 'model', model, index, view, file: this.file })) : [];
+    if (element.kind === 'module') return element.node.children.map((node) => ({ kind: 'module', node, modelKey: element.modelKey }));
+    const modelKey = `${element.file}#${element.model.entry}`;
+    // A newer analysis replaced the view meanwhile: keep the model's last children until that
+    // analysis's view (which refreshes the tree) is shown.
+    const nodes = await this.context.analysis.moduleTree(element.view, element.index) ?? this.lastChildren.get(modelKey) ?? [];
+    this.lastChildren.set(modelKey, nodes);
     return nodes.map((node) => ({ kind: 'module', node, modelKey }));
   }
 
@@ -46,7 +57,7 @@ class LayersProvider implements vscode.TreeDataProvider<LayersItem> {
       const { model } = element;
       // A file of many models (every block class constructible on its own) opens collapsed:
       // expanding them all would build every module tree on each re-analysis.
-      const expand = this.models.length <= EXPANDED_MODELS_MAX;
+      const expand = (this.view?.models.length ?? 0) <= EXPANDED_MODELS_MAX;
       const item = new vscode.TreeItem(model.name, expand ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
       // Stable ids keep what the user expanded across the re-analysis of every edit.
       item.id = `${element.file}#${model.entry}`;

@@ -12,6 +12,12 @@ export interface LineHint {
   text: string;
 }
 
+/**
+ * A model as the host-side adapters (CodeLens, status bar, tree roots, input shapes) need it: the
+ * report without its per-layer and per-statement lists, which stay in the analysis worker.
+ */
+export type ModelHeadline = Omit<ModelReport, 'layers' | 'statements' | 'graph'>;
+
 export interface MemoryContext {
   dtype: string;
   optimizer: string;
@@ -56,12 +62,12 @@ function paramsText(count: number): string {
 }
 
 /**
- * Items of one model grouped by the 1-based line they belong to in `file`. When several models
- * of the file reach the same line (two configurations of one class), the first model's view is
- * kept so a line never mixes shapes from different models.
+ * Items of one model grouped by the 1-based line they belong to in `file`, with the model they
+ * come from. When several models of the file reach the same line (two configurations of one
+ * class), the first model's view is kept so a line never mixes shapes from different models.
  */
-function byLine<T extends { file: string; line: number }>(report: FileReport, file: string, items: (model: ModelReport) => T[] | undefined): Map<number, T[]> {
-  const lines = new Map<number, T[]>();
+function byLineWithModel<T extends { file: string; line: number }>(report: FileReport, file: string, items: (model: ModelReport) => T[] | undefined): Map<number, { model: ModelReport; items: T[] }> {
+  const lines = new Map<number, { model: ModelReport; items: T[] }>();
   const inFile = fileMatcher(file);
   for (const model of report.models) {
     const own = new Map<number, T[]>();
@@ -71,8 +77,14 @@ function byLine<T extends { file: string; line: number }>(report: FileReport, fi
       list.push(item);
       own.set(item.line, list);
     }
-    for (const [line, list] of own) lines.set(line, list);
+    for (const [line, list] of own) lines.set(line, { model, items: list });
   }
+  return lines;
+}
+
+function byLine<T extends { file: string; line: number }>(report: FileReport, file: string, items: (model: ModelReport) => T[] | undefined): Map<number, T[]> {
+  const lines = new Map<number, T[]>();
+  for (const [line, entry] of byLineWithModel(report, file, items)) lines.set(line, entry.items);
   return lines;
 }
 
@@ -90,15 +102,26 @@ function distinctModules(layers: LayerReport[]): LayerReport[] {
   return [...seen.values()];
 }
 
-/** `→ [N, 64, 112, 112] · 9.41 k params` after each line that constructs layers. */
-export function layerHints(report: FileReport, file: string, showParams: boolean): LineHint[] {
-  const hints: LineHint[] = [];
+/** A layer hint in its two parts: the shapes, and the parameter suffix ('' when the layers have none). */
+export interface LayerHintParts {
+  line: number;
+  text: string;
+  params: string;
+}
+
+/** The parts of the hint after each line that constructs layers, in line order. */
+export function layerHintParts(report: FileReport, file: string): LayerHintParts[] {
+  const hints: LayerHintParts[] = [];
   for (const [line, layers] of byLine(report, file, (model) => model.layers)) {
     const params = distinctModules(layers).reduce((sum, layer) => sum + layer.params, 0);
-    const suffix = showParams && params > 0 ? ` · ${paramsText(params)}` : '';
-    hints.push({ line, text: `→ ${outputsText(layers.map((layer) => layer.output))}${suffix}` });
+    hints.push({ line, text: `→ ${outputsText(layers.map((layer) => layer.output))}`, params: params > 0 ? ` · ${paramsText(params)}` : '' });
   }
   return hints.sort((a, b) => a.line - b.line);
+}
+
+/** `→ [N, 64, 112, 112] · 9.41 k params` after each line that constructs layers. */
+export function layerHints(report: FileReport, file: string, showParams: boolean): LineHint[] {
+  return layerHintParts(report, file).map((hint) => ({ line: hint.line, text: showParams ? hint.text + hint.params : hint.text }));
 }
 
 /** `→ [N, 16, 5, 5]` after each tensor statement of forward(), when the report has them. */
@@ -121,7 +144,7 @@ function parameterSplit(layer: LayerReport): string {
   return parts.length > 0 ? ` (${parts.join(' + ')})` : '';
 }
 
-function layerHoverLines(layer: LayerReport, calls: LayerReport[]): string[] {
+function layerHoverLines(layer: LayerReport, calls: LayerReport[], model: ModelReport | undefined): string[] {
   const lines = [`**${layer.path}**: \`${layer.type}\``];
   const outputs = calls.map((call) => call.output);
   const input = layer.inputs ? `${shapesText(layer.inputs)} → ` : '';
@@ -134,24 +157,48 @@ function layerHoverLines(layer: LayerReport, calls: LayerReport[]): string[] {
   lines.push(calls.length > 1 && allNumbers
     ? `MACs: ${groupDigits(macs.reduce((sum, value) => sum + value, 0))} over ${calls.length} calls`
     : `MACs: ${macsText(layer.macs)}`);
-  const saved = calls.map((call) => call.saved_bytes).filter((bytes): bytes is number => bytes !== undefined);
-  if (saved.length > 0) lines.push(`Kept for backward: ${formatBytes(saved.reduce((sum, bytes) => sum + bytes, 0))}`);
+  const kept = keptForBackwardText(calls, model);
+  if (kept) lines.push(kept);
   return lines;
 }
 
+/**
+ * What the memory model says the layer keeps for backward. It counts each kept tensor once, at
+ * the first layer that keeps it, and the batch under the input: 0 bytes means "nothing new", not
+ * "nothing", and the first layer reading the batch is the common case worth naming.
+ */
+function keptForBackwardText(calls: LayerReport[], model: ModelReport | undefined): string | undefined {
+  const saved = calls.map((call) => call.saved_bytes).filter((bytes): bytes is number => bytes !== undefined);
+  if (saved.length === 0) return undefined;
+  const total = saved.reduce((sum, bytes) => sum + bytes, 0);
+  if (total > 0) return `Kept for backward: ${formatBytes(total)}`;
+  const first = calls[0];
+  const readsBatch = model !== undefined && first !== undefined && model.layers[0] === first && first.inputs !== undefined &&
+    first.inputs.length > 0 && shapesText(first.inputs) === shapesText(model.inputs.slice(0, first.inputs.length));
+  if (readsBatch) {
+    const batch = model.memory.input_bytes;
+    return `Kept for backward: its input, the batch itself (counted once, as the input batch${batch !== undefined && batch > 0 ? `: ${formatBytes(batch)}` : ''})`;
+  }
+  return 'Kept for backward: nothing new (what it needs is already counted: the input batch, or a tensor an earlier layer keeps)';
+}
+
 const MAX_HOVER_MODULES = 4;
+
+/** Between the sections of a hover (each module built on a line, the summary link). */
+export const HOVER_SECTION_SEPARATOR = '\n\n---\n\n';
 
 /**
  * Markdown for a hover on a 1-based line: the layers built there, or the shape a forward
  * statement produces. `summaryLink` is appended as given (the adapter builds the command URI).
  */
 export function hoverMarkdown(report: FileReport, file: string, line: number, summaryLink?: string): string | undefined {
-  const layers = byLine(report, file, (model) => model.layers).get(line);
+  const built = byLineWithModel(report, file, (model) => model.layers).get(line);
   const sections: string[] = [];
-  if (layers) {
+  if (built) {
+    const layers = built.items;
     const modules = distinctModules(layers);
     for (const module of modules.slice(0, MAX_HOVER_MODULES)) {
-      sections.push(layerHoverLines(module, layers.filter((layer) => layer.path === module.path)).join('  \n'));
+      sections.push(layerHoverLines(module, layers.filter((layer) => layer.path === module.path), built.model).join('  \n'));
     }
     if (modules.length > MAX_HOVER_MODULES) sections.push(`… and ${modules.length - MAX_HOVER_MODULES} more modules built on this line`);
   } else {
@@ -162,7 +209,7 @@ export function hoverMarkdown(report: FileReport, file: string, line: number, su
     else return undefined;
   }
   if (summaryLink) sections.push(summaryLink);
-  return sections.join('\n\n---\n\n');
+  return sections.join(HOVER_SECTION_SEPARATOR);
 }
 
 /** The hover on a model's line: what goes in and out, its size and its training memory. */
@@ -177,7 +224,8 @@ function modelHoverText(model: ModelReport): string {
   if (memory.training_peak_bytes > 0) {
     lines.push(
       `Training peak: ${formatBytes(memory.training_peak_bytes)} (parameters ${formatBytes(memory.params_bytes)}, gradients ${formatBytes(memory.grads_bytes)},` +
-        ` optimizer state ${formatBytes(memory.optimizer_bytes)}, activations ${formatBytes(memory.activations_bytes)})`,
+        ` optimizer state ${formatBytes(memory.optimizer_bytes)}, activations ${formatBytes(memory.activations_bytes)}` +
+        `${memory.input_bytes !== undefined && memory.input_bytes > 0 ? `, input batch ${formatBytes(memory.input_bytes)}` : ''})`,
       `Inference peak: ${formatBytes(memory.inference_peak_bytes)}`,
     );
   }
@@ -185,8 +233,8 @@ function modelHoverText(model: ModelReport): string {
 }
 
 /** The model whose definition is nearest above a 1-based line of `file`, else the first model. */
-export function modelAt(report: FileReport, file: string, line: number): ModelReport | undefined {
-  let best: ModelReport | undefined;
+export function modelAt<M extends ModelHeadline>(report: { models: readonly M[] }, file: string, line: number): M | undefined {
+  let best: M | undefined;
   for (const model of report.models) {
     if (model.line === undefined || model.line > line || (model.definedIn && !sameFile(model.definedIn, file))) continue;
     if (!best || (best.line ?? 0) < model.line) best = model;
@@ -195,19 +243,31 @@ export function modelAt(report: FileReport, file: string, line: number): ModelRe
 }
 
 /** The batch the memory numbers are for: the first dimension of the first input. */
-function batchOf(model: ModelReport): string | undefined {
+function batchOf(model: ModelHeadline): string | undefined {
   const first = model.inputs[0]?.[0];
   return first === undefined ? undefined : String(first);
 }
 
+/** Whether the training peak is over the known GPU memory (false when either is unknown). */
+export function overGpuBudget(model: ModelHeadline, context: MemoryContext): boolean {
+  const peak = model.memory.training_peak_bytes;
+  return peak > 0 && context.gpuMemoryBytes !== undefined && peak > context.gpuMemoryBytes;
+}
+
 /** Training memory and whether it fits; undefined when the analyzer has not computed memory. */
-function trainingMemory(model: ModelReport, context: MemoryContext): { text: string; fits?: boolean } | undefined {
+function trainingMemory(model: ModelHeadline, context: MemoryContext): { text: string; fits?: boolean } | undefined {
   const peak = model.memory.training_peak_bytes;
   if (!(peak > 0)) return undefined;
   const batch = batchOf(model);
   const text = `training ${formatBytes(peak)}${batch === undefined ? '' : ` at batch ${batch}`}, ${context.dtype}, ${context.optimizer}`;
   if (context.gpuMemoryBytes === undefined) return { text };
-  return { text, fits: peak <= context.gpuMemoryBytes };
+  return { text, fits: !overGpuBudget(model, context) };
+}
+
+/** `largest batch that fits: 12`, or that not even one sample does; '' when unknown. */
+function largestBatchText(maxBatch: number | undefined): string {
+  if (maxBatch === undefined) return '';
+  return maxBatch > 0 ? `largest batch that fits: ${maxBatch}` : 'not even batch 1 fits';
 }
 
 function macsText(macs: ReportDim): string {
@@ -215,11 +275,17 @@ function macsText(macs: ReportDim): string {
 }
 
 /** The CodeLens line above a model. */
-export interface ModelLens {
+export interface ModelLens<M extends ModelHeadline = ModelHeadline> {
   /** 1-based line the lens sits above. */
   line: number;
-  model: ModelReport;
+  model: M;
+  /** The model's index in the report's (or view's) models. */
+  index: number;
+  /** The model's name, with its entry when another model shares the line. */
+  label: string;
   text: string;
+  /** The training peak is over the GPU's memory: the adapter may add the largest batch that fits. */
+  overBudget: boolean;
 }
 
 /**
@@ -227,25 +293,33 @@ export interface ModelLens {
  * file defines it). Models that share a line, such as two instances of one class, are told
  * apart by their entry.
  */
-export function modelLenses(report: FileReport, file: string, lineCount: number, context: MemoryContext): ModelLens[] {
-  const shown = report.models.filter((model): model is ModelReport & { line: number } =>
-    model.line !== undefined && model.line >= 1 && model.line <= lineCount && (!model.definedIn || sameFile(model.definedIn, file)));
+export function modelLenses<M extends ModelHeadline>(report: { models: readonly M[] }, file: string, lineCount: number, context: MemoryContext): ModelLens<M>[] {
+  const shown: { model: M & { line: number }; index: number }[] = [];
+  report.models.forEach((model, index) => {
+    if (model.line !== undefined && model.line >= 1 && model.line <= lineCount && (!model.definedIn || sameFile(model.definedIn, file))) {
+      shown.push({ model: model as M & { line: number }, index });
+    }
+  });
   const perLine = new Map<number, number>();
-  for (const model of shown) perLine.set(model.line, (perLine.get(model.line) ?? 0) + 1);
-  return shown.map((model) => ({
-    line: model.line,
-    model,
-    text: modelLensText(model, context, (perLine.get(model.line) ?? 0) > 1 ? `${model.name} (${model.entry})` : model.name),
-  }));
+  for (const { model } of shown) perLine.set(model.line, (perLine.get(model.line) ?? 0) + 1);
+  return shown.map(({ model, index }) => {
+    const label = (perLine.get(model.line) ?? 0) > 1 ? `${model.name} (${model.entry})` : model.name;
+    return { line: model.line, model, index, label, text: modelLensText(model, context, label), overBudget: overGpuBudget(model, context) };
+  });
 }
 
-export function modelLensText(model: ModelReport, context: MemoryContext, label = model.name): string {
+/** `maxBatch`: the analyzer's largest batch that fits the GPU at this dtype and optimizer, when known. */
+export function modelLensText(model: ModelHeadline, context: MemoryContext, label = model.name, maxBatch?: number): string {
   const parts = [paramsText(model.params.total), macsText(model.macs)];
   const memory = trainingMemory(model, context);
   if (memory) {
     parts.push(memory.text);
     if (memory.fits !== undefined && context.gpuMemoryBytes !== undefined) {
-      parts.push(memory.fits ? `fits the ${formatBytes(context.gpuMemoryBytes)} GPU` : `does not fit the ${formatBytes(context.gpuMemoryBytes)} GPU`);
+      const gpu = `${formatBytes(context.gpuMemoryBytes)} GPU`;
+      const largest = largestBatchText(maxBatch);
+      // A warning leads the lens: a long lens is cut off at the editor's edge.
+      if (memory.fits) parts.push(`fits the ${gpu}`);
+      else parts.unshift(`⚠ does not fit the ${gpu}${largest ? ` — ${largest}` : ''}`);
     }
   }
   const errors = model.diagnostics.filter((diagnostic) => diagnostic.severity === 'error').length;
@@ -260,23 +334,28 @@ export interface StatusView {
   overBudget: boolean;
 }
 
-/** The status bar item for the active model. */
-export function statusView(model: ModelReport, context: MemoryContext): StatusView {
+/** The status bar item for the active model; `maxBatch` as for the CodeLens. */
+export function statusView(model: ModelHeadline, context: MemoryContext, maxBatch?: number): StatusView {
   const memory = model.memory;
   const peak = memory.training_peak_bytes;
   const gpu = context.gpuMemoryBytes;
+  const overBudget = overGpuBudget(model, context);
   const text = !(peak > 0)
     ? `${model.name}: ${paramsText(model.params.total)}`
     : gpu !== undefined
-      ? `${model.name}: ${formatBytes(peak)} / ${formatBytes(gpu)}`
+      ? `${model.name}: ${formatBytes(peak)} / ${formatBytes(gpu)}${overBudget ? ' — does not fit' : ''}`
       : `${model.name}: ${formatBytes(peak)}`;
   const tooltip = [
     `${model.name} — training step at batch ${batchOf(model) ?? '(unknown)'}, ${context.dtype}, ${context.optimizer}`,
     `parameters ${formatBytes(memory.params_bytes)}, gradients ${formatBytes(memory.grads_bytes)}, optimizer state ${formatBytes(memory.optimizer_bytes)}`,
     `activations ${formatBytes(memory.activations_bytes)}; training peak ${formatBytes(peak)}, inference peak ${formatBytes(memory.inference_peak_bytes)}`,
     gpu !== undefined ? `GPU memory ${formatBytes(gpu)}` : 'GPU memory unknown (no GPU reported; set netlens.gpuMemoryGB)',
-  ].join('\n');
-  return { text, tooltip, overBudget: gpu !== undefined && peak > gpu };
+  ];
+  if (overBudget && gpu !== undefined) {
+    const largest = largestBatchText(maxBatch);
+    tooltip.push(`Does not fit the ${formatBytes(gpu)} GPU${largest ? `: ${largest}` : ''} (netlens.batch, netlens.dtype and netlens.optimizer change it)`);
+  }
+  return { text, tooltip: tooltip.join('\n'), overBudget };
 }
 
 /** Diagnostics that belong to `file`, each once even when several models report it. */
@@ -309,7 +388,7 @@ export interface ModuleNode {
   children: ModuleNode[];
 }
 
-export function moduleTree(model: ModelReport): ModuleNode[] {
+export function moduleTree(model: Pick<ModelReport, 'name' | 'layers'>): ModuleNode[] {
   const root: ModuleNode = { name: model.name, path: '', params: 0, calls: 0, children: [] };
   const nodes = new Map<string, ModuleNode>([['', root]]);
   const counted = new Set<string>();

@@ -6,7 +6,6 @@ import { summaryBodyHtml } from '../../webviews/summary/body';
 import { isFromSummaryView, type SummaryViewState, type ToSummaryView } from '../../webviews/summary/messages';
 import { isAnalyzable } from './analysisService';
 import type { EditorContext } from './editorContext';
-import { summaryMarkdown, summaryModels } from './summaryTable';
 import { createNetlensPanel } from './webviewPanel';
 
 export const SHOW_SUMMARY_COMMAND = 'netlens.showSummary';
@@ -15,6 +14,8 @@ export const SUMMARY_VIEW_TYPE = 'netlens.summary';
 export class SummaryPanel implements vscode.Disposable {
   private static instance: SummaryPanel | undefined;
   private pageReady = false;
+  /** Counts refreshes, so only the latest one's table is shown. */
+  private refreshes = 0;
   private state: SummaryViewState;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -63,23 +64,28 @@ export class SummaryPanel implements vscode.Disposable {
     this.document = document;
     this.panel.title = `Netlens Summary: ${vscode.workspace.asRelativePath(document.uri)}`;
     this.refresh();
-    void this.context.analysis.reportFor(document, true).then(() => this.refresh());
+    void this.context.analysis.viewFor(document, true).then(() => this.refresh());
   }
 
   private refresh(): void {
     const file = this.document.uri.fsPath;
-    const report = this.context.analysis.currentReport(this.document);
-    if (!report) {
+    const view = this.context.analysis.currentView(this.document);
+    if (!view) {
       // Keep showing the last table while the next report is computed; say "waiting" only at first.
       if (this.state.status !== 'ready' || this.state.file !== file) this.setState({ status: 'waiting', file });
       return;
     }
-    const models = summaryModels(report, this.context.memoryContext());
-    if (models.length === 0) {
+    if (view.models.length === 0) {
       this.setState({ status: 'empty', file, reason: 'No nn.Module model found in this file (or none could be constructed without arguments).' });
       return;
     }
-    this.setState({ status: 'ready', file, models, markdown: summaryMarkdown(file, models) });
+    // The analysis worker builds the table; a newer analysis meanwhile makes it stale (undefined)
+    // and that analysis refreshes the panel again.
+    const ticket = ++this.refreshes;
+    void this.context.analysis.summary(view, this.context.memoryContext()).then((table) => {
+      if (!table || ticket !== this.refreshes || this.document.uri.fsPath !== file) return;
+      this.setState({ status: 'ready', file, models: table.models, markdown: table.markdown });
+    });
   }
 
   private setState(state: SummaryViewState): void {

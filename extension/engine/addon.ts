@@ -13,6 +13,8 @@ export interface NativeAddon {
   createEngine(specJson: string, seed: number): NativeEngine;
   /** `new Dataset(spec)`: throws a message naming the file and the problem for bad data. */
   openDataset(spec: NativeDatasetSpec): NativeDataset;
+  /** A PNG/JPEG scaled to cover height×width and centre-cropped: planar C×H×W bytes. */
+  readImageForModel(path: string, options: { channels: number; height: number; width: number }): { shape: number[]; pixels: Uint8Array };
 }
 
 /** A tensor crossing the binding: JS-owned buffers. */
@@ -29,7 +31,22 @@ export interface NativeEngine {
   setState(name: string, value: NativeTensor): void;
   setTraining(training: boolean): void;
   forward(inputs: Record<string, NativeTensor>): Record<string, NativeTensor>;
-  trainSteps(batches: Record<string, NativeTensor>[]): { losses: number[]; learningRates: number[] };
+  /** `corrects[i]`: rows of batch i whose top class score (before the step) is the label; -1 without a cross-entropy loss. */
+  trainSteps(batches: Record<string, NativeTensor>[]): { losses: number[]; learningRates: number[]; corrects: number[] };
+  /** Node values (or graph inputs) of the last forward, by id. */
+  values(ids: string[]): Record<string, NativeTensor>;
+  /** Shapes of every node value of the last forward, without copying the data. */
+  valueShapes(): Record<string, number[]>;
+  /** Back-propagates seed gradients of node values after forward(); returns the float inputs' gradients. */
+  backward(seeds: Record<string, NativeTensor>): Record<string, NativeTensor>;
+  /** Optimizer state as "<parameter>.<slot>" tensors (torch.optim slot names, plus "<parameter>.step") and the step count. */
+  optimizerState(): NativeOptimizerState;
+  setOptimizerState(state: NativeOptimizerState): void;
+}
+
+export interface NativeOptimizerState {
+  steps: number;
+  tensors: { name: string; shape: number[]; data: Float32Array }[];
 }
 
 export interface NativeDatasetSpec {
@@ -46,6 +63,13 @@ export interface NativeDatasetInfo {
   classNames: string[];
   mean: number[];
   std: number[];
+}
+
+/** One sample as stored: pixels scaled to [0, 1] (not normalized), C×H×W. */
+export interface NativeSample {
+  shape: number[];
+  image: Float32Array;
+  label: number;
 }
 
 export interface NativeBatch {
@@ -77,6 +101,7 @@ export interface NativeLoaderOptions {
 /** The binding's Dataset (native/binding/data_binding.cpp). */
 export interface NativeDataset {
   info(): NativeDatasetInfo;
+  sample(index: number): NativeSample;
   validationSplit(options: { fraction: number; seed?: number; stratified?: boolean }): { train: Int32Array; validation: Int32Array };
   loader(options?: NativeLoaderOptions): NativeBatchLoader;
 }
@@ -106,6 +131,7 @@ export function findAddon(root: string, env: NodeJS.ProcessEnv = process.env): A
 
 const stringFields = [
   'version', 'deviceName', 'computeCapability', 'gpuError', 'cudnnVersion', 'cudnnStatus', 'cpuModel', 'cpuFeatures',
+  'cpuBlas',
 ] as const;
 const numberFields = [
   'deviceCount', 'totalMemoryBytes', 'freeMemoryBytes', 'driverVersion', 'runtimeVersion', 'cpuThreads',
@@ -142,6 +168,7 @@ export function parseNativeEngineInfo(value: unknown): NativeEngineInfo {
     cpuThreads: record['cpuThreads'] as number,
     cpuModel: record['cpuModel'] as string,
     cpuFeatures: record['cpuFeatures'] as string,
+    cpuBlas: record['cpuBlas'] as string,
   };
 }
 
@@ -150,12 +177,12 @@ export function loadAddon(addonPath: string): NativeAddon {
   const module: { exports: unknown } = { exports: {} };
   // process.dlopen rather than require(): a bundler must not try to resolve a runtime path.
   process.dlopen(module, path.resolve(addonPath));
-  const exported = module.exports as { engineInfo?: unknown; engineOps?: unknown; Engine?: unknown; Dataset?: unknown };
+  const exported = module.exports as { engineInfo?: unknown; engineOps?: unknown; Engine?: unknown; Dataset?: unknown; readImageForModel?: unknown };
   const engineInfo = exported.engineInfo;
   if (typeof engineInfo !== 'function') {
     throw new Error(`${addonPath} does not export engineInfo(); it is not a Netlens engine add-on`);
   }
-  const { engineOps, Engine, Dataset } = exported;
+  const { engineOps, Engine, Dataset, readImageForModel } = exported;
   // An older add-on without the engine still answers engineInfo; the rest fails when used.
   const missing = (what: string): never => {
     throw new Error(`${addonPath} does not export ${what}; rebuild the add-on (npm run build:native)`);
@@ -175,6 +202,10 @@ export function loadAddon(addonPath: string): NativeAddon {
     openDataset: (spec) => {
       if (typeof Dataset !== 'function') return missing('Dataset');
       return new (Dataset as new (spec: NativeDatasetSpec) => NativeDataset)(spec);
+    },
+    readImageForModel: (file, options) => {
+      if (typeof readImageForModel !== 'function') return missing('readImageForModel()');
+      return (readImageForModel as NativeAddon['readImageForModel'])(file, options);
     },
   };
 }

@@ -3,6 +3,8 @@
 // NETLENS_ADDON_PATH (or argv[2]) and answers typed requests over the IPC channel.
 import { loadAddon, type NativeAddon } from './addon';
 import { EngineRuns } from '../training/engineRuns';
+import { InferenceSessions } from '../training/inference';
+import { OnnxEngineRequests } from '../onnx/engineRequests';
 import {
   ADDON_PATH_ENV,
   ENGINE_TEST_ENV,
@@ -44,7 +46,24 @@ function runsFor(addon: NativeAddon): EngineRuns {
   return runs;
 }
 
-function answer(addon: NativeAddon, addonPath: string, request: EngineRequest): EngineResponse {
+let inference: InferenceSessions | undefined;
+function inferenceFor(addon: NativeAddon): InferenceSessions {
+  inference ??= new InferenceSessions(addon);
+  return inference;
+}
+
+// ONNX requests answer asynchronously (onnxruntime's run is async); onnxruntime loads on the first one.
+let onnx: OnnxEngineRequests | undefined;
+async function answerOnnx(addon: NativeAddon, request: EngineRequest): Promise<EngineResponse> {
+  try {
+    onnx ??= new OnnxEngineRequests(addon);
+    return { type: 'response', id: request.id, ok: true, result: await onnx.answer(request) };
+  } catch (error) {
+    return { type: 'response', id: request.id, ok: false, error: errorText(error) };
+  }
+}
+
+function answer(addon: NativeAddon, addonPath: string, request: EngineRequest): EngineResponse | Promise<EngineResponse> {
   try {
     switch (request.kind) {
       case 'hello':
@@ -57,8 +76,27 @@ function answer(addon: NativeAddon, addonPath: string, request: EngineRequest): 
       case 'trainEvaluate':
       case 'trainState':
       case 'trainLoadState':
+      case 'trainOptimizerState':
+      case 'trainLoadOptimizerState':
       case 'trainClose':
         return { type: 'response', id: request.id, ok: true, result: runsFor(addon).answer(request) };
+      case 'inferOpen':
+      case 'inferSample':
+      case 'inferImageFile':
+      case 'inferRun':
+      case 'inferSaliency':
+      case 'inferOcclusion':
+      case 'inferState':
+      case 'inferClose':
+        return { type: 'response', id: request.id, ok: true, result: inferenceFor(addon).answer(request) };
+      case 'onnxTable':
+      case 'onnxOpen':
+      case 'onnxImageFile':
+      case 'onnxRun':
+      case 'onnxOcclusion':
+      case 'onnxClose':
+      case 'onnxExport':
+        return answerOnnx(addon, request);
       case 'crashForTest':
         if (process.env[ENGINE_TEST_ENV] === '1') process.abort();
         return { type: 'response', id: request.id, ok: false, error: `crashForTest needs ${ENGINE_TEST_ENV}=1` };
@@ -100,7 +138,7 @@ async function main(): Promise<void> {
       process.stderr.write(`netlens engine host: ignoring a malformed message\n`);
       return;
     }
-    void send(answer(addon, addonPath, message));
+    void Promise.resolve(answer(addon, addonPath, message)).then(send);
   });
   await send({ type: 'ready', addonPath, pid: process.pid });
 }

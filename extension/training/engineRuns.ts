@@ -4,6 +4,7 @@
 // editor; the CLI and the extension drive it through EngineClient requests.
 import type { NativeAddon, NativeBatchLoader, NativeDataset, NativeEngine, NativeTensor } from '../engine/addon';
 import type {
+  TrainingDataSpec,
   BenchParams,
   BenchResult,
   EngineRequest,
@@ -17,7 +18,9 @@ import type {
 import { TARGET_INPUT, type EngineGraphSpec } from './lower';
 import { trainingMessages } from './messages';
 
-type RunRequestKind = 'bench' | 'trainOpen' | 'trainSteps' | 'trainEvaluate' | 'trainState' | 'trainLoadState' | 'trainClose';
+type RunRequestKind =
+  | 'bench' | 'trainOpen' | 'trainSteps' | 'trainEvaluate' | 'trainState' | 'trainLoadState'
+  | 'trainOptimizerState' | 'trainLoadOptimizerState' | 'trainClose';
 
 interface TrainingRun {
   engine: NativeEngine;
@@ -41,9 +44,22 @@ export class EngineRuns {
       case 'bench': return this.bench(request.params as BenchParams);
       case 'trainOpen': return this.open(request.params as TrainOpenParams);
       case 'trainSteps': return this.steps(request.params as TrainStepsParams);
-      case 'trainEvaluate': return this.evaluate(this.run((request.params as { run: number }).run));
+      case 'trainEvaluate': {
+        const params = request.params as EngineRequestMap['trainEvaluate']['params'];
+        return this.evaluate(this.run(params.run), params.train ?? true);
+      }
       case 'trainState': return this.state(this.run((request.params as { run: number }).run));
       case 'trainLoadState': return this.loadState(request.params as EngineRequestMap['trainLoadState']['params']);
+      case 'trainOptimizerState': return this.run((request.params as { run: number }).run).engine.optimizerState();
+      case 'trainLoadOptimizerState': {
+        const params = request.params as EngineRequestMap['trainLoadOptimizerState']['params'];
+        try {
+          this.run(params.run).engine.setOptimizerState(params.state);
+        } catch (error) {
+          throw new Error(`${params.source}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        return {};
+      }
       case 'trainClose': return this.close((request.params as { run: number }).run);
       default: throw new Error(`'${request.kind}' is not a training request`);
     }
@@ -116,7 +132,7 @@ export class EngineRuns {
       run.train.startEpoch(params.epoch);
       run.epoch = params.epoch;
     }
-    const result: TrainStepsResult = { losses: [], learningRates: [], stepMs: [], batchSizes: [], epochDone: false };
+    const result: TrainStepsResult = { losses: [], learningRates: [], stepMs: [], batchSizes: [], corrects: [], epochDone: false };
     for (let i = 0; i < (params.skip ?? 0); i++) {
       if (!run.train.next()) {
         result.epochDone = true;
@@ -130,19 +146,20 @@ export class EngineRuns {
         break;
       }
       const start = process.hrtime.bigint();
-      const { losses, learningRates } = run.engine.trainSteps([this.inputs(run, batch.shape, batch.images, batch.labels)]);
+      const { losses, learningRates, corrects } = run.engine.trainSteps([this.inputs(run, batch.shape, batch.images, batch.labels)]);
       result.stepMs.push(Number(process.hrtime.bigint() - start) / 1e6);
       result.losses.push(losses[0] ?? NaN);
       result.learningRates.push(learningRates[0] ?? NaN);
       result.batchSizes.push(batch.shape[0] ?? 0);
+      result.corrects.push(corrects[0] ?? -1);
     }
     return result;
   }
 
-  private evaluate(run: TrainingRun): TrainEvaluation {
+  private evaluate(run: TrainingRun, includeTrain: boolean): TrainEvaluation {
     run.engine.setTraining(false);
     try {
-      const train = this.score(run, run.trainEvaluation);
+      const train = includeTrain ? this.score(run, run.trainEvaluation) : { loss: null, accuracy: null };
       const validation = run.validation ? this.score(run, run.validation) : undefined;
       return {
         trainLoss: train.loss,
@@ -189,15 +206,8 @@ export class EngineRuns {
   /** Checked whole before anything is set, so a checkpoint of another model leaves the run as it was. */
   private loadState(params: EngineRequestMap['trainLoadState']['params']): Record<string, never> {
     const run = this.run(params.run);
+    checkStateFits(run.engine, params.tensors, params.source);
     const given = new Map(params.tensors.map((tensor) => [tensor.name, tensor]));
-    for (const name of run.engine.stateNames()) {
-      const tensor = given.get(name);
-      const expected = run.engine.getState(name).shape;
-      if (!tensor) throw new Error(`${params.source}: it has no '${name}', which the model needs; it is a checkpoint of another model`);
-      if (tensor.shape.length !== expected.length || tensor.shape.some((extent, i) => extent !== expected[i])) {
-        throw new Error(`${params.source}: '${name}' is ${tensor.shape.join('×')} but the model's is ${expected.join('×')}; it is a checkpoint of another model`);
-      }
-    }
     for (const name of run.engine.stateNames()) {
       const tensor = given.get(name)!;
       run.engine.setState(name, { shape: tensor.shape, data: tensor.data });
@@ -228,6 +238,33 @@ export class EngineRuns {
       [TARGET_INPUT]: { shape: [labels.length], data: Float32Array.from(labels) },
     };
   }
+}
+
+/** Throws, naming `source`, unless `tensors` hold every parameter and buffer of the engine with its shape. */
+export function checkStateFits(engine: NativeEngine, tensors: readonly { name: string; shape: number[] }[], source: string): void {
+  const given = new Map(tensors.map((tensor) => [tensor.name, tensor]));
+  for (const name of engine.stateNames()) {
+    const tensor = given.get(name);
+    const expected = engine.getState(name).shape;
+    if (!tensor) throw new Error(`${source}: it has no '${name}', which the model needs; it is a checkpoint of another model`);
+    if (tensor.shape.length !== expected.length || tensor.shape.some((extent, i) => extent !== expected[i])) {
+      throw new Error(`${source}: '${name}' is ${tensor.shape.join('×')} but the model's is ${expected.join('×')}; it is a checkpoint of another model`);
+    }
+  }
+}
+
+/**
+ * The built-in data set that fits a model's per-sample input shape (C, H, W), or undefined: 3×32×32
+ * colour shapes, 1×28×28 gray shapes, or either padded with a zero border of up to 4 pixels a side
+ * (1×32×32 for LeNet-5, which was made for 28×28 digits padded to 32×32).
+ */
+export function defaultDataFor(sampleShape: readonly number[], split: 'train' | 'test'): TrainingDataSpec | undefined {
+  const [channels, height, width] = sampleShape;
+  if (sampleShape.length !== 3 || height === undefined || width === undefined) return undefined;
+  const base = channels === 3 ? { variant: 'shapes32', side: 32 } : channels === 1 ? { variant: 'shapes28', side: 28 } : undefined;
+  if (!base || height < base.side || width < base.side || height > base.side + 8 || width > base.side + 8) return undefined;
+  const size = height === base.side && width === base.side ? {} : { size: [height, width] };
+  return { kind: 'default', options: { variant: base.variant, split, ...size } };
 }
 
 /** Width of the loss input (class count), from the spec's recorded node shapes when it is known. */

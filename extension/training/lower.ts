@@ -81,11 +81,14 @@ export interface LowerOptions {
 /** The label input's name when a loss is added. */
 export const TARGET_INPUT = 'y';
 
-/** The ops this lowering can emit, for messages when no engine list is given. */
-const EMITTED_OPS = [
-  'adaptive_avg_pool2d', 'add', 'avg_pool2d', 'batch_norm1d', 'batch_norm2d', 'cat', 'conv2d', 'conv_transpose2d', 'dropout',
-  'flatten', 'gelu', 'hardswish', 'identity', 'layer_norm', 'leaky_relu', 'linear', 'max_pool2d', 'max_unpool2d', 'mean',
-  'relu', 'relu6', 'reshape', 'sigmoid', 'silu', 'tanh',
+/** The ops this lowering can emit (the CPU engine's op set), for messages when no engine list is given. */
+export const EMITTED_OPS: readonly string[] = [
+  'abs', 'adaptive_avg_pool2d', 'adaptive_max_pool2d', 'add', 'avg_pool2d', 'batch_norm1d', 'batch_norm2d', 'cat', 'celu',
+  'clamp', 'conv2d', 'conv_transpose2d', 'div', 'dropout', 'elu', 'embedding', 'exp', 'flatten', 'gelu', 'gru', 'hardshrink',
+  'hardsigmoid', 'hardswish', 'hardtanh', 'identity', 'interpolate', 'layer_norm', 'leaky_relu', 'linear',
+  'local_response_norm', 'log', 'log_softmax', 'logsigmoid', 'lstm', 'matmul', 'max_pool2d', 'max_unpool2d', 'mean', 'mish',
+  'mul', 'narrow', 'permute', 'pow', 'prelu', 'recurrent_state', 'relu', 'relu6', 'reshape', 'rsqrt', 'select', 'selu',
+  'sigmoid', 'silu', 'softmax', 'softplus', 'softshrink', 'softsign', 'sqrt', 'sub', 'sum', 'tanh', 'tanhshrink',
 ];
 
 /** Elementwise activations by every spelling (nn module, F.*, torch.*, tensor method, in-place). */
@@ -98,6 +101,40 @@ const ACTIVATIONS: Record<string, string> = {
   Sigmoid: 'sigmoid', sigmoid: 'sigmoid', sigmoid_: 'sigmoid',
   Tanh: 'tanh', tanh: 'tanh', tanh_: 'tanh',
   Hardswish: 'hardswish', hardswish: 'hardswish', hardswish_: 'hardswish',
+  ELU: 'elu', elu: 'elu', elu_: 'elu',
+  SELU: 'selu', selu: 'selu', selu_: 'selu',
+  CELU: 'celu', celu: 'celu', celu_: 'celu',
+  Softplus: 'softplus', softplus: 'softplus',
+  Hardsigmoid: 'hardsigmoid', hardsigmoid: 'hardsigmoid', hardsigmoid_: 'hardsigmoid',
+  Hardtanh: 'hardtanh', hardtanh: 'hardtanh', hardtanh_: 'hardtanh',
+  Mish: 'mish', mish: 'mish', mish_: 'mish',
+  Softsign: 'softsign', softsign: 'softsign',
+  LogSigmoid: 'logsigmoid', logsigmoid: 'logsigmoid',
+  Tanhshrink: 'tanhshrink', tanhshrink: 'tanhshrink',
+  Softshrink: 'softshrink', softshrink: 'softshrink',
+  Hardshrink: 'hardshrink', hardshrink: 'hardshrink',
+};
+
+/**
+ * An activation's numeric arguments: the engine attr, its position in F.* / torch.* / the tensor
+ * method (after the tensor), and PyTorch's default. Modules carry the same names as attributes.
+ */
+const ACTIVATION_ARGUMENTS: Record<string, readonly (readonly [name: string, position: number, fallback: number])[]> = {
+  leaky_relu: [['negative_slope', 1, 0.01]],
+  elu: [['alpha', 1, 1.0]],
+  celu: [['alpha', 1, 1.0]],
+  softplus: [['beta', 1, 1.0], ['threshold', 2, 20.0]],
+  hardtanh: [['min_val', 1, -1.0], ['max_val', 2, 1.0]],
+  softshrink: [['lambd', 1, 0.5]],
+  hardshrink: [['lambd', 1, 0.5]],
+};
+
+/** Arithmetic by every spelling: operators, torch.* functions, tensor methods (in-place too). */
+const ARITHMETIC: Record<string, 'add' | 'sub' | 'mul' | 'div' | 'rsub'> = {
+  add: 'add', add_: 'add', iadd: 'add',
+  sub: 'sub', sub_: 'sub', isub: 'sub', subtract: 'sub', subtract_: 'sub', rsub: 'rsub',
+  mul: 'mul', mul_: 'mul', imul: 'mul', multiply: 'mul', multiply_: 'mul',
+  div: 'div', div_: 'div', idiv: 'div', itruediv: 'div', truediv: 'div', divide: 'div', divide_: 'div', true_divide: 'div', true_divide_: 'div',
 };
 
 /** Calls that return their input unchanged as far as values and gradients go. */
@@ -136,6 +173,11 @@ class Lowering {
       dtype: 'float32',
     }));
     graph.nodes.forEach((node, index) => this.lowerNode(node, index));
+    // An input read only by embeddings holds token ids.
+    for (const input of inputs) {
+      const readers = this.nodes.filter((node) => node.inputs.includes(input.name));
+      if (readers.length > 0 && readers.every((node) => node.op === 'embedding')) input.dtype = 'int64';
+    }
     if (graph.outputs.length === 0) throw new LoweringError(trainingMessages.noTrace(this.model.name), 'return', '', 0);
     const outputs = graph.outputs.map((ref) => this.valueOf(ref, { op: 'return', file: '', line: 0 }));
     const spec: EngineGraphSpec = { inputs, nodes: this.nodes, outputs };
@@ -204,11 +246,16 @@ class Lowering {
     const activation = ACTIVATIONS[node.op];
     if (activation !== undefined && (node.kind !== 'operator')) {
       const attrs: Record<string, EngineAttr | undefined> = {};
-      if (activation === 'leaky_relu') {
-        attrs['negative_slope'] = node.kind === 'module' ? attr('negative_slope') : numberOr(args.get(1, 'negative_slope'), 0.01);
+      for (const [name, position, fallback] of ACTIVATION_ARGUMENTS[activation] ?? []) {
+        attrs[name] = node.kind === 'module' ? attr(name) : numberOr(args.get(position, name), fallback);
       }
       if (activation === 'gelu') attrs['approximate'] = node.kind === 'module' ? attr('approximate') : stringOr(args.get(1, 'approximate'), 'none');
       emit(activation, [first()], attrs);
+      return;
+    }
+    const arithmetic = ARITHMETIC[node.op];
+    if (arithmetic !== undefined && node.kind !== 'module') {
+      this.lowerArithmetic(node, arithmetic, args, emit, fail);
       return;
     }
     if (NO_OPS.has(node.op) && node.kind !== 'operator') {
@@ -303,9 +350,165 @@ class Lowering {
       case 'module:Dropout':
         emit('dropout', [first()], { p: attr('p') });
         return;
-      case 'dropout':
-        emit('dropout', [first()], { p: numberOr(args.get(1, 'p'), 0.5) });
+      case 'dropout': {
+        // F.dropout's training defaults to True: it drops even in eval mode unless told otherwise.
+        // The analyzer traces in eval mode, so a recorded False is `training=self.training` (or a
+        // literal False, which the trace cannot tell apart): dropout that follows the model's mode.
+        const training = args.get(2, 'training');
+        if (training !== undefined && typeof training !== 'boolean') fail(trainingMessages.unsupportedArgument('dropout', 'a training flag the analyzer could not evaluate'));
+        emit('dropout', [first()], { p: numberOr(args.get(1, 'p'), 0.5), always: training === undefined || training === true ? true : undefined });
         return;
+      }
+      case 'module:Softmax':
+      case 'module:LogSoftmax':
+      case 'softmax':
+      case 'log_softmax': {
+        const given = node.kind === 'module' ? node.attrs['dim'] : args.get(1, 'dim');
+        if (node.kind !== 'module' && args.get(3, 'dtype') !== undefined && args.get(3, 'dtype') !== null) fail(trainingMessages.unsupportedArgument(node.op, 'a dtype'));
+        // dim=None is PyTorch's legacy implicit dimension: 0 for 0-, 1- and 3-D inputs, else 1.
+        const rank = outputShape.length;
+        const d = typeof given === 'number' ? given : given === null || given === undefined ? (rank === 0 || rank === 1 || rank === 3 ? 0 : 1) : fail(trainingMessages.unsupportedArgument(node.op, 'a dim the analyzer could not evaluate'));
+        emit(node.op === 'LogSoftmax' || node.op === 'log_softmax' ? 'log_softmax' : 'softmax', [first()], { dim: d });
+        return;
+      }
+      case 'module:PReLU':
+        emit('prelu', [first()], { num_parameters: attr('num_parameters'), init: attr('init') }, stateOf('weight'));
+        return;
+      case 'module:AdaptiveMaxPool2d':
+        if (node.attrs['return_indices'] === true) unsupported();
+        emit('adaptive_max_pool2d', [first()], { output_size: attr('output_size') });
+        return;
+      case 'adaptive_max_pool2d':
+        if (args.get(2, 'return_indices') === true) unsupported();
+        emit('adaptive_max_pool2d', [first()], { output_size: plainOr(args.get(1, 'output_size'), null) });
+        return;
+      case 'module:LocalResponseNorm':
+        emit('local_response_norm', [first()], { size: attr('size'), alpha: attr('alpha'), beta: attr('beta'), k: attr('k') });
+        return;
+      case 'local_response_norm':
+        emit('local_response_norm', [first()], {
+          size: plainOr(args.get(1, 'size'), null), alpha: numberOr(args.get(2, 'alpha'), 1e-4), beta: numberOr(args.get(3, 'beta'), 0.75), k: numberOr(args.get(4, 'k'), 1.0),
+        });
+        return;
+      case 'module:Embedding':
+        if (node.attrs['max_norm'] !== null && node.attrs['max_norm'] !== undefined) fail(trainingMessages.unsupportedArgument('Embedding', 'max_norm'));
+        emit('embedding', [first()], {
+          num_embeddings: attr('num_embeddings'), embedding_dim: attr('embedding_dim'), padding_idx: node.attrs['padding_idx'] === null ? undefined : attr('padding_idx'),
+        }, stateOf('weight'));
+        return;
+      case 'module:LSTM':
+      case 'module:GRU': {
+        // An initial state other than None is not supported: the engine starts from zeros.
+        const initial = args.get(1, 'hx');
+        if (initial !== undefined && initial !== null) fail(trainingMessages.unsupportedArgument(node.op, 'an initial hidden state'));
+        if (typeof node.attrs['proj_size'] === 'number' && node.attrs['proj_size'] !== 0) fail(trainingMessages.unsupportedArgument(node.op, 'proj_size'));
+        const roles = Object.keys(node.attrs).filter((key) => key.startsWith('has_') && node.attrs[key] === true).map((key) => key.slice(4));
+        const op = node.op === 'LSTM' ? 'lstm' : 'gru';
+        emit(op, [first()], {
+          input_size: attr('input_size'), hidden_size: attr('hidden_size'), num_layers: attr('num_layers'), bias: attr('bias'),
+          batch_first: attr('batch_first'), dropout: attr('dropout'), bidirectional: attr('bidirectional'),
+        }, stateOf(...roles));
+        // The node's value is `output`; h_n (and c_n) are recurrent_state nodes reading the same node.
+        const recurrent = this.results.get(index)![0]!;
+        const base = 'id' in recurrent ? recurrent.id : `${op}_${index}`;
+        const states: Lowered[] = [recurrent];
+        for (const state of op === 'lstm' ? ['h', 'c'] : ['h']) {
+          const id = this.freshId(`${base}.${state}_n`);
+          this.nodes.push({ id, op: 'recurrent_state', attrs: { state }, inputs: [base] });
+          states.push({ id });
+        }
+        this.results.set(index, states);
+        return;
+      }
+      case 'getitem': {
+        // Integer indexing, with full slices before or between: x[-1], out[:, -1], out[:, -1, :].
+        const input = tensorArgs()[0];
+        const inputShape = input ? this.shapeOf(input) : undefined;
+        const key = node.args[1];
+        const items = Array.isArray(key) ? key : [key];
+        const isSlice = (item: GraphArgument | undefined): boolean => item !== null && typeof item === 'object' && !Array.isArray(item) && 'unknown' in item && item.unknown === 'slice';
+        if (!input || !inputShape || items.length > inputShape.length || !items.every((item) => typeof item === 'number' || isSlice(item))) {
+          return fail(trainingMessages.unsupportedArgument('indexing', 'anything but integers and full slices'));
+        }
+        // A slice the analyzer saw as `:` keeps its dimension whole; a narrower slice changes the recorded shape.
+        const expected = inputShape.filter((_, d) => d >= items.length || isSlice(items[d]));
+        if (JSON.stringify(expected) !== JSON.stringify(outputShape)) return fail(trainingMessages.unsupportedArgument('indexing', 'a slice narrower than the whole dimension'));
+        const picks = items.map((item, d) => [d, item] as const).filter((pair): pair is readonly [number, number] => typeof pair[1] === 'number');
+        if (picks.length === 0) {
+          alias(input);
+          return;
+        }
+        // From the last picked dimension back, so earlier dimensions keep their numbers.
+        let value = this.valueOf(input, node);
+        for (const [d, position] of [...picks].reverse()) {
+          const id = this.freshId(`select_${index}`);
+          this.nodes.push({ id, op: 'select', attrs: { dim: d, index: position }, inputs: [value] });
+          value = id;
+        }
+        this.results.set(index, [{ id: value }]);
+        return;
+      }
+      case 'module:Upsample':
+      case 'module:UpsamplingNearest2d':
+      case 'module:UpsamplingBilinear2d':
+      case 'interpolate':
+      case 'upsample':
+      case 'upsample_nearest':
+      case 'upsample_bilinear': {
+        const fromModule = node.kind === 'module';
+        const given = (name: string, position: number): GraphArgument | undefined => (fromModule ? node.attrs[name] : args.get(position, name));
+        const mode = node.op === 'UpsamplingBilinear2d' || node.op === 'upsample_bilinear' ? 'bilinear' : stringOr(given('mode', 3), 'nearest');
+        // UpsamplingBilinear2d and F.upsample_bilinear align corners.
+        const alignCorners = node.op === 'UpsamplingBilinear2d' || node.op === 'upsample_bilinear' ? true : given('align_corners', 4);
+        if (mode !== 'nearest' && mode !== 'bilinear') fail(trainingMessages.unsupportedArgument(node.op, `mode '${mode}'`));
+        if (outputShape.length !== 4) fail(trainingMessages.unsupportedArgument(node.op, `a ${outputShape.length}-D input (4-D only)`));
+        if (given('antialias', 6) === true) fail(trainingMessages.unsupportedArgument(node.op, 'antialias'));
+        // PyTorch maps coordinates with 1/scale_factor when a scale is given and not recomputed.
+        const scale = given('scale_factor', 2);
+        const recompute = given('recompute_scale_factor', 5) === true;
+        const size = outputShape.slice(-2).map((d) => concreteDim(d, outputShape));
+        emit('interpolate', [first()], {
+          size, mode, align_corners: mode === 'bilinear' ? alignCorners === true : undefined,
+          scale_factor: typeof scale === 'number' && !recompute ? scale : Array.isArray(scale) && !recompute ? plainOr(scale, null) : undefined,
+        });
+        return;
+      }
+      case 'select': {
+        const d = args.get(1, 'dim');
+        const position = args.get(2, 'index');
+        if (typeof d !== 'number' || typeof position !== 'number') return fail(trainingMessages.unsupportedArgument('select', 'a dim or index the analyzer could not evaluate'));
+        emit('select', [first()], { dim: d, index: position });
+        return;
+      }
+      case 'permute': {
+        // x.permute(0, 2, 1), x.permute((0, 2, 1)), torch.permute(x, (0, 2, 1)).
+        const listed = node.args.slice(1);
+        const dims = listed.length === 1 && Array.isArray(listed[0]) ? listed[0] : node.kwargs['dims'] ?? listed;
+        if (!Array.isArray(dims) || !dims.every((d): d is number => typeof d === 'number')) return fail(trainingMessages.unsupportedArgument('permute', 'dims the analyzer could not evaluate'));
+        emit('permute', [first()], { dims });
+        return;
+      }
+      case 'transpose':
+      case 'swapaxes':
+      case 'swapdims':
+      case 't': {
+        const input = tensorArgs()[0];
+        const rank = (input ? this.shapeOf(input) : undefined)?.length ?? outputShape.length;
+        const a = node.op === 't' ? 0 : args.get(1, 'dim0');
+        const b = node.op === 't' ? 1 : args.get(2, 'dim1');
+        if (typeof a !== 'number' || typeof b !== 'number') return fail(trainingMessages.unsupportedArgument(node.op, 'dimensions the analyzer could not evaluate'));
+        if (rank < 2) {
+          alias(input);
+          return;
+        }
+        const dims = Array.from({ length: rank }, (_, i) => i);
+        const first0 = a < 0 ? a + rank : a;
+        const second = b < 0 ? b + rank : b;
+        dims[first0] = second;
+        dims[second] = first0;
+        emit('permute', [first()], { dims });
+        return;
+      }
       case 'module:Flatten':
         emit('flatten', [first()], { start_dim: attr('start_dim'), end_dim: attr('end_dim') });
         return;
@@ -313,7 +516,13 @@ class Lowering {
         emit('flatten', [first()], { start_dim: numberOr(args.get(1, 'start_dim'), 0), end_dim: numberOr(args.get(2, 'end_dim'), -1) });
         return;
       case 'view':
-      case 'reshape': {
+      case 'reshape':
+      case 'squeeze':
+      case 'squeeze_':
+      case 'unsqueeze':
+      case 'unsqueeze_':
+      case 'view_as':
+      case 'reshape_as': {
         // The recorded output shape, with the batch left free so the engine can take any batch.
         const input = node.args[0];
         const inputShape = input && typeof input === 'object' && !Array.isArray(input) && 'tensor' in input ? this.shapeOf(input.tensor) : undefined;
@@ -322,12 +531,86 @@ class Lowering {
         emit('reshape', [first()], { shape });
         return;
       }
-      case 'add':
-      case 'add_':
-      case 'iadd': {
+      case 'exp': case 'exp_': case 'log': case 'log_': case 'sqrt': case 'sqrt_': case 'rsqrt': case 'rsqrt_':
+      case 'abs': case 'abs_': case 'absolute':
+        emit(node.op.replace(/_$/, '').replace('absolute', 'abs'), [first()], {});
+        return;
+      case 'pow':
+      case 'pow_':
+      case 'square': {
+        // x ** p, torch.pow(x, p), x.pow(p), torch.square(x): a tensor to a number's power.
+        const exponent = node.op === 'square' ? 2 : args.get(1, 'exponent');
+        if (tensorArgs().length !== 1 || !tensorRefsIn(node.args[0] ?? null).length || typeof exponent !== 'number') {
+          return fail(trainingMessages.unsupportedArgument('pow', 'a tensor exponent or a tensor as exponent'));
+        }
+        emit('pow', [first()], { exponent });
+        return;
+      }
+      case 'clamp': case 'clamp_': case 'clip': case 'clip_': case 'clamp_min': case 'clamp_min_': case 'clamp_max': case 'clamp_max_': {
+        const onlyMax = node.op.startsWith('clamp_max');
+        const low = onlyMax ? null : args.get(1, 'min');
+        const high = node.op.startsWith('clamp_min') ? null : args.get(onlyMax ? 1 : 2, 'max');
+        const bound = (value: GraphArgument | undefined): number | undefined => {
+          if (value === undefined || value === null) return undefined;
+          if (typeof value !== 'number') return fail(trainingMessages.unsupportedArgument(node.op, 'a tensor bound'));
+          return value;
+        };
+        const min = bound(low);
+        const max = bound(high);
+        if (min === undefined && max === undefined) return fail(trainingMessages.unsupportedArgument(node.op, 'neither min nor max'));
+        emit('clamp', [first()], { min, max });
+        return;
+      }
+      case 'matmul':
+      case 'mm':
+      case 'bmm': {
         const refs = tensorArgs();
-        if (refs.length !== 2 || node.kwargs['alpha'] !== undefined) fail(trainingMessages.unsupportedArgument('add', 'a scalar or an alpha'));
-        emit('add', refs.map((ref) => this.valueOf(ref, node)), {});
+        const shapes = refs.map((ref) => this.shapeOf(ref));
+        if (refs.length !== 2 || shapes.some((shape) => !shape || shape.length < 2)) {
+          return fail(trainingMessages.unsupportedArgument(node.op, 'an operand that is not a matrix or a batch of matrices'));
+        }
+        emit('matmul', refs.map((ref) => this.valueOf(ref, node)), {});
+        return;
+      }
+      case 'neg':
+      case 'negative':
+        emit('mul', [first()], { other: -1 });
+        return;
+      case 'chunk':
+      case 'split':
+      case 'tensor_split':
+      case 'unbind': {
+        // One node per piece, placed by the recorded output shapes: narrow (chunk/split) or select (unbind).
+        const input = tensorArgs()[0];
+        const inputShape = input ? this.shapeOf(input) : undefined;
+        const given = args.get(node.op === 'unbind' ? 1 : 2, 'dim');
+        const rank = inputShape?.length ?? 0;
+        const d0 = given === undefined ? 0 : given;
+        if (!input || typeof d0 !== 'number' || rank === 0) return fail(trainingMessages.unsupportedArgument(node.op, 'a dim the analyzer could not evaluate'));
+        const d = d0 < 0 ? d0 + rank : d0;
+        const source = this.valueOf(input, node);
+        const pieces: Lowered[] = [];
+        let start = 0;
+        node.outputs.forEach((shape, k) => {
+          const id = this.freshId(`${node.op}_${index}.${k}`);
+          if (node.op === 'unbind') {
+            this.nodes.push({ id, op: 'select', attrs: { dim: d, index: k }, inputs: [source] });
+          } else {
+            const length = concreteDim(shape[d] ?? 0, shape);
+            this.nodes.push({ id, op: 'narrow', attrs: { dim: d, start, length }, inputs: [source] });
+            start += length;
+          }
+          pieces.push({ id });
+        });
+        this.results.set(index, pieces);
+        return;
+      }
+      case 'sum': {
+        const dims = args.get(1, 'dim');
+        if (args.get(3, 'dtype') !== undefined && args.get(3, 'dtype') !== null) fail(trainingMessages.unsupportedArgument('sum', 'a dtype'));
+        const attrs: Record<string, EngineAttr> = { keepdim: plainOr(args.get(2, 'keepdim'), false) };
+        if (dims !== undefined && dims !== null) attrs['dim'] = plainOr(dims, null);
+        emit('sum', [first()], attrs);
         return;
       }
       case 'cat':
@@ -351,6 +634,39 @@ class Lowering {
       default:
         unsupported();
     }
+  }
+
+  /**
+   * a ⊕ b where either side may be a number: two tensors broadcast; a tensor and a number become
+   * attrs (other, reverse). rsub is b − a. alpha (torch.add/sub) scales the second operand.
+   */
+  private lowerArithmetic(
+    node: GraphNodeReport,
+    kind: 'add' | 'sub' | 'mul' | 'div' | 'rsub',
+    args: Arguments,
+    emit: (op: string, inputs: string[], attrs: Record<string, EngineAttr | undefined>) => void,
+    fail: (message: string) => never,
+  ): void {
+    let left = args.get(0, 'input');
+    let right = args.get(1, 'other');
+    const op: 'add' | 'sub' | 'mul' | 'div' = kind === 'rsub' ? 'sub' : kind;
+    if (kind === 'rsub') [left, right] = [right, left];
+    const alpha = node.kwargs['alpha'];
+    if (alpha !== undefined && (typeof alpha !== 'number' || (op !== 'add' && op !== 'sub'))) fail(trainingMessages.unsupportedArgument(node.op, 'this alpha'));
+    const rounding = node.kwargs['rounding_mode'];
+    if (op === 'div' && rounding !== undefined && rounding !== null) fail(trainingMessages.unsupportedArgument(node.op, `rounding_mode ${JSON.stringify(rounding)}`));
+    const tensorOf = (a: GraphArgument | undefined): GraphTensorRef | undefined => (a !== null && typeof a === 'object' && !Array.isArray(a) && 'tensor' in a ? a.tensor : undefined);
+    const leftTensor = tensorOf(left);
+    const rightTensor = tensorOf(right);
+    if (leftTensor && rightTensor) {
+      emit(op, [this.valueOf(leftTensor, node), this.valueOf(rightTensor, node)], { alpha: alpha as number | undefined });
+      return;
+    }
+    const tensor = leftTensor ?? rightTensor;
+    const number = leftTensor ? right : left;
+    if (!tensor) return fail(trainingMessages.untrackedTensor(node.op));
+    if (typeof number !== 'number') return fail(trainingMessages.unsupportedArgument(node.op, 'an operand that is neither a tensor nor a number'));
+    emit(op, [this.valueOf(tensor, node)], { other: number, reverse: leftTensor ? undefined : true, alpha: alpha as number | undefined });
   }
 
   /** Shape of a referenced tensor as recorded. */

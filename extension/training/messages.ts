@@ -19,10 +19,29 @@ export const trainingMessages = {
   dataDoesNotFit: (need: string, dataName: string, fits: string) =>
     `the model's input is (${need}) but the '${dataName}' data set gives ${fits}; give --data PATH with data that fits, or --input with the shape your model expects.`,
   defaultDataDoesNotFit: (need: string) =>
-    `the built-in data sets are 3×32×32 (shapes32) and 1×28×28 (shapes28) images; the model's input is (${need}). Give --data PATH with data of that shape.`,
+    `the built-in data sets are 3×32×32 (shapes32) and 1×28×28 (shapes28) images (padded with a border of up to 4 pixels a side to fit a slightly larger input); the model's input is (${need}). Give --data PATH with data of that shape.`,
   cudaUnavailable: (why: string) => `--device cuda: no usable CUDA GPU on this machine (${why}); use --device cpu.`,
   cudaTrainingNotAvailable: `--device cuda: training on the GPU is not available in this version; use --device cpu.`,
   noModel: (file: string) => `no model found in ${file}; give --entry, e.g. --entry 'Net()'.`,
   manyModels: (names: string) => `several models in the file (${names}); choose one with --entry.`,
   lossNotFinite: (step: number) => `the loss became NaN or infinite at step ${step}; the run stopped. Lower --lr.`,
+} as const;
+
+/** What inference sessions (the model inspector, `netlens infer`) tell the user. */
+export const inferenceMessages = {
+  notOneOutput: (count: number) => `inspection needs a model with exactly one tensor output, this one returns ${count}.`,
+  outputNotScores: (shape: string) => `inspection needs class scores of shape (N, classes), the model returns (${shape}).`,
+  dataDoesNotFit: (need: string, dataName: string, has: string) =>
+    `the model takes ${need} samples but the '${dataName}' data set has ${has}; choose data that fits the model's input.`,
+  noData: 'this inspection session has no data set to draw samples from; open it with data.',
+  sampleOutOfRange: (index: number, count: number) => `sample ${index} does not exist; the data set has ${count} samples (0 to ${count - 1}).`,
+  notAnImageModel: (shape: string) => `the model's input is ${shape}, not an image (1 or 3 channels × height × width).`,
+  noImageFile: (file: string) => `${file}: no such image file.`,
+  imageSize: (values: number, shape: string) => `the image has ${values} values but the model takes ${shape}.`,
+  noLayer: (id: string) => `the model has no layer '${id}'.`,
+  noInputGradient: 'the engine returned no gradient for the model input.',
+  classOutOfRange: (index: number, classes: number) => `class ${index} does not exist; the model scores ${classes} classes (0 to ${classes - 1}).`,
+  badOcclusion: (patch: number, stride: number, height: number, width: number) =>
+    `occlusion patch ${patch} with stride ${stride} does not fit a ${height}×${width} image; use a patch of 1 to ${Math.min(height, width)} and a stride of at least 1.`,
+  noCheckpoint: (file: string) => `checkpoint ${file}: no such file.`,
 } as const;

@@ -51,11 +51,13 @@ export class RunStore {
     return fs.existsSync(path.join(runDir, 'metrics.jsonl')) ? runDir : undefined;
   }
 
-  /** Finished checkpoint files of this run (never a `.partial` one). */
+  /** Finished model checkpoint files of this run (never a `.partial` one, nor the optimizer files beside them). */
   checkpoints(): string[] {
     const folder = path.join(this.dir, 'checkpoints');
     if (!fs.existsSync(folder)) return [];
-    return fs.readdirSync(folder).filter((name) => name.endsWith('.safetensors')).map((name) => path.join(folder, name));
+    return fs.readdirSync(folder)
+      .filter((name) => name.endsWith('.safetensors') && !name.endsWith('.optimizer.safetensors'))
+      .map((name) => path.join(folder, name));
   }
 
   setStatus(status: RunStatus, steps: number, message?: string): void {

@@ -6,7 +6,7 @@ import type { EngineClient } from '../engine/client';
 import type { TrainingDataSpec } from '../engine/protocol';
 import type { EngineGraphSpec } from './lower';
 import type { RunStore } from './runStore';
-import type { ResumePoint } from './resume';
+import { OPTIMIZER_STATE_FORMAT, optimizerCheckpointName, type ResumePoint } from './resume';
 import { RunControl } from './runControl';
 import { encodeSafetensors } from './safetensors';
 
@@ -54,6 +54,13 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
   // The metadata says where a resume starts: `epoch` whole epochs done, then `epoch_step` steps into the next.
   const writeCheckpoint = async (name: string, completedEpochs: number, epochStep: number): Promise<void> => {
     const state = await client.request('trainState', { run: run! }, REQUEST_TIMEOUT_MS);
+    const optimizer = await client.request('trainOptimizerState', { run: run! }, REQUEST_TIMEOUT_MS);
+    // The optimizer's state goes beside the model file, not into it, so the model file stays a plain
+    // state_dict (load_state_dict(strict=True) takes it as it is). It is written first: a model file
+    // that exists always has its optimizer file.
+    store.writeCheckpoint(optimizerCheckpointName(name), encodeSafetensors(optimizer.tensors, {
+      format: OPTIMIZER_STATE_FORMAT, optimizer: options.spec.optimizer?.type ?? '', steps: String(optimizer.steps),
+    }));
     const metadata = { format: 'pt', epoch: String(completedEpochs), step: String(steps), epoch_step: String(epochStep) };
     const file = store.writeCheckpoint(name, encodeSafetensors(state, metadata));
     lastCheckpointStep = steps;
@@ -65,7 +72,15 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
       validationFraction: options.validationFraction, augment: options.augment,
     }, REQUEST_TIMEOUT_MS);
     run = opened.run;
-    if (resume) await client.request('trainLoadState', { run, source: resume.checkpoint, tensors: resume.tensors }, REQUEST_TIMEOUT_MS);
+    if (resume) {
+      await client.request('trainLoadState', { run, source: resume.checkpoint, tensors: resume.tensors }, REQUEST_TIMEOUT_MS);
+      if (resume.optimizer) {
+        if (resume.optimizer.type !== (options.spec.optimizer?.type ?? '')) {
+          throw new Error(`${resume.optimizer.file}: it holds ${resume.optimizer.type} state but this run uses ${options.spec.optimizer?.type ?? 'no optimizer'}; resume with the same optimizer`);
+        }
+        await client.request('trainLoadOptimizerState', { run, source: resume.optimizer.file, state: resume.optimizer.state }, REQUEST_TIMEOUT_MS);
+      }
+    }
     emit({
       type: 'start', run_dir: store.dir, data: opened.dataName, train_samples: opened.trainSamples, validation_samples: opened.validationSamples, batches_per_epoch: opened.batchesPerEpoch,
       ...(resume ? { resumed_from: { checkpoint: resume.checkpoint, epoch: resume.epochsDone, step: resume.step } } : {}),
@@ -77,6 +92,10 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
       let epochStep = skip;
       let lossSum = 0;
       let lossCount = 0;
+      // Train accuracy comes from the steps themselves (the model as each batch met it), so no
+      // extra pass over the training data is needed.
+      let correctSum = 0;
+      let correctSamples = 0;
       let epochDone = false;
       while (!epochDone) {
         await control.waitUntilNotPaused();
@@ -90,6 +109,11 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
           epochStep++;
           lossSum += loss;
           lossCount++;
+          const correct = chunk.corrects[i] ?? -1;
+          if (correct >= 0) {
+            correctSum += correct;
+            correctSamples += chunk.batchSizes[i] ?? 0;
+          }
           const ms = chunk.stepMs[i] ?? 0;
           emit({ type: 'step', epoch: epoch + 1, step: steps, loss, lr: chunk.learningRates[i] ?? 0, images_per_s: ms > 0 ? ((chunk.batchSizes[i] ?? 0) * 1000) / ms : 0 });
         });
@@ -99,10 +123,12 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
         if (steps !== lastCheckpointStep) await writeCheckpoint(`step-${steps}.safetensors`, epoch, epochStep);
         break;
       }
-      const evaluation = await client.request('trainEvaluate', { run }, REQUEST_TIMEOUT_MS);
+      const measured = correctSamples > 0 && lossCount > 0;
+      const evaluation = await client.request('trainEvaluate', { run, train: !measured }, REQUEST_TIMEOUT_MS);
       emit({
         type: 'epoch', epoch: epoch + 1,
-        train_loss: lossCount ? lossSum / lossCount : evaluation.trainLoss, train_acc: evaluation.trainAccuracy,
+        train_loss: measured ? lossSum / lossCount : evaluation.trainLoss ?? NaN,
+        train_acc: measured ? correctSum / correctSamples : evaluation.trainAccuracy ?? NaN,
         val_loss: evaluation.validationLoss, val_acc: evaluation.validationAccuracy,
       });
       epochsDone++;

@@ -229,6 +229,7 @@ class DatasetObject : public Napi::ObjectWrap<DatasetObject> {
                        {
                            InstanceMethod("info", &DatasetObject::info),
                            InstanceMethod("classCounts", &DatasetObject::classCounts),
+                           InstanceMethod("sample", &DatasetObject::sample),
                            InstanceMethod("validationSplit", &DatasetObject::validationSplit),
                            InstanceMethod("loader", &DatasetObject::makeLoader, napi_default, loaderClass),
                        });
@@ -256,6 +257,21 @@ class DatasetObject : public Napi::ObjectWrap<DatasetObject> {
   }
 
   Napi::Value classCounts(const Napi::CallbackInfo& info) { return numbersToJs(info.Env(), dataset_->classCounts()); }
+
+  /** sample(index) → {shape: [C, H, W], image: Float32Array in [0, 1] (not normalized), label}. */
+  Napi::Value sample(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "sample(index: integer)");
+    const int64_t index = info[0].As<Napi::Number>().Int64Value();
+    Napi::Float32Array image = Napi::Float32Array::New(env, static_cast<size_t>(dataset_->sampleSize()));
+    int64_t label = 0;
+    guarded(env, [&] { label = dataset_->readSample(index, image.Data()); });
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("shape", numbersToJs(env, dataset_->sampleShape()));
+    result.Set("image", image);
+    result.Set("label", static_cast<double>(label));
+    return result;
+  }
 
   /** validationSplit({fraction, seed?, stratified?}) → {train: Int32Array, validation: Int32Array} of sample indices. */
   Napi::Value validationSplit(const Napi::CallbackInfo& info) {
@@ -336,6 +352,27 @@ Napi::Value dataFormats(const Napi::CallbackInfo& info) {
   return result;
 }
 
+/** readImageForModel(path, {channels, height, width}) → {shape: [C, H, W], pixels: Uint8Array} (planar, resized and centre-cropped). */
+Napi::Value readImageForModel(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
+    throw Napi::TypeError::New(env, "readImageForModel(path, {channels, height, width})");
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const Napi::Object options = info[1].As<Napi::Object>();
+  const int channels = static_cast<int>(numberField(options, "channels", 3, "options"));
+  const int64_t height = static_cast<int64_t>(numberField(options, "height", 0, "options"));
+  const int64_t width = static_cast<int64_t>(numberField(options, "width", 0, "options"));
+  std::vector<uint8_t> pixels;
+  guarded(env, [&] { pixels = data::readImageForModel(path, channels, height, width); });
+  Napi::Uint8Array array = Napi::Uint8Array::New(env, pixels.size());
+  std::copy(pixels.begin(), pixels.end(), array.Data());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("shape", numbersToJs(env, std::vector<int64_t>{channels, height, width}));
+  result.Set("pixels", array);
+  return result;
+}
+
 }  // namespace
 
 void registerData(Napi::Env env, Napi::Object exports) {
@@ -344,6 +381,7 @@ void registerData(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([loaderClass] { delete loaderClass; });
   exports.Set("Dataset", DatasetObject::define(env, loaderClass));
   exports.Set("dataFormats", Napi::Function::New(env, dataFormats, "dataFormats"));
+  exports.Set("readImageForModel", Napi::Function::New(env, readImageForModel, "readImageForModel"));
 }
 
 }  // namespace netlens::binding

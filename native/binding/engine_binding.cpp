@@ -73,6 +73,11 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
                            InstanceMethod("setTraining", &EngineObject::setTraining),
                            InstanceMethod("forward", &EngineObject::forward),
                            InstanceMethod("trainSteps", &EngineObject::trainSteps),
+                           InstanceMethod("values", &EngineObject::values),
+                           InstanceMethod("valueShapes", &EngineObject::valueShapes),
+                           InstanceMethod("backward", &EngineObject::backward),
+                           InstanceMethod("optimizerState", &EngineObject::optimizerState),
+                           InstanceMethod("setOptimizerState", &EngineObject::setOptimizerState),
                        });
   }
 
@@ -144,23 +149,112 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
     return result;
   }
 
-  /** trainSteps(batches) → {losses, learningRates}: one optimizer step per batch, in order. */
+  /** values(ids) → {id: {shape, data}}: node values (or graph inputs) of the last forward. */
+  Napi::Value values(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "values(ids: string[])");
+    const Napi::Array ids = info[0].As<Napi::Array>();
+    Napi::Object result = Napi::Object::New(env);
+    for (uint32_t i = 0; i < ids.Length(); ++i) {
+      if (!ids.Get(i).IsString()) throw Napi::TypeError::New(env, "values(ids: string[])");
+      const std::string id = ids.Get(i).As<Napi::String>().Utf8Value();
+      guarded(env, [&] { result.Set(id, tensorToJs(env, executor_->value(id))); });
+    }
+    return result;
+  }
+
+  /** valueShapes() → {nodeId: shape} of the last forward (no data copied). */
+  Napi::Value valueShapes(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    guarded(env, [&] {
+      for (const NodeSpec& node : executor_->spec().nodes) {
+        const Shape& shape = executor_->value(node.id).shape;
+        Napi::Array array = Napi::Array::New(env, shape.size());
+        for (size_t i = 0; i < shape.size(); ++i) array.Set(static_cast<uint32_t>(i), static_cast<double>(shape[i]));
+        result.Set(node.id, array);
+      }
+    });
+    return result;
+  }
+
+  /** backward(seeds: {id: gradient}) → {inputName: gradient}: back-propagates after forward(), returning the float inputs' gradients. */
+  Napi::Value backward(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    const TensorMap seeds = tensorsFromJs(env, info.Length() > 0 ? info[0] : env.Undefined(), "seeds");
+    Napi::Object result = Napi::Object::New(env);
+    guarded(env, [&] {
+      executor_->backward(seeds, true);
+      for (const InputSpec& input : executor_->spec().inputs) {
+        if (input.dtype == "float32" && !(executor_->spec().loss && executor_->spec().loss->target == input.name)) {
+          result.Set(input.name, tensorToJs(env, executor_->inputGradient(input.name)));
+        }
+      }
+    });
+    return result;
+  }
+
+  /** optimizerState() → {steps, tensors: [{name, shape, data}]} (see Optimizer::exportState). */
+  Napi::Value optimizerState(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    guarded(env, [&] {
+      const std::vector<std::pair<std::string, Tensor>> tensors = executor_->optimizer().exportState();
+      Napi::Array list = Napi::Array::New(env, tensors.size());
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        Napi::Object entry = tensorToJs(env, tensors[i].second);
+        entry.Set("name", tensors[i].first);
+        list.Set(static_cast<uint32_t>(i), entry);
+      }
+      result.Set("steps", static_cast<double>(executor_->optimizer().stepsTaken()));
+      result.Set("tensors", list);
+    });
+    return result;
+  }
+
+  /** setOptimizerState({steps, tensors: [{name, shape, data}]}). */
+  Napi::Value setOptimizerState(const Napi::CallbackInfo& info) {
+    const Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setOptimizerState({steps, tensors})");
+    const Napi::Object object = info[0].As<Napi::Object>();
+    if (!object.Get("steps").IsNumber() || !object.Get("tensors").IsArray()) {
+      throw Napi::TypeError::New(env, "setOptimizerState({steps: number, tensors: {name, shape, data}[]})");
+    }
+    const Napi::Array list = object.Get("tensors").As<Napi::Array>();
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      const Napi::Value entry = list.Get(i);
+      if (!entry.IsObject() || !entry.As<Napi::Object>().Get("name").IsString()) {
+        throw Napi::TypeError::New(env, "setOptimizerState: tensors[" + std::to_string(i) + "] needs a name");
+      }
+      const std::string name = entry.As<Napi::Object>().Get("name").As<Napi::String>().Utf8Value();
+      tensors.emplace_back(name, tensorFromJs(env, entry, name));
+    }
+    const int64_t steps = object.Get("steps").As<Napi::Number>().Int64Value();
+    guarded(env, [&] { executor_->setOptimizerState(tensors, steps); });
+    return env.Undefined();
+  }
+
+  /** trainSteps(batches) → {losses, learningRates, corrects}: one optimizer step per batch, in order; corrects[i] is -1 without a cross_entropy loss. */
   Napi::Value trainSteps(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "trainSteps(batches: inputs[])");
     const Napi::Array batches = info[0].As<Napi::Array>();
     Napi::Array losses = Napi::Array::New(env, batches.Length());
     Napi::Array rates = Napi::Array::New(env, batches.Length());
+    Napi::Array corrects = Napi::Array::New(env, batches.Length());
     for (uint32_t i = 0; i < batches.Length(); ++i) {
       const TensorMap inputs = tensorsFromJs(env, batches.Get(i), "batches[" + std::to_string(i) + "]");
       guarded(env, [&] {
         rates.Set(i, executor_->optimizer().learningRate());
         losses.Set(i, executor_->trainStep(inputs));
+        corrects.Set(i, static_cast<double>(executor_->lastStepCorrect()));
       });
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("losses", losses);
     result.Set("learningRates", rates);
+    result.Set("corrects", corrects);
     return result;
   }
 

@@ -30,6 +30,7 @@ Napi::Value EngineInfo(const Napi::CallbackInfo& callInfo) {
   result.Set("cpuThreads", info.cpuThreads);
   result.Set("cpuModel", info.cpuModel);
   result.Set("cpuFeatures", info.cpuFeatures);
+  result.Set("cpuBlas", info.cpuBlas);
   return result;
 }
 

@@ -21,6 +21,7 @@ EngineInfo engineInfo() {
   info.cpuThreads = cpuReport.threads;
   info.cpuModel = cpuReport.model;
   info.cpuFeatures = cpuReport.features;
+  info.cpuBlas = cpu::cpuKernelsDescription();
 
 #ifdef NETLENS_WITH_CUDA
   info.cudaCompiled = true;

@@ -1,5 +1,6 @@
 #include "netlens/executor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -25,6 +26,19 @@ void initialize(Tensor& tensor, const ParamDecl& decl, Rng& rng) {
     }
     case Init::Ones: tensor.fill(1.0f); break;
     case Init::Zeros: tensor.fill(0.0f); break;
+    case Init::Constant: tensor.fill(decl.constant); break;
+    case Init::Normal:
+      // Box–Muller on the engine's own uniform stream (std::normal_distribution differs between libraries).
+      for (size_t i = 0; i < tensor.data.size(); i += 2) {
+        const double radius = std::sqrt(-2.0 * std::log(1.0 - static_cast<double>(rng.uniform01())));
+        const double angle = 6.283185307179586 * static_cast<double>(rng.uniform01());
+        tensor.data[i] = static_cast<float>(radius * std::cos(angle));
+        if (i + 1 < tensor.data.size()) tensor.data[i + 1] = static_cast<float>(radius * std::sin(angle));
+      }
+      break;
+  }
+  if (decl.zeroRow >= 0 && decl.shape.size() == 2) {
+    std::fill(tensor.data.begin() + decl.zeroRow * decl.shape[1], tensor.data.begin() + (decl.zeroRow + 1) * decl.shape[1], 0.0f);
   }
 }
 
@@ -40,6 +54,24 @@ void accumulate(std::map<std::string, Tensor>& into, const std::string& key, Ten
   const float* source = gradient.ptr();
   for (int64_t i = 0; i < gradient.numel(); ++i) target[i] += source[i];
   scratch[scratchKey] = std::move(gradient);
+}
+
+// Ties go to the lowest class index, as torch.argmax does.
+int64_t countCorrect(const Tensor& logits, const Tensor& labels) {
+  const int64_t rows = logits.shape[0];
+  const int64_t classes = logits.shape[1];
+  const float* scores = logits.ptr();
+  const float* targets = labels.ptr();
+  int64_t correct = 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* rowScores = scores + row * classes;
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c) {
+      if (rowScores[c] > rowScores[best]) best = c;
+    }
+    if (best == static_cast<int64_t>(targets[row])) ++correct;
+  }
+  return correct;
 }
 
 }  // namespace
@@ -346,6 +378,7 @@ double Executor::trainStep(const TensorMap& inputs) {
     throw std::runtime_error("training loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at step " +
                              std::to_string(optimizer_->stepsTaken() + 1) + "; the parameters were not updated");
   }
+  lastStepCorrect_ = spec_.loss->op == "cross_entropy" ? countCorrect(value(spec_.loss->input), values_.at(spec_.loss->target)) : -1;
   backward({{spec_.loss->input, gradient}}, false);
   std::vector<ParameterUpdate> updates;
   for (const std::string& key : stateNames_) {
@@ -358,6 +391,15 @@ double Executor::trainStep(const TensorMap& inputs) {
 const Optimizer& Executor::optimizer() const {
   if (!optimizer_) throw std::logic_error("the graph spec has no optimizer");
   return *optimizer_;
+}
+
+void Executor::setOptimizerState(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps) {
+  if (!optimizer_) throw std::logic_error("the graph spec has no optimizer");
+  std::map<std::string, Shape> shapes;
+  for (const std::string& key : stateNames_) {
+    if (isTrainable(key)) shapes[key] = state_.at(key).shape;
+  }
+  optimizer_->importState(tensors, steps, shapes);
 }
 
 }  // namespace netlens

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
+#include <stdexcept>
 
 #include "kernels.h"
 
@@ -44,6 +46,7 @@ class Attrs {
     if (!value->isNumber()) fail("attribute \"" + key + "\" must be a number");
     return value->asNumber();
   }
+  float real(const std::string& key, double fallback) const { return static_cast<float>(number(key, fallback)); }
   bool flag(const std::string& key, bool fallback) const {
     const JsonValue* value = find(key);
     if (value == nullptr) return fallback;
@@ -339,19 +342,19 @@ class LinearOp : public Op {
 
 class ActivationOp : public Op {
  public:
-  ActivationOp(Activation kind, float slope) : kind_(kind), slope_(slope) {}
+  ActivationOp(Activation kind, float a = 0.0f, float b = 0.0f) : kind_(kind), a_(a), b_(b) {}
   Shape outputShape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
   void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
-    cpu::activationForward(kind_, slope_, in[0]->numel(), in[0]->ptr(), out.ptr());
+    cpu::activationForward(kind_, a_, b_, in[0]->numel(), in[0]->ptr(), out.ptr());
   }
   void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
                 const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
-    if (gradIn[0]) cpu::activationBackward(kind_, slope_, in[0]->numel(), in[0]->ptr(), gradOut.ptr(), gradIn[0]->ptr());
+    if (gradIn[0]) cpu::activationBackward(kind_, a_, b_, in[0]->numel(), in[0]->ptr(), gradOut.ptr(), gradIn[0]->ptr());
   }
 
  private:
   Activation kind_;
-  float slope_;
+  float a_, b_;
 };
 
 // ---- pooling -------------------------------------------------------------------------------------
@@ -466,25 +469,30 @@ class AvgPool2dOp : public Op {
   int64_t divisorOverride_;
 };
 
+/** Adaptive pooling's output_size: an int or a pair; 0 stands for None (keep the input's extent). */
+std::pair<int64_t, int64_t> readOutputSize(const Attrs& attrs) {
+  const JsonValue* size = attrs.find("output_size");
+  if (size == nullptr) attrs.fail("attribute \"output_size\" is required");
+  auto extent = [&](const JsonValue& value) -> int64_t {
+    if (value.isNull()) return 0;
+    if (!value.isNumber() || value.asNumber() < 1 || std::trunc(value.asNumber()) != value.asNumber()) {
+      attrs.fail("output_size entries must be positive integers or null");
+    }
+    return value.asInt();
+  };
+  if (size->isArray()) {
+    if (size->asArray().size() != 2) attrs.fail("output_size must be an integer or a pair");
+    return {extent(size->asArray()[0]), extent(size->asArray()[1])};
+  }
+  return {extent(*size), extent(*size)};
+}
+
 class AdaptiveAvgPool2dOp : public Op {
  public:
   explicit AdaptiveAvgPool2dOp(const Attrs& attrs) : prefix_(where(attrs.node())) {
-    const JsonValue* size = attrs.find("output_size");
-    if (size == nullptr) attrs.fail("attribute \"output_size\" is required");
-    auto extent = [&](const JsonValue& value) -> int64_t {
-      if (value.isNull()) return 0;  // None keeps the input's extent
-      if (!value.isNumber() || value.asNumber() < 1 || std::trunc(value.asNumber()) != value.asNumber()) {
-        attrs.fail("output_size entries must be positive integers or null");
-      }
-      return value.asInt();
-    };
-    if (size->isArray()) {
-      if (size->asArray().size() != 2) attrs.fail("output_size must be an integer or a pair");
-      outH_ = extent(size->asArray()[0]);
-      outW_ = extent(size->asArray()[1]);
-    } else {
-      outH_ = outW_ = extent(*size);
-    }
+    const std::pair<int64_t, int64_t> size = readOutputSize(attrs);
+    outH_ = size.first;
+    outW_ = size.second;
   }
   Shape outputShape(const std::vector<Shape>& inputs) const override {
     const Shape& x = inputs[0];
@@ -735,12 +743,13 @@ class LayerNormOp : public Op {
 
 class DropoutOp : public Op {
  public:
-  explicit DropoutOp(const Attrs& attrs) : p_(attrs.number("p", 0.5)) {
+  explicit DropoutOp(const Attrs& attrs) : p_(attrs.number("p", 0.5)), always_(attrs.flag("always", false)) {
     if (p_ < 0.0 || p_ > 1.0) attrs.fail("p must be in [0, 1]");
   }
   Shape outputShape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
   void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext& context) override {
-    active_ = context.training && p_ > 0.0;
+    // `always`: F.dropout's default training=True drops in eval mode too.
+    active_ = (context.training || always_) && p_ > 0.0;
     if (!active_) {
       out.data = in[0]->data;
       return;
@@ -762,6 +771,7 @@ class DropoutOp : public Op {
 
  private:
   double p_;
+  bool always_;
   bool active_ = false;
   std::vector<float> mask_;
 };
@@ -827,38 +837,6 @@ std::unique_ptr<Op> makeReshape(const Attrs& attrs) {
   });
 }
 
-class AddOp : public Op {
- public:
-  explicit AddOp(const Attrs& attrs) : prefix_(where(attrs.node())) {}
-  int arity() const override { return -1; }
-  Shape outputShape(const std::vector<Shape>& inputs) const override {
-    if (inputs.size() < 2) shapeError(prefix_, "needs at least two inputs");
-    for (const Shape& shape : inputs) {
-      if (shape != inputs[0]) {
-        shapeError(prefix_, "inputs " + formatShape(inputs[0]) + " and " + formatShape(shape) +
-                                " differ in shape (broadcasting is not supported)");
-      }
-    }
-    return inputs[0];
-  }
-  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
-    out.data = in[0]->data;
-    for (size_t k = 1; k < in.size(); ++k) {
-      const float* term = in[k]->ptr();
-      for (int64_t i = 0; i < out.numel(); ++i) out.data[i] += term[i];
-    }
-  }
-  void backward(const std::vector<const Tensor*>&, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
-                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
-    for (Tensor* grad : gradIn) {
-      if (grad) grad->data = gradOut.data;
-    }
-  }
-
- private:
-  std::string prefix_;
-};
-
 class CatOp : public Op {
  public:
   explicit CatOp(const Attrs& attrs) : prefix_(where(attrs.node())), dim_(attrs.integer("dim", 0)) {}
@@ -922,9 +900,11 @@ class CatOp : public Op {
   int64_t dim_;
 };
 
+// mean, or sum (`sum`: the same reduction without dividing by the count).
 class MeanOp : public Op {
  public:
-  explicit MeanOp(const Attrs& attrs) : prefix_(where(attrs.node())), keepDim_(attrs.flag("keepdim", false)) {
+  explicit MeanOp(const Attrs& attrs, bool sum = false)
+      : prefix_(where(attrs.node())), keepDim_(attrs.flag("keepdim", false)), sum_(sum) {
     if (attrs.has("dim")) dims_ = attrs.ints("dim");
   }
   Shape outputShape(const std::vector<Shape>& inputs) const override {
@@ -940,15 +920,16 @@ class MeanOp : public Op {
     const std::vector<int64_t> target = targets(in[0]->shape);
     std::vector<double> sums(static_cast<size_t>(out.numel()), 0.0);
     for (int64_t i = 0; i < in[0]->numel(); ++i) sums[static_cast<size_t>(target[i])] += in[0]->data[i];
-    const double count = static_cast<double>(in[0]->numel()) / static_cast<double>(std::max<int64_t>(1, out.numel()));
+    const double count = sum_ ? 1.0 : static_cast<double>(in[0]->numel()) / static_cast<double>(std::max<int64_t>(1, out.numel()));
     for (int64_t o = 0; o < out.numel(); ++o) out.data[o] = static_cast<float>(sums[o] / count);
   }
   void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor& out, const Tensor& gradOut,
                 const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
     if (!gradIn[0]) return;
     const std::vector<int64_t> target = targets(in[0]->shape);
-    const float scale = static_cast<float>(static_cast<double>(std::max<int64_t>(1, out.numel())) /
-                                           static_cast<double>(in[0]->numel()));
+    const float scale = sum_ ? 1.0f
+                             : static_cast<float>(static_cast<double>(std::max<int64_t>(1, out.numel())) /
+                                                  static_cast<double>(in[0]->numel()));
     for (int64_t i = 0; i < in[0]->numel(); ++i) gradIn[0]->data[i] = gradOut.data[target[i]] * scale;
   }
 
@@ -988,6 +969,829 @@ class MeanOp : public Op {
   std::string prefix_;
   std::vector<int64_t> dims_;
   bool keepDim_;
+  bool sum_;
+};
+
+// ---- PReLU, softmax ------------------------------------------------------------------------------
+
+// weight [num_parameters] (PyTorch's default 0.25 each); with more than one, one per channel (dim 1).
+class PReluOp : public Op {
+ public:
+  explicit PReluOp(const Attrs& attrs)
+      : prefix_(where(attrs.node())),
+        weights_(attrs.integer("num_parameters", 1)),
+        init_(static_cast<float>(attrs.number("init", 0.25))) {
+    if (weights_ <= 0) attrs.fail("num_parameters must be positive");
+  }
+  std::vector<ParamDecl> params() const override {
+    ParamDecl weight{"weight", {weights_}, Init::Constant, 1, false};
+    weight.constant = init_;
+    return {weight};
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    const Shape& x = inputs[0];
+    if (weights_ > 1 && (x.size() < 2 || x[1] != weights_)) {
+      shapeError(prefix_, "has " + std::to_string(weights_) + " weights, one per channel, but the input is " + formatShape(x));
+    }
+    return x;
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& params, Tensor& out, OpContext&) override {
+    const Layout l = layout(in[0]->shape);
+    cpu::preluForward(l.batch, l.channels, l.inner, in[0]->ptr(), params[0]->ptr(), weights_, out.ptr());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& params, const Tensor&,
+                const Tensor& gradOut, const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>& gradParams,
+                OpContext&) override {
+    const Layout l = layout(in[0]->shape);
+    cpu::preluBackward(l.batch, l.channels, l.inner, in[0]->ptr(), params[0]->ptr(), weights_, gradOut.ptr(),
+                       gradIn[0] ? gradIn[0]->ptr() : nullptr, gradParams[0] ? gradParams[0]->ptr() : nullptr);
+  }
+
+ private:
+  struct Layout {
+    int64_t batch, channels, inner;
+  };
+  Layout layout(const Shape& x) const {
+    const int64_t total = shapeNumel(x);
+    if (x.size() < 2) return {1, 1, total};
+    return {x[0], x[1], total / std::max<int64_t>(1, x[0] * x[1])};
+  }
+  std::string prefix_;
+  int64_t weights_;
+  float init_;
+};
+
+// The tensor seen as [outer, extent, inner] around dimension `dim`.
+struct AxisLayout {
+  int64_t outer = 1, extent = 1, inner = 1;
+};
+AxisLayout axisLayout(const Shape& x, int64_t dim, const std::string& prefix) {
+  AxisLayout l;
+  if (x.empty()) return l;
+  const size_t axis = static_cast<size_t>(normalizeDim(dim, static_cast<int64_t>(x.size()), prefix));
+  for (size_t d = 0; d < axis; ++d) l.outer *= x[d];
+  l.extent = x[axis];
+  for (size_t d = axis + 1; d < x.size(); ++d) l.inner *= x[d];
+  return l;
+}
+
+class SoftmaxOp : public Op {
+ public:
+  SoftmaxOp(const Attrs& attrs, bool logSoftmax)
+      : prefix_(where(attrs.node())), dim_(attrs.integer("dim")), log_(logSoftmax) {}
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    if (!inputs[0].empty()) normalizeDim(dim_, static_cast<int64_t>(inputs[0].size()), prefix_);
+    return inputs[0];
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    const AxisLayout l = axisLayout(in[0]->shape, dim_, prefix_);
+    cpu::softmaxForward(log_, l.outer, l.extent, l.inner, in[0]->ptr(), out.ptr());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor& out, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (!gradIn[0]) return;
+    const AxisLayout l = axisLayout(in[0]->shape, dim_, prefix_);
+    cpu::softmaxBackward(log_, l.outer, l.extent, l.inner, out.ptr(), gradOut.ptr(), gradIn[0]->ptr());
+  }
+
+ private:
+  std::string prefix_;
+  int64_t dim_;
+  bool log_;
+};
+
+// ---- adaptive max pooling, local response norm ---------------------------------------------------
+
+class AdaptiveMaxPool2dOp : public Op {
+ public:
+  explicit AdaptiveMaxPool2dOp(const Attrs& attrs) : prefix_(where(attrs.node())) {
+    const std::pair<int64_t, int64_t> size = readOutputSize(attrs);
+    outH_ = size.first;
+    outW_ = size.second;
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    const Shape& x = inputs[0];
+    if (x.size() < 3) shapeError(prefix_, "expects a 3-D or 4-D input, got " + formatShape(x));
+    return pooledShape(x, outH_ ? outH_ : x[x.size() - 2], outW_ ? outW_ : x[x.size() - 1], prefix_);
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    indices_.resize(static_cast<size_t>(out.numel()));
+    cpu::adaptiveMaxPoolForward(geometry(in[0]->shape, out.shape), in[0]->ptr(), out.ptr(), indices_.data());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor& out,
+                const Tensor& gradOut, const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (gradIn[0]) cpu::maxPoolBackward(geometry(in[0]->shape, out.shape), gradOut.ptr(), indices_.data(), gradIn[0]->ptr());
+  }
+
+ private:
+  static cpu::PoolGeometry geometry(const Shape& x, const Shape& y) {
+    cpu::PoolGeometry g;
+    g.inH = x[x.size() - 2];
+    g.inW = x[x.size() - 1];
+    g.outH = y[y.size() - 2];
+    g.outW = y[y.size() - 1];
+    g.planes = shapeNumel(x) / (g.inH * g.inW);
+    return g;
+  }
+  std::string prefix_;
+  int64_t outH_ = 0, outW_ = 0;
+  std::vector<int64_t> indices_;
+};
+
+class LocalResponseNormOp : public Op {
+ public:
+  explicit LocalResponseNormOp(const Attrs& attrs)
+      : prefix_(where(attrs.node())),
+        size_(attrs.integer("size")),
+        alpha_(static_cast<float>(attrs.number("alpha", 1e-4))),
+        beta_(static_cast<float>(attrs.number("beta", 0.75))),
+        k_(static_cast<float>(attrs.number("k", 1.0))) {
+    if (size_ <= 0) attrs.fail("size must be positive");
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    if (inputs[0].size() < 3) shapeError(prefix_, "expects an input of 3 or more dimensions (N, C, …), got " + formatShape(inputs[0]));
+    return inputs[0];
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    const Shape& x = in[0]->shape;
+    scale_.resize(static_cast<size_t>(in[0]->numel()));
+    cpu::lrnForward(x[0], x[1], in[0]->numel() / (x[0] * x[1]), size_, alpha_, beta_, k_, in[0]->ptr(), out.ptr(), scale_.data());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (!gradIn[0]) return;
+    const Shape& x = in[0]->shape;
+    cpu::lrnBackward(x[0], x[1], in[0]->numel() / (x[0] * x[1]), size_, alpha_, beta_, in[0]->ptr(), scale_.data(),
+                     gradOut.ptr(), gradIn[0]->ptr());
+  }
+
+ private:
+  std::string prefix_;
+  int64_t size_;
+  float alpha_, beta_, k_;
+  std::vector<float> scale_;
+};
+
+// ---- permutation ---------------------------------------------------------------------------------
+
+class PermuteOp : public Op {
+ public:
+  explicit PermuteOp(const Attrs& attrs) : prefix_(where(attrs.node())), dims_(attrs.ints("dims")) {}
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    const std::vector<int64_t> order = resolved(inputs[0]);
+    Shape out;
+    for (const int64_t d : order) out.push_back(inputs[0][static_cast<size_t>(d)]);
+    return out;
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    cpu::permute(in[0]->shape, resolved(in[0]->shape), in[0]->ptr(), out.ptr());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor& out, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (!gradIn[0]) return;
+    // The gradient goes back through the inverse permutation.
+    const std::vector<int64_t> order = resolved(in[0]->shape);
+    std::vector<int64_t> inverse(order.size());
+    for (size_t d = 0; d < order.size(); ++d) inverse[static_cast<size_t>(order[d])] = static_cast<int64_t>(d);
+    cpu::permute(out.shape, inverse, gradOut.ptr(), gradIn[0]->ptr());
+  }
+
+ private:
+  std::vector<int64_t> resolved(const Shape& x) const {
+    const int64_t rank = static_cast<int64_t>(x.size());
+    if (static_cast<int64_t>(dims_.size()) != rank) {
+      shapeError(prefix_, "dims has " + std::to_string(dims_.size()) + " entries for a rank-" + std::to_string(rank) + " input");
+    }
+    std::vector<int64_t> order;
+    std::vector<bool> seen(x.size(), false);
+    for (const int64_t dim : dims_) {
+      const int64_t d = normalizeDim(dim, rank, prefix_);
+      if (seen[static_cast<size_t>(d)]) shapeError(prefix_, "dims repeats dimension " + std::to_string(dim));
+      seen[static_cast<size_t>(d)] = true;
+      order.push_back(d);
+    }
+    return order;
+  }
+  std::string prefix_;
+  std::vector<int64_t> dims_;
+};
+
+// ---- element-wise arithmetic with broadcasting ---------------------------------------------------
+
+// add/sub/mul/div of two tensors with NumPy broadcasting, or of one tensor and the number `other`
+// (`reverse`: other comes first, as in 1 - x). add also takes several same-shaped tensors (residual
+// sums). `alpha` scales the second operand of add/sub, as torch.add(a, b, alpha=…) does.
+class ElementwiseOp : public Op {
+ public:
+  ElementwiseOp(const Attrs& attrs, cpu::Binary op)
+      : prefix_(where(attrs.node())),
+        op_(op),
+        alpha_(static_cast<float>(attrs.number("alpha", 1.0))),
+        reverse_(attrs.flag("reverse", false)) {
+    if (attrs.has("other")) other_ = static_cast<float>(attrs.number("other", 0.0));
+    if (attrs.has("alpha") && op != cpu::Binary::Add && op != cpu::Binary::Sub) attrs.fail("alpha applies to add and sub only");
+  }
+  int arity() const override { return -1; }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    if (other_) {
+      if (inputs.size() != 1) shapeError(prefix_, "takes one tensor when \"other\" is a number, got " + std::to_string(inputs.size()));
+      return inputs[0];
+    }
+    if (inputs.size() < 2) shapeError(prefix_, "needs two tensors, or one and the number \"other\"");
+    if (inputs.size() > 2) {
+      if (op_ != cpu::Binary::Add) shapeError(prefix_, "takes two tensors, got " + std::to_string(inputs.size()));
+      for (const Shape& shape : inputs) {
+        if (shape != inputs[0]) {
+          shapeError(prefix_, "inputs " + formatShape(inputs[0]) + " and " + formatShape(shape) +
+                                  " differ in shape (more than two inputs must match exactly)");
+        }
+      }
+      return inputs[0];
+    }
+    return broadcast(inputs[0], inputs[1]).shape;
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    if (other_) {
+      const float scalar = *other_;
+      const cpu::Broadcast b = reverse_ ? broadcast({}, in[0]->shape) : broadcast(in[0]->shape, {});
+      cpu::binaryForward(op_, b, alpha_, reverse_ ? &scalar : in[0]->ptr(), reverse_ ? in[0]->ptr() : &scalar, out.ptr());
+      return;
+    }
+    if (in.size() > 2 || (in[0]->shape == in[1]->shape && op_ == cpu::Binary::Add && alpha_ == 1.0f)) {
+      out.data = in[0]->data;
+      for (size_t k = 1; k < in.size(); ++k) {
+        const float* term = in[k]->ptr();
+        for (int64_t i = 0; i < out.numel(); ++i) out.data[i] += term[i];
+      }
+      return;
+    }
+    cpu::binaryForward(op_, broadcast(in[0]->shape, in[1]->shape), alpha_, in[0]->ptr(), in[1]->ptr(), out.ptr());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (other_) {
+      if (!gradIn[0]) return;
+      const float scalar = *other_;
+      if (reverse_) {
+        cpu::binaryBackward(op_, broadcast({}, in[0]->shape), alpha_, &scalar, in[0]->ptr(), gradOut.ptr(), nullptr, 0,
+                            gradIn[0]->ptr(), gradIn[0]->numel());
+      } else {
+        cpu::binaryBackward(op_, broadcast(in[0]->shape, {}), alpha_, in[0]->ptr(), &scalar, gradOut.ptr(), gradIn[0]->ptr(),
+                            gradIn[0]->numel(), nullptr, 0);
+      }
+      return;
+    }
+    if (in.size() > 2 || (in[0]->shape == in[1]->shape && op_ == cpu::Binary::Add && alpha_ == 1.0f)) {
+      for (Tensor* grad : gradIn) {
+        if (grad) grad->data = gradOut.data;
+      }
+      return;
+    }
+    cpu::binaryBackward(op_, broadcast(in[0]->shape, in[1]->shape), alpha_, in[0]->ptr(), in[1]->ptr(), gradOut.ptr(),
+                        gradIn[0] ? gradIn[0]->ptr() : nullptr, in[0]->numel(), gradIn[1] ? gradIn[1]->ptr() : nullptr,
+                        in[1]->numel());
+  }
+
+ private:
+  cpu::Broadcast broadcast(const Shape& a, const Shape& b) const {
+    const size_t rank = std::max(a.size(), b.size());
+    cpu::Broadcast result;
+    result.shape.assign(rank, 1);
+    result.aStrides.assign(rank, 0);
+    result.bStrides.assign(rank, 0);
+    int64_t aStride = 1, bStride = 1;
+    for (size_t back = 0; back < rank; ++back) {
+      const size_t d = rank - 1 - back;
+      const int64_t ae = back < a.size() ? a[a.size() - 1 - back] : 1;
+      const int64_t be = back < b.size() ? b[b.size() - 1 - back] : 1;
+      if (ae != be && ae != 1 && be != 1) {
+        shapeError(prefix_, "cannot broadcast " + formatShape(a) + " with " + formatShape(b));
+      }
+      result.shape[d] = std::max(ae, be);
+      result.aStrides[d] = ae == 1 ? 0 : aStride;
+      result.bStrides[d] = be == 1 ? 0 : bStride;
+      aStride *= ae;
+      bStride *= be;
+    }
+    return result;
+  }
+  std::string prefix_;
+  cpu::Binary op_;
+  float alpha_;
+  bool reverse_;
+  std::optional<float> other_;
+};
+
+// ---- embedding, recurrent layers, indexing -------------------------------------------------------
+
+// weight [num_embeddings, embedding_dim] ~ N(0, 1) with the padding_idx row zero (PyTorch's init);
+// the input holds token ids (int64 in the spec, stored as float). That row never gets a gradient.
+class EmbeddingOp : public Op {
+ public:
+  explicit EmbeddingOp(const Attrs& attrs)
+      : prefix_(where(attrs.node())),
+        count_(attrs.integer("num_embeddings")),
+        dim_(attrs.integer("embedding_dim")),
+        padding_(attrs.integer("padding_idx", -1)) {
+    if (count_ <= 0 || dim_ <= 0) attrs.fail("num_embeddings and embedding_dim must be positive");
+    if (attrs.has("padding_idx") && padding_ < 0) padding_ += count_;
+    if (attrs.has("padding_idx") && (padding_ < 0 || padding_ >= count_)) attrs.fail("padding_idx must index a row of the table");
+    if (attrs.has("max_norm")) attrs.fail("max_norm is not supported");
+  }
+  bool differentiable(size_t) const override { return false; }
+  std::vector<ParamDecl> params() const override {
+    ParamDecl weight{"weight", {count_, dim_}, Init::Normal, 1, false};
+    weight.zeroRow = padding_;
+    return {weight};
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    Shape out = inputs[0];
+    out.push_back(dim_);
+    return out;
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& params, Tensor& out, OpContext&) override {
+    const float* table = params[0]->ptr();
+    for (int64_t i = 0; i < in[0]->numel(); ++i) {
+      const int64_t row = rowOf(in[0]->data[i]);
+      std::copy(table + row * dim_, table + (row + 1) * dim_, out.ptr() + i * dim_);
+    }
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>&, const std::vector<Tensor*>& gradParams, OpContext&) override {
+    if (!gradParams[0]) return;
+    float* grad = gradParams[0]->ptr();
+    std::fill(grad, grad + count_ * dim_, 0.0f);
+    for (int64_t i = 0; i < in[0]->numel(); ++i) {
+      const int64_t row = rowOf(in[0]->data[i]);
+      if (row == padding_) continue;
+      for (int64_t j = 0; j < dim_; ++j) grad[row * dim_ + j] += gradOut.data[i * dim_ + j];
+    }
+  }
+
+ private:
+  int64_t rowOf(float id) const {
+    const int64_t row = static_cast<int64_t>(id);
+    if (static_cast<float>(row) != id || row < 0 || row >= count_) {
+      throw std::invalid_argument(prefix_ + "token id " + std::to_string(id) + " is not an integer in [0, " +
+                                  std::to_string(count_) + ")");
+    }
+    return row;
+  }
+  std::string prefix_;
+  int64_t count_, dim_, padding_;
+};
+
+// nn.LSTM / nn.GRU from a zero initial state. The node's value is `output`; the final states h_n
+// (and c_n) are read by recurrent_state nodes, whose gradients come back through addStateGradient.
+class RecurrentOp : public Op {
+ public:
+  RecurrentOp(const Attrs& attrs, cpu::RecurrentCell cell)
+      : prefix_(where(attrs.node())),
+        cell_(cell),
+        inputSize_(attrs.integer("input_size")),
+        hidden_(attrs.integer("hidden_size")),
+        layers_(attrs.integer("num_layers", 1)),
+        bias_(attrs.flag("bias", true)),
+        batchFirst_(attrs.flag("batch_first", false)),
+        dropout_(attrs.number("dropout", 0.0)),
+        directions_(attrs.flag("bidirectional", false) ? 2 : 1) {
+    if (inputSize_ <= 0 || hidden_ <= 0 || layers_ <= 0) attrs.fail("input_size, hidden_size and num_layers must be positive");
+    if (attrs.integer("proj_size", 0) != 0) attrs.fail("proj_size is not supported");
+    if (dropout_ < 0.0 || dropout_ >= 1.0) attrs.fail("dropout must be in [0, 1)");
+  }
+  std::vector<ParamDecl> params() const override {
+    const int64_t gates = (cell_ == cpu::RecurrentCell::Lstm ? 4 : 3) * hidden_;
+    std::vector<ParamDecl> decls;
+    for (int64_t layer = 0; layer < layers_; ++layer) {
+      for (int64_t direction = 0; direction < directions_; ++direction) {
+        const std::string suffix = "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : "");
+        // Every weight and bias of PyTorch's recurrent layers is U(−1/√hidden, 1/√hidden).
+        decls.push_back({"weight_ih" + suffix, {gates, layerInput(layer)}, Init::FanInUniform, hidden_, false});
+        decls.push_back({"weight_hh" + suffix, {gates, hidden_}, Init::FanInUniform, hidden_, false});
+        if (bias_) {
+          decls.push_back({"bias_ih" + suffix, {gates}, Init::FanInUniform, hidden_, false});
+          decls.push_back({"bias_hh" + suffix, {gates}, Init::FanInUniform, hidden_, false});
+        }
+      }
+    }
+    return decls;
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    const Shape& x = inputs[0];
+    if (x.size() != 3 || x[2] != inputSize_ || x[0] < 1 || x[1] < 1) {
+      shapeError(prefix_, std::string("expects a 3-D input (") + (batchFirst_ ? "batch, steps" : "steps, batch") + ", " +
+                              std::to_string(inputSize_) + ") with at least one step, got " + formatShape(x));
+    }
+    return {x[0], x[1], directions_ * hidden_};
+  }
+  /** h_n / c_n's shape for an input of this shape. */
+  Shape stateShape(const Shape& output) const { return {layers_ * directions_, batchFirst_ ? output[0] : output[1], hidden_}; }
+  const Tensor& state(bool cell) const { return cell ? cN_ : hN_; }
+  void addStateGradient(bool cell, const Tensor& gradient) {
+    Tensor& target = cell ? dcN_ : dhN_;
+    for (int64_t i = 0; i < target.numel(); ++i) target.data[i] += gradient.data[i];
+  }
+
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& params, Tensor& out,
+               OpContext& context) override {
+    const Shape& x = in[0]->shape;
+    steps_ = batchFirst_ ? x[1] : x[0];
+    batch_ = batchFirst_ ? x[0] : x[1];
+    const Shape state{layers_ * directions_, batch_, hidden_};
+    hN_ = Tensor(state);
+    cN_ = Tensor(state);
+    dhN_ = Tensor(state);
+    dcN_ = Tensor(state);
+    layerInputs_.assign(static_cast<size_t>(layers_), Tensor());
+    layerInputs_[0] = timeMajor(*in[0]);
+    directionOutputs_.assign(static_cast<size_t>(layers_ * directions_), Tensor());
+    saved_.assign(static_cast<size_t>(layers_ * directions_), cpu::RecurrentSaved());
+    masks_.assign(static_cast<size_t>(layers_), std::vector<float>());
+    const int64_t plane = batch_ * hidden_;
+    Tensor layerOutput;
+    for (int64_t layer = 0; layer < layers_; ++layer) {
+      layerOutput = Tensor({steps_, batch_, directions_ * hidden_});
+      for (int64_t direction = 0; direction < directions_; ++direction) {
+        const size_t k = static_cast<size_t>(layer * directions_ + direction);
+        Tensor& y = directionOutputs_[k];
+        y = Tensor({steps_, batch_, hidden_});
+        const Weights w = weights(params, layer, direction);
+        cpu::recurrentForward(geometry(layer, direction), layerInputs_[layer].ptr(), w.ih, w.hh, w.bih, w.bhh, y.ptr(),
+                              hN_.ptr() + k * plane, cN_.ptr() + k * plane, saved_[k]);
+        interleave(y, direction, layerOutput);
+      }
+      if (layer + 1 < layers_) {
+        // Dropout between layers, in training only (as nn.LSTM/nn.GRU's dropout argument).
+        if (context.training && dropout_ > 0.0) {
+          std::vector<float>& mask = masks_[static_cast<size_t>(layer)];
+          mask.resize(static_cast<size_t>(layerOutput.numel()));
+          const float keep = static_cast<float>(1.0 / (1.0 - dropout_));
+          for (int64_t i = 0; i < layerOutput.numel(); ++i) {
+            mask[i] = context.rng->uniform01() >= static_cast<float>(dropout_) ? keep : 0.0f;
+            layerOutput.data[i] *= mask[i];
+          }
+        }
+        layerInputs_[layer + 1] = std::move(layerOutput);
+      }
+    }
+    fromTimeMajor(layerOutput, out);
+  }
+
+  void backward(const std::vector<const Tensor*>&, const std::vector<Tensor*>& params, const Tensor&,
+                const Tensor& gradOut, const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>& gradParams,
+                OpContext&) override {
+    const int64_t plane = batch_ * hidden_;
+    Tensor dLayerOutput = timeMajor(gradOut);
+    for (int64_t layer = layers_ - 1; layer >= 0; --layer) {
+      const Tensor& input = layerInputs_[static_cast<size_t>(layer)];
+      Tensor dInput(input.shape);
+      Tensor dDirection({steps_, batch_, hidden_});
+      Tensor dPart(input.shape);
+      for (int64_t direction = 0; direction < directions_; ++direction) {
+        const size_t k = static_cast<size_t>(layer * directions_ + direction);
+        const Weights w = weights(params, layer, direction);
+        const size_t base = static_cast<size_t>(layer * directions_ + direction) * (bias_ ? 4 : 2);
+        deinterleave(dLayerOutput, direction, dDirection);
+        cpu::recurrentBackward(geometry(layer, direction), input.ptr(), w.ih, w.hh, directionOutputs_[k].ptr(), saved_[k],
+                               dDirection.ptr(), dhN_.ptr() + k * plane,
+                               cell_ == cpu::RecurrentCell::Lstm ? dcN_.ptr() + k * plane : nullptr, dPart.ptr(),
+                               gradParams[base] ? gradParams[base]->ptr() : nullptr,
+                               gradParams[base + 1] ? gradParams[base + 1]->ptr() : nullptr,
+                               bias_ && gradParams[base + 2] ? gradParams[base + 2]->ptr() : nullptr,
+                               bias_ && gradParams[base + 3] ? gradParams[base + 3]->ptr() : nullptr);
+        for (int64_t i = 0; i < dInput.numel(); ++i) dInput.data[i] += dPart.data[i];
+      }
+      if (layer > 0) {
+        const std::vector<float>& mask = masks_[static_cast<size_t>(layer - 1)];
+        if (!mask.empty()) {
+          for (int64_t i = 0; i < dInput.numel(); ++i) dInput.data[i] *= mask[i];
+        }
+        dLayerOutput = std::move(dInput);
+      } else if (gradIn[0]) {
+        fromTimeMajor(dInput, *gradIn[0]);
+      }
+    }
+  }
+
+ private:
+  struct Weights {
+    const float *ih, *hh, *bih, *bhh;
+  };
+  Weights weights(const std::vector<Tensor*>& params, int64_t layer, int64_t direction) const {
+    const size_t base = static_cast<size_t>(layer * directions_ + direction) * (bias_ ? 4 : 2);
+    return {params[base]->ptr(), params[base + 1]->ptr(), bias_ ? params[base + 2]->ptr() : nullptr,
+            bias_ ? params[base + 3]->ptr() : nullptr};
+  }
+  int64_t layerInput(int64_t layer) const { return layer == 0 ? inputSize_ : directions_ * hidden_; }
+  cpu::RecurrentGeometry geometry(int64_t layer, int64_t direction) const {
+    cpu::RecurrentGeometry g;
+    g.cell = cell_;
+    g.steps = steps_;
+    g.batch = batch_;
+    g.inputSize = layerInput(layer);
+    g.hiddenSize = hidden_;
+    g.reverse = direction == 1;
+    return g;
+  }
+  // [batch, steps, f] → [steps, batch, f] when batch_first (a copy otherwise).
+  Tensor timeMajor(const Tensor& x) const {
+    if (!batchFirst_) return x;
+    Tensor result({x.shape[1], x.shape[0], x.shape[2]});
+    cpu::permute(x.shape, {1, 0, 2}, x.ptr(), result.ptr());
+    return result;
+  }
+  void fromTimeMajor(const Tensor& x, Tensor& out) const {
+    if (!batchFirst_) {
+      out.data = x.data;
+      return;
+    }
+    cpu::permute(x.shape, {1, 0, 2}, x.ptr(), out.ptr());
+  }
+  // A direction's [steps, batch, hidden] is its half of [steps, batch, directions·hidden].
+  void interleave(const Tensor& y, int64_t direction, Tensor& output) const {
+    const int64_t rows = steps_ * batch_;
+    for (int64_t r = 0; r < rows; ++r) {
+      std::copy(y.ptr() + r * hidden_, y.ptr() + (r + 1) * hidden_, output.ptr() + r * directions_ * hidden_ + direction * hidden_);
+    }
+  }
+  void deinterleave(const Tensor& output, int64_t direction, Tensor& y) const {
+    const int64_t rows = steps_ * batch_;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* source = output.ptr() + r * directions_ * hidden_ + direction * hidden_;
+      std::copy(source, source + hidden_, y.ptr() + r * hidden_);
+    }
+  }
+  std::string prefix_;
+  cpu::RecurrentCell cell_;
+  int64_t inputSize_, hidden_, layers_;
+  bool bias_, batchFirst_;
+  double dropout_;
+  int64_t directions_;
+  int64_t steps_ = 0, batch_ = 0;
+  Tensor hN_, cN_, dhN_, dcN_;
+  std::vector<Tensor> layerInputs_, directionOutputs_;
+  std::vector<cpu::RecurrentSaved> saved_;
+  std::vector<std::vector<float>> masks_;
+};
+
+// input: the lstm/gru node; value: its h_n (state "h") or c_n (state "c").
+class RecurrentStateOp : public Op {
+ public:
+  explicit RecurrentStateOp(const Attrs& attrs) : prefix_(where(attrs.node())), cell_(attrs.text("state", "h") == "c") {
+    const std::string state = attrs.text("state", "h");
+    if (state != "h" && state != "c") attrs.fail("state must be \"h\" or \"c\"");
+  }
+  void bindProducers(const std::vector<Op*>& producers) override {
+    source_ = dynamic_cast<RecurrentOp*>(producers.empty() ? nullptr : producers[0]);
+    if (source_ == nullptr) shapeError(prefix_, "the input must be an lstm or gru node");
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override { return source_->stateShape(inputs[0]); }
+  void forward(const std::vector<const Tensor*>&, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    out.data = source_->state(cell_).data;
+  }
+  void backward(const std::vector<const Tensor*>&, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    source_->addStateGradient(cell_, gradOut);
+    // The recurrent node's own value (output) gets nothing from here, but its backward must run.
+    if (gradIn[0]) gradIn[0]->fill(0.0f);
+  }
+
+ private:
+  std::string prefix_;
+  bool cell_;
+  RecurrentOp* source_ = nullptr;
+};
+
+// x[..., index, ...] along `dim` (that dimension disappears), as integer indexing and torch.select.
+class SelectOp : public Op {
+ public:
+  explicit SelectOp(const Attrs& attrs)
+      : prefix_(where(attrs.node())), dim_(attrs.integer("dim", 0)), index_(attrs.integer("index")) {}
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    const Shape& x = inputs[0];
+    if (x.empty()) shapeError(prefix_, "cannot index a 0-D tensor");
+    const size_t d = static_cast<size_t>(normalizeDim(dim_, static_cast<int64_t>(x.size()), prefix_));
+    if (index_ < -x[d] || index_ >= x[d]) {
+      shapeError(prefix_, "index " + std::to_string(index_) + " is out of range for dimension " + std::to_string(dim_) +
+                              " of " + formatShape(x));
+    }
+    Shape out = x;
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(d));
+    return out;
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    const Slab s = slab(in[0]->shape);
+    for (int64_t o = 0; o < s.outer; ++o) {
+      const float* source = in[0]->ptr() + (o * s.extent + s.index) * s.inner;
+      std::copy(source, source + s.inner, out.ptr() + o * s.inner);
+    }
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (!gradIn[0]) return;
+    gradIn[0]->fill(0.0f);
+    const Slab s = slab(in[0]->shape);
+    for (int64_t o = 0; o < s.outer; ++o) {
+      std::copy(gradOut.ptr() + o * s.inner, gradOut.ptr() + (o + 1) * s.inner, gradIn[0]->ptr() + (o * s.extent + s.index) * s.inner);
+    }
+  }
+
+ private:
+  struct Slab {
+    int64_t outer, extent, inner, index;
+  };
+  Slab slab(const Shape& x) const {
+    const AxisLayout l = axisLayout(x, dim_, prefix_);
+    return {l.outer, l.extent, l.inner, index_ < 0 ? index_ + l.extent : index_};
+  }
+  std::string prefix_;
+  int64_t dim_, index_;
+};
+
+// F.interpolate / nn.Upsample on 4-D inputs: mode "nearest" or "bilinear" (align_corners), to
+// `size` [H, W]; `scale_factor` [h, w], when the user gave one, maps coordinates as PyTorch does.
+class InterpolateOp : public Op {
+ public:
+  explicit InterpolateOp(const Attrs& attrs) : prefix_(where(attrs.node())) {
+    const std::string mode = attrs.text("mode", "nearest");
+    if (mode != "nearest" && mode != "bilinear") attrs.fail("mode must be \"nearest\" or \"bilinear\"");
+    bilinear_ = mode == "bilinear";
+    alignCorners_ = attrs.flag("align_corners", false);
+    if (alignCorners_ && !bilinear_) attrs.fail("align_corners applies to bilinear only");
+    size_ = attrs.pair("size");
+    if (size_.first <= 0 || size_.second <= 0) attrs.fail("size must be positive");
+    if (attrs.has("scale_factor")) {
+      const JsonValue& factor = *attrs.find("scale_factor");
+      std::vector<double> values;
+      if (factor.isNumber()) values = {factor.asNumber(), factor.asNumber()};
+      if (factor.isArray()) {
+        for (const JsonValue& item : factor.asArray()) values.push_back(item.isNumber() ? item.asNumber() : 0.0);
+      }
+      if (values.size() != 2 || values[0] <= 0.0 || values[1] <= 0.0) attrs.fail("scale_factor must be a positive number or pair");
+      scale_ = {values[0], values[1]};
+    }
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    if (inputs[0].size() != 4) shapeError(prefix_, "expects a 4-D input (N, C, H, W), got " + formatShape(inputs[0]));
+    return pooledShape(inputs[0], size_.first, size_.second, prefix_);
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    cpu::resizeForward(geometry(in[0]->shape), in[0]->ptr(), out.ptr());
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (gradIn[0]) cpu::resizeBackward(geometry(in[0]->shape), gradOut.ptr(), gradIn[0]->ptr());
+  }
+
+ private:
+  cpu::ResizeGeometry geometry(const Shape& x) const {
+    cpu::ResizeGeometry g;
+    g.bilinear = bilinear_;
+    g.alignCorners = alignCorners_;
+    g.planes = x[0] * x[1];
+    g.inH = x[2];
+    g.inW = x[3];
+    g.outH = size_.first;
+    g.outW = size_.second;
+    g.scaleH = scale_.first;
+    g.scaleW = scale_.second;
+    return g;
+  }
+  std::string prefix_;
+  bool bilinear_ = false, alignCorners_ = false;
+  std::pair<int64_t, int64_t> size_;
+  std::pair<double, double> scale_{0.0, 0.0};
+};
+
+// x.narrow(dim, start, length): the pieces of chunk and split.
+class NarrowOp : public Op {
+ public:
+  explicit NarrowOp(const Attrs& attrs)
+      : prefix_(where(attrs.node())), dim_(attrs.integer("dim", 0)), start_(attrs.integer("start")), length_(attrs.integer("length")) {
+    if (start_ < 0 || length_ <= 0) attrs.fail("start must be non-negative and length positive");
+  }
+  Shape outputShape(const std::vector<Shape>& inputs) const override {
+    const Shape& x = inputs[0];
+    if (x.empty()) shapeError(prefix_, "cannot narrow a 0-D tensor");
+    const size_t d = static_cast<size_t>(normalizeDim(dim_, static_cast<int64_t>(x.size()), prefix_));
+    if (start_ + length_ > x[d]) {
+      shapeError(prefix_, "[" + std::to_string(start_) + ", " + std::to_string(start_ + length_) + ") lies outside dimension " +
+                              std::to_string(dim_) + " of " + formatShape(x));
+    }
+    Shape out = x;
+    out[d] = length_;
+    return out;
+  }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    const AxisLayout l = axisLayout(in[0]->shape, dim_, prefix_);
+    const int64_t piece = length_ * l.inner;
+    for (int64_t o = 0; o < l.outer; ++o) {
+      const float* source = in[0]->ptr() + (o * l.extent + start_) * l.inner;
+      std::copy(source, source + piece, out.ptr() + o * piece);
+    }
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    if (!gradIn[0]) return;
+    gradIn[0]->fill(0.0f);
+    const AxisLayout l = axisLayout(in[0]->shape, dim_, prefix_);
+    const int64_t piece = length_ * l.inner;
+    for (int64_t o = 0; o < l.outer; ++o) {
+      std::copy(gradOut.ptr() + o * piece, gradOut.ptr() + (o + 1) * piece, gradIn[0]->ptr() + (o * l.extent + start_) * l.inner);
+    }
+  }
+
+ private:
+  std::string prefix_;
+  int64_t dim_, start_, length_;
+};
+
+// a @ b for tensors of rank ≥ 2: matrix products over the last two dimensions, the leading (batch)
+// dimensions broadcast as torch.matmul does. 1-D operands are not supported.
+class MatmulOp : public Op {
+ public:
+  explicit MatmulOp(const Attrs& attrs) : prefix_(where(attrs.node())) {}
+  int arity() const override { return 2; }
+  Shape outputShape(const std::vector<Shape>& inputs) const override { return plan(inputs[0], inputs[1]).out; }
+  void forward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, Tensor& out, OpContext&) override {
+    const Plan p = plan(in[0]->shape, in[1]->shape);
+    for (int64_t k = 0; k < p.batches; ++k) {
+      cpu::gemm(false, false, p.m, p.n, p.k, in[0]->ptr() + p.aOffset[k], p.k, in[1]->ptr() + p.bOffset[k], p.n, 0.0f,
+                out.ptr() + k * p.m * p.n, p.n, p.m * p.n * p.k > 32768);
+    }
+  }
+  void backward(const std::vector<const Tensor*>& in, const std::vector<Tensor*>&, const Tensor&, const Tensor& gradOut,
+                const std::vector<Tensor*>& gradIn, const std::vector<Tensor*>&, OpContext&) override {
+    const Plan p = plan(in[0]->shape, in[1]->shape);
+    // A broadcast operand's matrices receive the sum over the batches that shared them.
+    if (gradIn[0]) gradIn[0]->fill(0.0f);
+    if (gradIn[1]) gradIn[1]->fill(0.0f);
+    const bool parallel = p.m * p.n * p.k > 32768;
+    for (int64_t k = 0; k < p.batches; ++k) {
+      const float* dy = gradOut.ptr() + k * p.m * p.n;
+      if (gradIn[0]) {
+        cpu::gemm(false, true, p.m, p.k, p.n, dy, p.n, in[1]->ptr() + p.bOffset[k], p.n, 1.0f, gradIn[0]->ptr() + p.aOffset[k], p.k,
+                  parallel);
+      }
+      if (gradIn[1]) {
+        cpu::gemm(true, false, p.k, p.n, p.m, in[0]->ptr() + p.aOffset[k], p.k, dy, p.n, 1.0f, gradIn[1]->ptr() + p.bOffset[k], p.n,
+                  parallel);
+      }
+    }
+  }
+
+ private:
+  struct Plan {
+    Shape out;
+    int64_t m = 1, k = 1, n = 1, batches = 1;
+    std::vector<int64_t> aOffset, bOffset;  // per output batch, the first element of each operand's matrix
+  };
+  Plan plan(const Shape& a, const Shape& b) const {
+    if (a.size() < 2 || b.size() < 2) {
+      shapeError(prefix_, "needs operands of 2 or more dimensions, got " + formatShape(a) + " and " + formatShape(b));
+    }
+    Plan p;
+    p.m = a[a.size() - 2];
+    p.k = a.back();
+    p.n = b.back();
+    if (b[b.size() - 2] != p.k) shapeError(prefix_, "cannot multiply " + formatShape(a) + " by " + formatShape(b));
+    const Shape aBatch(a.begin(), a.end() - 2), bBatch(b.begin(), b.end() - 2);
+    const size_t rank = std::max(aBatch.size(), bBatch.size());
+    Shape batch(rank, 1);
+    std::vector<int64_t> aStride(rank, 0), bStride(rank, 0);
+    int64_t aStep = p.m * p.k, bStep = p.k * p.n;
+    for (size_t back = 0; back < rank; ++back) {
+      const size_t d = rank - 1 - back;
+      const int64_t ae = back < aBatch.size() ? aBatch[aBatch.size() - 1 - back] : 1;
+      const int64_t be = back < bBatch.size() ? bBatch[bBatch.size() - 1 - back] : 1;
+      if (ae != be && ae != 1 && be != 1) shapeError(prefix_, "cannot broadcast the batches of " + formatShape(a) + " and " + formatShape(b));
+      batch[d] = std::max(ae, be);
+      aStride[d] = ae == 1 ? 0 : aStep;
+      bStride[d] = be == 1 ? 0 : bStep;
+      aStep *= ae;
+      bStep *= be;
+    }
+    p.batches = shapeNumel(batch);
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t k = 0; k < p.batches; ++k) {
+      int64_t ao = 0, bo = 0;
+      for (size_t d = 0; d < rank; ++d) {
+        ao += index[d] * aStride[d];
+        bo += index[d] * bStride[d];
+      }
+      p.aOffset.push_back(ao);
+      p.bOffset.push_back(bo);
+      for (size_t d = rank; d-- > 0;) {
+        if (++index[d] < batch[d]) break;
+        index[d] = 0;
+      }
+    }
+    p.out = batch;
+    p.out.push_back(p.m);
+    p.out.push_back(p.n);
+    return p;
+  }
+  std::string prefix_;
 };
 
 // ---- registry ------------------------------------------------------------------------------------
@@ -999,8 +1803,8 @@ const std::map<std::string, Factory>& factories() {
       {"conv2d", [](const Attrs& a) { return std::make_unique<Conv2dOp>(a); }},
       {"conv_transpose2d", [](const Attrs& a) { return std::make_unique<ConvTranspose2dOp>(a); }},
       {"linear", [](const Attrs& a) { return std::make_unique<LinearOp>(a); }},
-      {"relu", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Relu, 0.0f); }},
-      {"relu6", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Relu6, 0.0f); }},
+      {"relu", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Relu); }},
+      {"relu6", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Relu6); }},
       {"leaky_relu",
        [](const Attrs& a) {
          return std::make_unique<ActivationOp>(Activation::LeakyRelu, static_cast<float>(a.number("negative_slope", 0.01)));
@@ -1011,10 +1815,67 @@ const std::map<std::string, Factory>& factories() {
          if (approximate != "none" && approximate != "tanh") a.fail("approximate must be \"none\" or \"tanh\"");
          return std::make_unique<ActivationOp>(approximate == "tanh" ? Activation::GeluTanh : Activation::Gelu, 0.0f);
        }},
-      {"silu", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Silu, 0.0f); }},
-      {"sigmoid", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Sigmoid, 0.0f); }},
-      {"tanh", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Tanh, 0.0f); }},
-      {"hardswish", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Hardswish, 0.0f); }},
+      {"silu", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Silu); }},
+      {"sigmoid", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Sigmoid); }},
+      {"tanh", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Tanh); }},
+      {"hardswish", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Hardswish); }},
+      {"elu", [](const Attrs& a) { return std::make_unique<ActivationOp>(Activation::Elu, a.real("alpha", 1.0)); }},
+      {"selu", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Selu); }},
+      {"celu",
+       [](const Attrs& a) {
+         const float alpha = a.real("alpha", 1.0);
+         if (alpha == 0.0f) a.fail("alpha must not be zero");
+         return std::make_unique<ActivationOp>(Activation::Celu, alpha);
+       }},
+      {"softplus",
+       [](const Attrs& a) {
+         const float beta = a.real("beta", 1.0);
+         if (beta == 0.0f) a.fail("beta must not be zero");
+         return std::make_unique<ActivationOp>(Activation::Softplus, beta, a.real("threshold", 20.0));
+       }},
+      {"hardsigmoid", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Hardsigmoid); }},
+      {"hardtanh",
+       [](const Attrs& a) {
+         const float low = a.real("min_val", -1.0), high = a.real("max_val", 1.0);
+         if (low > high) a.fail("min_val must not exceed max_val");
+         return std::make_unique<ActivationOp>(Activation::Hardtanh, low, high);
+       }},
+      {"mish", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Mish); }},
+      {"softsign", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Softsign); }},
+      {"logsigmoid", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::LogSigmoid); }},
+      {"tanhshrink", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Tanhshrink); }},
+      {"softshrink",
+       [](const Attrs& a) {
+         const float lambd = a.real("lambd", 0.5);
+         if (lambd < 0.0f) a.fail("lambd must not be negative");
+         return std::make_unique<ActivationOp>(Activation::Softshrink, lambd);
+       }},
+      {"hardshrink", [](const Attrs& a) { return std::make_unique<ActivationOp>(Activation::Hardshrink, a.real("lambd", 0.5)); }},
+      {"exp", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Exp); }},
+      {"log", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Log); }},
+      {"sqrt", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Sqrt); }},
+      {"rsqrt", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Rsqrt); }},
+      {"abs", [](const Attrs&) { return std::make_unique<ActivationOp>(Activation::Abs); }},
+      {"pow", [](const Attrs& a) { return std::make_unique<ActivationOp>(Activation::Pow, a.real("exponent", 1.0)); }},
+      {"clamp",
+       [](const Attrs& a) {
+         const double infinity = std::numeric_limits<double>::infinity();
+         const float low = a.real("min", -infinity), high = a.real("max", infinity);
+         if (!a.has("min") && !a.has("max")) a.fail("needs min or max");
+         return std::make_unique<ActivationOp>(Activation::Clamp, low, high);
+       }},
+      {"prelu", [](const Attrs& a) { return std::make_unique<PReluOp>(a); }},
+      {"softmax", [](const Attrs& a) { return std::make_unique<SoftmaxOp>(a, false); }},
+      {"log_softmax", [](const Attrs& a) { return std::make_unique<SoftmaxOp>(a, true); }},
+      {"adaptive_max_pool2d", [](const Attrs& a) { return std::make_unique<AdaptiveMaxPool2dOp>(a); }},
+      {"local_response_norm", [](const Attrs& a) { return std::make_unique<LocalResponseNormOp>(a); }},
+      {"permute", [](const Attrs& a) { return std::make_unique<PermuteOp>(a); }},
+      {"embedding", [](const Attrs& a) { return std::make_unique<EmbeddingOp>(a); }},
+      {"lstm", [](const Attrs& a) { return std::make_unique<RecurrentOp>(a, cpu::RecurrentCell::Lstm); }},
+      {"gru", [](const Attrs& a) { return std::make_unique<RecurrentOp>(a, cpu::RecurrentCell::Gru); }},
+      {"recurrent_state", [](const Attrs& a) { return std::make_unique<RecurrentStateOp>(a); }},
+      {"select", [](const Attrs& a) { return std::make_unique<SelectOp>(a); }},
+      {"interpolate", [](const Attrs& a) { return std::make_unique<InterpolateOp>(a); }},
       {"max_pool2d", [](const Attrs& a) { return std::make_unique<MaxPool2dOp>(a); }},
       {"avg_pool2d", [](const Attrs& a) { return std::make_unique<AvgPool2dOp>(a); }},
       {"adaptive_avg_pool2d", [](const Attrs& a) { return std::make_unique<AdaptiveAvgPool2dOp>(a); }},
@@ -1026,9 +1887,15 @@ const std::map<std::string, Factory>& factories() {
       {"flatten", [](const Attrs& a) { return makeFlatten(a); }},
       {"reshape", [](const Attrs& a) { return makeReshape(a); }},
       {"identity", [](const Attrs&) { return std::make_unique<ViewOp>([](const Shape& x) { return x; }); }},
-      {"add", [](const Attrs& a) { return std::make_unique<AddOp>(a); }},
+      {"add", [](const Attrs& a) { return std::make_unique<ElementwiseOp>(a, cpu::Binary::Add); }},
+      {"sub", [](const Attrs& a) { return std::make_unique<ElementwiseOp>(a, cpu::Binary::Sub); }},
+      {"mul", [](const Attrs& a) { return std::make_unique<ElementwiseOp>(a, cpu::Binary::Mul); }},
+      {"div", [](const Attrs& a) { return std::make_unique<ElementwiseOp>(a, cpu::Binary::Div); }},
       {"cat", [](const Attrs& a) { return std::make_unique<CatOp>(a); }},
       {"mean", [](const Attrs& a) { return std::make_unique<MeanOp>(a); }},
+      {"sum", [](const Attrs& a) { return std::make_unique<MeanOp>(a, true); }},
+      {"narrow", [](const Attrs& a) { return std::make_unique<NarrowOp>(a); }},
+      {"matmul", [](const Attrs& a) { return std::make_unique<MatmulOp>(a); }},
   };
   return table;
 }

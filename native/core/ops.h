@@ -17,6 +17,8 @@ enum class Init {
   FanInUniform,    // biases: U(−1/√fan_in, 1/√fan_in)
   Ones,
   Zeros,
+  Constant,  // every element `constant` (PReLU's 0.25)
+  Normal,    // N(0, 1) (Embedding)
 };
 
 struct ParamDecl {
@@ -25,6 +27,8 @@ struct ParamDecl {
   Init init = Init::Zeros;
   int64_t fanIn = 1;
   bool buffer = false;  // running statistics: saved in the state_dict, never trained
+  float constant = 0.0f;
+  int64_t zeroRow = -1;  // a row of a 2-D tensor left at zero (Embedding's padding_idx)
 };
 
 struct OpContext {

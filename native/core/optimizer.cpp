@@ -1,6 +1,8 @@
 #include "netlens/optimizer.h"
 
 #include <cmath>
+#include <set>
+#include <stdexcept>
 
 namespace netlens {
 namespace {
@@ -59,6 +61,78 @@ void Optimizer::step(const std::vector<ParameterUpdate>& parameters) {
     }
   }
   ++steps_;
+}
+
+std::vector<std::string> Optimizer::slotNames() const {
+  if (spec_.type == "sgd") return spec_.momentum != 0.0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{};
+  if (spec_.type == "adam" || spec_.type == "adamw") return {"exp_avg", "exp_avg_sq"};
+  std::vector<std::string> slots = {"square_avg"};
+  if (spec_.centered) slots.push_back("grad_avg");
+  if (spec_.momentum > 0.0) slots.push_back("momentum_buffer");
+  return slots;
+}
+
+// The State fields each slot lives in (see the comments on State and in sgd/adam/rmsprop).
+Tensor& Optimizer::slot(State& state, const std::string& name) {
+  if (name == "exp_avg_sq" || name == "grad_avg") return state.second;
+  if (name == "momentum_buffer" && !state.third.data.empty()) return state.third;
+  return state.first;
+}
+
+std::vector<std::pair<std::string, Tensor>> Optimizer::exportState() const {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  const std::vector<std::string> slots = slotNames();
+  for (const auto& [name, state] : state_) {
+    if (state.steps == 0) continue;
+    State copy = state;
+    for (const std::string& slotName : slots) tensors.emplace_back(name + "." + slotName, slot(copy, slotName));
+    tensors.emplace_back(name + ".step", Tensor({1}, {static_cast<float>(state.steps)}));
+  }
+  return tensors;
+}
+
+void Optimizer::importState(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps,
+                            const std::map<std::string, Shape>& shapes) {
+  if (steps < 0) throw std::invalid_argument("optimizer state: the step count is negative");
+  const std::vector<std::string> slots = slotNames();
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, tensor] : tensors) given[name] = &tensor;
+  std::map<std::string, State> restored;
+  std::set<std::string> used;
+  for (const auto& [parameter, shape] : shapes) {
+    const auto stepFound = given.find(parameter + ".step");
+    if (stepFound == given.end()) {
+      // A parameter with no state has not been stepped; only possible before the first step.
+      if (steps > 0) throw std::invalid_argument("optimizer state has no \"" + parameter + ".step\"; it belongs to another model or optimizer");
+      continue;
+    }
+    used.insert(stepFound->first);
+    State state;
+    if (stepFound->second->numel() != 1 || !(stepFound->second->data[0] >= 1.0f)) {
+      throw std::invalid_argument("optimizer state: \"" + parameter + ".step\" must be one positive count");
+    }
+    state.steps = static_cast<int64_t>(stepFound->second->data[0]);
+    // RMSprop keeps its momentum buffer in `third`; mark it so slot() finds it there.
+    if (spec_.type == "rmsprop" && spec_.momentum > 0.0) state.third = Tensor(shape);
+    for (const std::string& slotName : slots) {
+      const std::string key = parameter + "." + slotName;
+      const auto found = given.find(key);
+      if (found == given.end()) throw std::invalid_argument("optimizer state has no \"" + key + "\"; it belongs to another model or optimizer (" + spec_.type + ")");
+      if (found->second->numel() != shapeNumel(shape)) {
+        throw std::invalid_argument("optimizer state: \"" + key + "\" is " + formatShape(found->second->shape) + ", the parameter is " + formatShape(shape));
+      }
+      Tensor value(shape);
+      value.data = found->second->data;
+      slot(state, slotName) = std::move(value);
+      used.insert(key);
+    }
+    restored[parameter] = std::move(state);
+  }
+  for (const auto& [name, tensor] : given) {
+    if (used.count(name) == 0) throw std::invalid_argument("optimizer state: \"" + name + "\" is not state of this model's " + spec_.type + " optimizer");
+  }
+  state_ = std::move(restored);
+  steps_ = steps;
 }
 
 // torch.optim.SGD: d = g + wd·p; buf = d on the first step, else μ·buf + (1−τ)·d;

@@ -1,8 +1,11 @@
 // Convolution as im2col + GEMM, one sample per task: samples are independent in the forward and
 // input-gradient passes, and the weight gradient is summed from per-thread partial sums.
+// Where oneDNN is installed its direct convolutions run instead (conv_onednn.cpp); these loops are
+// the fallback and the reference its results are tested against.
 #include <algorithm>
 #include <vector>
 
+#include "conv_onednn.h"
 #include "kernels.h"
 
 namespace netlens::cpu {
@@ -85,9 +88,14 @@ void col2im(const ConvGeometry& g, const float* col, float* x) {
 // With one sample the GEMMs themselves are split across threads instead of the samples.
 bool splitSamples(const ConvGeometry& g) { return g.batch > 1; }
 
+bool hasWork(const ConvGeometry& g) {
+  return g.batch > 0 && g.inChannels > 0 && g.outChannels > 0 && g.outH > 0 && g.outW > 0 && g.inH > 0 && g.inW > 0;
+}
+
 }  // namespace
 
 void convForward(const ConvGeometry& g, const float* x, const float* w, float* y) {
+  if (hasWork(g) && onednn::convolution(onednn::ConvPass::Forward, g, x, w, y)) return;
   const int64_t rows = columnRows(g);
   const int64_t outPlane = g.outH * g.outW;
   const int64_t groupIn = g.inChannels / g.groups;
@@ -112,6 +120,7 @@ void convForward(const ConvGeometry& g, const float* x, const float* w, float* y
 }
 
 void convBackwardData(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  if (hasWork(g) && onednn::convolution(onednn::ConvPass::BackwardData, g, dy, w, dx)) return;
   const int64_t rows = columnRows(g);
   const int64_t outPlane = g.outH * g.outW;
   const int64_t groupIn = g.inChannels / g.groups;
@@ -141,6 +150,7 @@ void convBackwardData(const ConvGeometry& g, const float* dy, const float* w, fl
 // Computed transposed, dwᵀ[rows, outChannels] += col · dyᵀ, because the GEMM packs its transposed
 // operand and dy (outChannels × pixels) is smaller than col (rows × pixels).
 void convBackwardWeight(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  if (hasWork(g) && onednn::convolution(onednn::ConvPass::BackwardWeight, g, x, dy, dw)) return;
   const int64_t rows = columnRows(g);
   const int64_t outPlane = g.outH * g.outW;
   const int64_t groupIn = g.inChannels / g.groups;
@@ -181,26 +191,36 @@ void convBackwardWeight(const ConvGeometry& g, const float* x, const float* dy, 
 }
 
 void addChannelBias(int64_t batch, int64_t channels, int64_t inner, const float* bias, float* y) {
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t c = 0; c < channels; ++c) {
-      float* out = y + (n * channels + c) * inner;
-      const float value = bias[c];
+  parallelFor(batch * channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, inner)), [&](int64_t begin, int64_t end, int) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      float* out = y + plane * inner;
+      const float value = bias[plane % channels];
       for (int64_t i = 0; i < inner; ++i) out[i] += value;
     }
-  }
+  });
 }
 
+// Eight running sums side by side: the compiler keeps them in one vector register, where a single
+// float accumulator would serialize every addition (ISO C++ forbids reassociating it for us).
 void channelSum(int64_t batch, int64_t channels, int64_t inner, const float* dy, float* dbias) {
-  for (int64_t c = 0; c < channels; ++c) {
-    double sum = 0.0;
-    for (int64_t n = 0; n < batch; ++n) {
-      const float* grad = dy + (n * channels + c) * inner;
-      float partial = 0.0f;
-      for (int64_t i = 0; i < inner; ++i) partial += grad[i];
-      sum += partial;
+  parallelFor(channels, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t c = begin; c < end; ++c) {
+      double sum = 0.0;
+      for (int64_t n = 0; n < batch; ++n) {
+        const float* grad = dy + (n * channels + c) * inner;
+        float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t i = 0;
+        for (; i + 8 <= inner; i += 8) {
+          for (int lane = 0; lane < 8; ++lane) lanes[lane] += grad[i + lane];
+        }
+        float partial = 0.0f;
+        for (; i < inner; ++i) partial += grad[i];
+        for (float lane : lanes) partial += lane;
+        sum += partial;
+      }
+      dbias[c] = static_cast<float>(sum);
     }
-    dbias[c] = static_cast<float>(sum);
-  }
+  });
 }
 
 }  // namespace netlens::cpu

@@ -1,5 +1,8 @@
 #include "cpu_info.h"
 
+#include "conv_onednn.h"
+#include "kernels.h"
+
 #include <fstream>
 #include <string>
 #include <thread>
@@ -50,6 +53,15 @@ CpuReport queryCpu() {
   report.model = modelFromProcCpuinfo();
   report.features = simdFeatures();
   return report;
+}
+
+std::string cpuKernelsDescription() {
+  const int threads = threadCount();
+  const std::string threadText = std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+  // oneDNN runs single-threaded on each of our threads' slices of the batch, whatever its build's
+  // threading runtime, so the thread count is ours for every kernel.
+  if (onednn::usable()) return onednn::status() + " convolutions, " + gemmKernelName() + ", " + threadText;
+  return gemmKernelName() + " + im2col convolutions, " + threadText + " (oneDNN: " + onednn::status() + ")";
 }
 
 }  // namespace netlens::cpu

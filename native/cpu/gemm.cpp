@@ -4,8 +4,10 @@
 // either way round, so op(B) = Bᵀ costs nothing extra. A is read in place through strides.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "cpu_info.h"
 #include "kernels.h"
 
 namespace netlens::cpu {
@@ -190,6 +192,10 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float
       gemmRange(0, M, begin * kPanel, std::min(N, end * kPanel), K, A, aRowStride, aColStride, transB, B, ldb, C, ldc);
     });
   }
+}
+
+std::string gemmKernelName() {
+  return selectGemmRange() == gemmRangePortable ? "built-in portable GEMM" : "built-in AVX2 GEMM";
 }
 
 }  // namespace netlens::cpu

@@ -68,10 +68,19 @@ void maxUnpoolBackward(int64_t planes, int64_t inPlane, int64_t outPlane, const 
                        float* dx);
 
 // ---- activations ---------------------------------------------------------------------------------
-enum class Activation { Relu, Relu6, LeakyRelu, Gelu, GeluTanh, Silu, Sigmoid, Tanh, Hardswish };
-void activationForward(Activation kind, float slope, int64_t count, const float* x, float* y);
+/**
+ * Parameters a, b by kind: LeakyRelu a = negative_slope; Elu/Celu a = alpha; Softplus a = beta,
+ * b = threshold; Hardtanh a = min_val, b = max_val; Softshrink/Hardshrink a = lambd; Pow a = exponent;
+ * Clamp a = min, b = max (±infinity when absent). Others: none.
+ */
+enum class Activation {
+  Relu, Relu6, LeakyRelu, Gelu, GeluTanh, Silu, Sigmoid, Tanh, Hardswish,
+  Elu, Selu, Celu, Softplus, Hardsigmoid, Hardtanh, Mish, Softsign, LogSigmoid, Tanhshrink, Softshrink, Hardshrink,
+  Exp, Log, Sqrt, Rsqrt, Abs, Pow, Clamp
+};
+void activationForward(Activation kind, float a, float b, int64_t count, const float* x, float* y);
 /** dx = dy · f'(x). */
-void activationBackward(Activation kind, float slope, int64_t count, const float* x, const float* dy, float* dx);
+void activationBackward(Activation kind, float a, float b, int64_t count, const float* x, const float* dy, float* dx);
 
 // ---- normalization -------------------------------------------------------------------------------
 /**
@@ -107,5 +116,88 @@ double softmaxCrossEntropy(int64_t rows, int64_t classes, const float* logits, c
                            float labelSmoothing, float* dlogits);
 /** Mean squared error; dprediction (may be null) receives its gradient. */
 double meanSquaredError(int64_t count, const float* prediction, const float* target, float* dprediction);
+
+// ---- more ops (tensor_ops.cpp, pool.cpp) ---------------------------------------------------------
+/** Adaptive max pooling (PyTorch's floor/ceil windows); indices as maxPoolForward's, so
+ *  maxPoolBackward (with the same in/out extents) is its backward. */
+void adaptiveMaxPoolForward(const PoolGeometry& g, const float* x, float* y, int64_t* indices);
+
+/** Softmax or log-softmax along one dimension of a tensor seen as [outer, extent, inner]. */
+void softmaxForward(bool logSoftmax, int64_t outer, int64_t extent, int64_t inner, const float* x, float* y);
+/** dx from the forward output y (softmax: y·(dy − Σdy·y); log-softmax: dy − e^y·Σdy). */
+void softmaxBackward(bool logSoftmax, int64_t outer, int64_t extent, int64_t inner, const float* y, const float* dy,
+                     float* dx);
+
+/** PReLU: y = x > 0 ? x : w[c]·x with c the channel (dim 1; one weight shared when channels = 1). */
+void preluForward(int64_t batch, int64_t channels, int64_t inner, const float* x, const float* w, int64_t weights,
+                  float* y);
+/** dx may be null; dw (may be null) is overwritten with Σ over batch and positions. */
+void preluBackward(int64_t batch, int64_t channels, int64_t inner, const float* x, const float* w, int64_t weights,
+                   const float* dy, float* dx, float* dw);
+
+/** Element-wise binary ops with NumPy broadcasting. */
+enum class Binary { Add, Sub, Mul, Div };
+/**
+ * The output's shape and, per operand, its element strides in the output's index space (0 along
+ * broadcast dimensions). `alpha` scales b for Add/Sub (torch.add(a, b, alpha=…)).
+ */
+struct Broadcast {
+  std::vector<int64_t> shape, aStrides, bStrides;
+  /** Merges adjacent dimensions both operands walk contiguously, so loops run long. */
+  Broadcast coalesced() const;
+};
+void binaryForward(Binary op, const Broadcast& shape, float alpha, const float* a, const float* b, float* y);
+/** da / db (each may be null) are overwritten with dy reduced to the operands' own element counts. */
+void binaryBackward(Binary op, const Broadcast& shape, float alpha, const float* a, const float* b, const float* dy,
+                    float* da, int64_t aCount, float* db, int64_t bCount);
+
+/** y = x with its dimensions reordered: y's dimension d is x's dimension dims[d]. */
+void permute(const std::vector<int64_t>& xShape, const std::vector<int64_t>& dims, const float* x, float* y);
+
+/**
+ * Local response normalization across channels of [batch, channels, inner], PyTorch's window
+ * (size/2 before, (size−1)/2 after, divided by size): y = x / (k + α/size·Σ x²)^β. `scale`
+ * receives k + α/size·Σ x² per element for the backward.
+ */
+void lrnForward(int64_t batch, int64_t channels, int64_t inner, int64_t size, float alpha, float beta, float k,
+                const float* x, float* y, float* scale);
+void lrnBackward(int64_t batch, int64_t channels, int64_t inner, int64_t size, float alpha, float beta, const float* x,
+                 const float* scale, const float* dy, float* dx);
+
+/**
+ * Nearest or bilinear resizing of planes [planes, inH, inW] → [planes, outH, outW] with PyTorch's
+ * source-coordinate rules; scaleH/scaleW > 0 are the user's scale_factor (PyTorch maps coordinates
+ * with 1/scale_factor when given), otherwise in/out is used.
+ */
+struct ResizeGeometry {
+  bool bilinear = false, alignCorners = false;
+  int64_t planes = 1, inH = 1, inW = 1, outH = 1, outW = 1;
+  double scaleH = 0.0, scaleW = 0.0;
+};
+void resizeForward(const ResizeGeometry& g, const float* x, float* y);
+void resizeBackward(const ResizeGeometry& g, const float* dy, float* dx);
+
+// ---- recurrent layers (recurrent.cpp) ------------------------------------------------------------
+enum class RecurrentCell { Lstm, Gru };
+struct RecurrentGeometry {
+  RecurrentCell cell = RecurrentCell::Lstm;
+  int64_t steps = 1, batch = 1, inputSize = 1, hiddenSize = 1;
+  bool reverse = false;  // the backward direction of a bidirectional layer
+};
+/** What the forward keeps for the backward: gate values, and per step LSTM's cell or GRU's W_hn·h + b_hn. */
+struct RecurrentSaved {
+  std::vector<float> inputGates, gates, extra;
+};
+/**
+ * One direction of one layer from a zero initial state; x [steps, batch, inputSize] (time-major),
+ * y [steps, batch, hidden]; weights as PyTorch's weight_ih_lK and weight_hh_lK ([gates·hidden, …]);
+ * biases may be null. hLast (and cLast for LSTM, may be null) receive the final state.
+ */
+void recurrentForward(const RecurrentGeometry& g, const float* x, const float* wih, const float* whh, const float* bih,
+                      const float* bhh, float* y, float* hLast, float* cLast, RecurrentSaved& saved);
+/** dy: gradient of y; dhLast/dcLast (may be null) of the final state. Every output may be null and is overwritten. */
+void recurrentBackward(const RecurrentGeometry& g, const float* x, const float* wih, const float* whh, const float* y,
+                       const RecurrentSaved& saved, const float* dy, const float* dhLast, const float* dcLast, float* dx,
+                       float* dwih, float* dwhh, float* dbih, float* dbhh);
 
 }  // namespace netlens::cpu

@@ -177,6 +177,35 @@ void adaptiveAvgPoolBackward(const PoolGeometry& g, const float* dy, float* dx) 
   });
 }
 
+void adaptiveMaxPoolForward(const PoolGeometry& g, const float* x, float* y, int64_t* indices) {
+  const int64_t inPlane = g.inH * g.inW;
+  const int64_t outPlane = g.outH * g.outW;
+  parallelFor(g.planes, 4, [&](int64_t begin, int64_t end, int) {
+    for (int64_t p = begin; p < end; ++p) {
+      const float* in = x + p * inPlane;
+      for (int64_t oh = 0; oh < g.outH; ++oh) {
+        const int64_t h0 = adaptiveStart(oh, g.outH, g.inH), h1 = adaptiveEnd(oh, g.outH, g.inH);
+        for (int64_t ow = 0; ow < g.outW; ++ow) {
+          const int64_t w0 = adaptiveStart(ow, g.outW, g.inW), w1 = adaptiveEnd(ow, g.outW, g.inW);
+          int64_t best = h0 * g.inW + w0;
+          float bestValue = -std::numeric_limits<float>::infinity();
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              const float value = in[ih * g.inW + iw];
+              if (value > bestValue || std::isnan(value)) {
+                bestValue = value;
+                best = ih * g.inW + iw;
+              }
+            }
+          }
+          y[p * outPlane + oh * g.outW + ow] = bestValue;
+          indices[p * outPlane + oh * g.outW + ow] = best;
+        }
+      }
+    }
+  });
+}
+
 void maxUnpoolForward(int64_t planes, int64_t inPlane, int64_t outPlane, const float* x, const int64_t* indices,
                       float* y) {
   std::fill(y, y + planes * outPlane, 0.0f);

@@ -27,11 +27,38 @@ DeviceReport queryDevices();
 struct CudnnReport {
   bool compiled = false;
   bool available = false;
+  /** libcudnn_ops.so.9 and libcudnn_cnn.so.9 are there too, so the CUDA executor can convolve. */
+  bool convolutions = false;
   std::string version;
   std::string status;
 };
 
+/**
+ * Where the GPU libraries are looked for. The default is the engine's search: the NETLENS_CUDNN_PATH /
+ * NETLENS_CUBLAS_PATH variable, CUDNN_ROOT, CUDA_HOME, CUDA_PATH, the directory CMake found, then the
+ * dynamic loader's own search. Tests narrow it to one place.
+ */
+struct LibrarySearch {
+  std::string explicitPath;    // a file or a directory tried first (instead of the NETLENS_*_PATH variable)
+  bool environment = true;     // NETLENS_*_PATH, CUDNN_ROOT, CUDA_HOME, CUDA_PATH
+  bool buildDirectory = true;  // the directory found at build time
+  bool defaultSearch = true;   // dlopen by soname (LD_LIBRARY_PATH, ld.so.cache)
+};
+
 // Loads libcudnn.so.9 with dlopen (once per process). Creates a handle only when a GPU is present.
 CudnnReport probeCudnn(bool gpuPresent);
+/** The same with another search, loaded afresh (not the engine's copy). */
+CudnnReport probeCudnnWith(const LibrarySearch& search, bool gpuPresent);
+
+struct CublasReport {
+  bool available = false;
+  std::string version;    // cuBLAS major.minor.patch
+  std::string ltVersion;  // cuBLASLt, as cublasLtGetVersion reports it
+  std::string status;
+};
+
+// Loads libcublasLt and libcublas (.so.13, else .so.12) with dlopen, once per process.
+CublasReport probeCublas(bool gpuPresent);
+CublasReport probeCublasWith(const LibrarySearch& search, bool gpuPresent);
 
 }  // namespace netlens::cuda

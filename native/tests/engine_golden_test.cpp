@@ -121,9 +121,9 @@ TensorMap syntheticBatch(int64_t step, int64_t batch) {
 }
 
 // The parity proof: 50 training steps follow PyTorch's loss within 1e-3 (relative).
-void runLongRun(const JsonValue& golden) {
+void runLongRun(const JsonValue& golden, const std::string& label) {
   Executor executor(graphSpecFromJson(golden.at("graph")));
-  loadState(executor, golden.at("state"), "long run");
+  loadState(executor, golden.at("state"), label);
   const JsonValue::Array& losses = golden.at("losses").asArray();
   double worst = 0.0;
   for (size_t step = 0; step < losses.size(); ++step) {
@@ -131,10 +131,10 @@ void runLongRun(const JsonValue& golden) {
     const double expected = losses[step].asNumber();
     worst = std::max(worst, std::fabs(loss - expected) / std::fabs(expected));
     check(std::fabs(loss - expected) <= 1e-3 * std::fabs(expected),
-          "long run step " + std::to_string(step) + ": loss " + std::to_string(loss) + ", PyTorch " + std::to_string(expected));
+          label + " step " + std::to_string(step) + ": loss " + std::to_string(loss) + ", PyTorch " + std::to_string(expected));
   }
-  checkState(executor, golden.at("state_after"), "long run final", 1e-3);
-  std::printf("long run: %zu steps, loss %.4f -> %.4f, worst relative loss difference %.3g\n", losses.size(),
+  checkState(executor, golden.at("state_after"), label + " final", 1e-3);
+  std::printf("%s: %zu steps, loss %.4f -> %.4f, worst relative loss difference %.3g\n", label.c_str(), losses.size(),
               losses.front().asNumber(), losses.back().asNumber(), worst);
 }
 
@@ -180,7 +180,8 @@ int main(int argc, char** argv) {
     guarded("loss " + golden.at("name").asString(), [&] { runLossCase(golden); });
   }
   guarded("training", [&] { runTraining(goldens.at("training"), filter == "training" ? "" : filter); });
-  guarded("long run", [&] { runLongRun(goldens.at("long_run")); });
+  guarded("long run", [&] { runLongRun(goldens.at("long_run"), "long run"); });
+  if (goldens.has("long_run_adam")) guarded("long run adam", [&] { runLongRun(goldens.at("long_run_adam"), "long run adam"); });
   size_t index = 0;
   for (const JsonValue& golden : goldens.at("schedules").asArray()) {
     guarded("schedule " + std::to_string(index), [&] { runSchedule(golden, index); });

@@ -44,9 +44,11 @@ int main() {
               info.cudnnVersion.c_str());
   std::printf("cudnnStatus        %s\n", info.cudnnStatus.c_str());
   std::printf("cpu                %d threads, %s [%s]\n", info.cpuThreads, info.cpuModel.c_str(), info.cpuFeatures.c_str());
+  std::printf("cpuBlas            %s\n", info.cpuBlas.c_str());
 
   check(!info.version.empty(), "version is set");
   check(info.cpuThreads > 0, "cpuThreads > 0");
+  check(!info.cpuBlas.empty(), "cpuBlas names the CPU kernels");
   check(!info.cudnnStatus.empty(), "cudnnStatus explains the cuDNN state");
   if (info.gpuPresent) {
     check(info.cudaCompiled, "a GPU is only reported by a CUDA build");

@@ -16,11 +16,15 @@ the test builds it with the engine's Executor, loads the recorded parameters, an
 - "training": a small CNN (conv, batch norm, relu, max pool, linear) trained for a few steps by
   each optimizer from the same weights and batches: the loss of each step and every parameter
   and buffer at the end. One case freezes a layer, several use weight decay and schedules.
-- "long_run": 50 SGD steps (momentum, weight decay, warm-up + cosine) of that CNN on batches both
-  sides compute from a formula: the loss of every step and the final state.
+- "long_run", "long_run_adam": 50 steps (SGD with momentum, or Adam; weight decay, warm-up + cosine)
+  of that CNN on batches both sides compute from a formula: the loss of every step and the final state.
 - "schedules": the learning rate of each step under LinearLR warm-up followed by StepLR or
   CosineAnnealingLR (SequentialLR), as the engine's schedule config describes it.
 Tensors are {"shape": [...], "data": [... row-major float32 values ...]}.
+
+It also writes tests/native/goldens/lowered_models.json: whole fixture models
+(tests/native/fixtures/lowering_ops.py) with PyTorch's eval-mode output for a fixed state_dict and
+input, which tests/native/lowering.test.ts compares with the engine running the lowered spec.
 """
 import json
 import math
@@ -98,12 +102,15 @@ class SpecModel(nn.Module):
                 module = nn.Flatten(**attrs)
             elif op == "identity":
                 module = nn.Identity()
+            elif op in MODULE_OPS:
+                module = MODULE_OPS[op](**attrs)
             if module is not None:
                 setattr(self, node_id, module)
 
     def forward(self, **inputs):
         values = dict(inputs)
         indices = {}
+        states = {}
         for node in self.nodes:
             op, attrs, node_id = node["op"], node.get("attrs", {}), node["id"]
             args = [values[name] for name in node["inputs"]]
@@ -114,12 +121,45 @@ class SpecModel(nn.Module):
                 out = getattr(self, node_id)(args[0], indices[node["inputs"][1]], output_size=size)
             elif op == "reshape":
                 out = args[0].reshape(attrs["shape"])
-            elif op == "add":
+            elif op == "add" and len(args) > 2:
                 out = args[0]
                 for term in args[1:]:
                     out = out + term
             elif op == "cat":
                 out = torch.cat(args, dim=attrs.get("dim", 0))
+            elif op in ("add", "sub", "mul", "div") and (len(args) == 1 or len(args) == 2):
+                out = arithmetic(op, args, attrs)
+            elif op in ("lstm", "gru"):
+                out, state = getattr(self, node_id)(args[0])
+                states[node_id] = state if op == "lstm" else (state,)
+            elif op == "recurrent_state":
+                out = states[node["inputs"][0]][1 if attrs.get("state", "h") == "c" else 0]
+            elif op == "interpolate":
+                scale = attrs.get("scale_factor")
+                options = {"mode": attrs.get("mode", "nearest")}
+                if "align_corners" in attrs:
+                    options["align_corners"] = attrs["align_corners"]
+                out = (F.interpolate(args[0], scale_factor=scale, **options) if scale is not None
+                       else F.interpolate(args[0], size=attrs["size"], **options))
+            elif op in ("exp", "log", "sqrt", "rsqrt", "abs"):
+                out = getattr(torch, op)(args[0])
+            elif op == "pow":
+                out = torch.pow(args[0], attrs["exponent"])
+            elif op == "clamp":
+                out = torch.clamp(args[0], min=attrs.get("min"), max=attrs.get("max"))
+            elif op == "matmul":
+                out = torch.matmul(args[0], args[1])
+            elif op == "sum":
+                dim = attrs.get("dim")
+                out = args[0].sum() if dim is None else args[0].sum(dim=dim, keepdim=attrs.get("keepdim", False))
+            elif op == "narrow":
+                out = args[0].narrow(attrs.get("dim", 0), attrs["start"], attrs["length"])
+            elif op == "select":
+                out = args[0].select(attrs.get("dim", 0), attrs["index"])
+            elif op == "embedding":
+                out = getattr(self, node_id)(args[0].long())
+            elif op == "permute":
+                out = args[0].permute(attrs["dims"])
             elif op == "mean":
                 dim = attrs.get("dim")
                 out = args[0].mean() if dim is None else args[0].mean(dim=dim, keepdim=attrs.get("keepdim", False))
@@ -127,6 +167,35 @@ class SpecModel(nn.Module):
                 out = getattr(self, node_id)(*args)
             values[node_id] = out
         return values
+
+
+# Engine ops that are one PyTorch module built from the node's attrs.
+MODULE_OPS = {
+    "elu": nn.ELU, "selu": nn.SELU, "celu": nn.CELU, "softplus": nn.Softplus, "hardsigmoid": nn.Hardsigmoid,
+    "hardtanh": nn.Hardtanh, "mish": nn.Mish, "softsign": nn.Softsign, "logsigmoid": nn.LogSigmoid,
+    "tanhshrink": nn.Tanhshrink, "softshrink": nn.Softshrink, "hardshrink": nn.Hardshrink, "prelu": nn.PReLU,
+    "softmax": nn.Softmax, "log_softmax": nn.LogSoftmax, "adaptive_max_pool2d": nn.AdaptiveMaxPool2d,
+    "local_response_norm": nn.LocalResponseNorm, "embedding": nn.Embedding, "lstm": nn.LSTM, "gru": nn.GRU,
+}
+
+
+def arithmetic(op, args, attrs):
+    """The engine's add/sub/mul/div: two broadcast tensors, or one tensor and the number "other"
+    ("reverse": the number comes first); alpha scales the second operand of add/sub."""
+    if len(args) == 2:
+        a, b = args
+    elif attrs.get("reverse", False):
+        a, b = attrs["other"], args[0]
+    else:
+        a, b = args[0], attrs["other"]
+    alpha = attrs.get("alpha", 1)
+    if op == "add":
+        return torch.add(a, b, alpha=alpha) if isinstance(a, torch.Tensor) else a + alpha * b
+    if op == "sub":
+        return torch.sub(a, b, alpha=alpha) if isinstance(a, torch.Tensor) else a - alpha * b
+    if op == "mul":
+        return a * b
+    return a / b
 
 
 def spec_params(model, node_id):
@@ -168,13 +237,27 @@ def distinct_values(shape, generator, scale=2.0):
     return values.reshape(shape)
 
 
-def op_case(name, nodes, input_shapes, generator, training=True, scale=1.0, distinct=False, outputs=None):
+def op_case(name, nodes, input_shapes, generator, training=True, scale=1.0, distinct=False, outputs=None, away_from_zero=(),
+            token_inputs=None, positive=False):
+    """token_inputs: input name → vocabulary size for int64 token ids (no gradient)."""
+    token_inputs = token_inputs or {}
     inputs = {}
     for input_name, shape in input_shapes.items():
+        if input_name in token_inputs:
+            inputs[input_name] = torch.randint(0, token_inputs[input_name], shape, generator=generator).float()
+            continue
         data = distinct_values(shape, generator, 2.0 * scale) if distinct else torch.randn(shape, generator=generator) * scale
+        if input_name in away_from_zero:
+            # Divisors: magnitude at least 0.5, random sign.
+            data = torch.sign(data) * (data.abs() + 0.5) + (data == 0).float() * 0.5
+        if positive:
+            data = data.abs() + 0.25
         inputs[input_name] = data.requires_grad_(True)
     outputs = outputs or [nodes[-1]["id"]]
     graph = make_graph(nodes, inputs, outputs)
+    for spec_input in graph["inputs"]:
+        if spec_input["name"] in token_inputs:
+            spec_input["dtype"] = "int64"
     model = SpecModel(nodes)
     randomize(model, generator)
     model.train(training)
@@ -191,7 +274,7 @@ def op_case(name, nodes, input_shapes, generator, training=True, scale=1.0, dist
         "state": state_before,
         "output": encode(out),
         "grad_output": encode(grad_output),
-        "input_grads": {k: encode(v.grad) for k, v in inputs.items()},
+        "input_grads": {k: encode(v.grad) for k, v in inputs.items() if k not in token_inputs},
         "param_grads": {key: encode(p.grad) for key, p in model.named_parameters()},
         "state_after": {key: encode(value) for key, value in model.state_dict().items()},
     }
@@ -276,6 +359,101 @@ def op_cases(g):
     add(op_case("mean_spatial", [node("m", "mean", ["x"], dim=[2, 3])], {"x": [2, 3, 4, 5]}, g))
     add(op_case("mean_keepdim_last", [node("m", "mean", ["x"], dim=-1, keepdim=True)], {"x": [2, 3, 4]}, g))
     add(op_case("mean_all", [node("m", "mean", ["x"])], {"x": [2, 3, 4]}, g))
+    return cases
+
+
+def more_op_cases(g):
+    """The ops added after the first set, on their own generator so the earlier cases keep their values."""
+    cases = []
+    add = cases.append
+    x4 = {"x": [2, 3, 4, 5]}
+    for name, op, attrs, scale in [
+            ("elu_alpha07", "elu", {"alpha": 0.7}, 2.0), ("selu", "selu", {}, 2.0), ("celu_alpha15", "celu", {"alpha": 1.5}, 2.0),
+            ("softplus", "softplus", {}, 2.0), ("softplus_beta2_threshold1", "softplus", {"beta": 2.0, "threshold": 1.0}, 2.0),
+            ("hardsigmoid", "hardsigmoid", {}, 4.0), ("hardtanh", "hardtanh", {}, 2.0),
+            ("hardtanh_min_max", "hardtanh", {"min_val": -0.5, "max_val": 1.5}, 2.0), ("mish", "mish", {}, 2.0),
+            ("softsign", "softsign", {}, 2.0), ("logsigmoid", "logsigmoid", {}, 3.0), ("tanhshrink", "tanhshrink", {}, 2.0),
+            ("softshrink", "softshrink", {}, 2.0), ("softshrink_lambd07", "softshrink", {"lambd": 0.7}, 2.0),
+            ("hardshrink", "hardshrink", {}, 2.0)]:
+        add(op_case(name, [node("m", op, ["x"], **attrs)], x4, g, scale=scale, distinct=True))
+    add(op_case("prelu_shared", [node("m", "prelu", ["x"])], {"x": [2, 3, 4, 4]}, g, distinct=True))
+    add(op_case("prelu_per_channel", [node("m", "prelu", ["x"], num_parameters=3)], {"x": [2, 3, 4, 4]}, g, distinct=True))
+    add(op_case("prelu_2d", [node("m", "prelu", ["x"], num_parameters=5)], {"x": [4, 5]}, g, distinct=True))
+    add(op_case("softmax_dim1", [node("m", "softmax", ["x"], dim=1)], {"x": [2, 5, 3]}, g, scale=2.0))
+    add(op_case("softmax_last", [node("m", "softmax", ["x"], dim=-1)], {"x": [3, 7]}, g, scale=2.0))
+    add(op_case("log_softmax_dim1", [node("m", "log_softmax", ["x"], dim=1)], {"x": [4, 6]}, g, scale=2.0))
+    add(op_case("log_softmax_last_3d", [node("m", "log_softmax", ["x"], dim=-1)], {"x": [2, 3, 5]}, g, scale=3.0))
+    add(op_case("adaptive_max_pool2d_1", [node("m", "adaptive_max_pool2d", ["x"], output_size=1)], {"x": [2, 3, 5, 5]}, g,
+                distinct=True))
+    add(op_case("adaptive_max_pool2d_3x2", [node("m", "adaptive_max_pool2d", ["x"], output_size=[3, 2])], {"x": [2, 3, 7, 5]}, g,
+                distinct=True))
+    add(op_case("local_response_norm_alexnet", [node("m", "local_response_norm", ["x"], size=5, alpha=1e-4, beta=0.75, k=2.0)],
+                {"x": [2, 7, 3, 3]}, g, scale=2.0))
+    add(op_case("local_response_norm_strong", [node("m", "local_response_norm", ["x"], size=3, alpha=0.5, beta=0.75, k=1.0)],
+                {"x": [2, 6, 4]}, g))
+    add(op_case("local_response_norm_even_size", [node("m", "local_response_norm", ["x"], size=4, alpha=1.0, beta=0.5, k=1.5)],
+                {"x": [1, 5, 2, 2]}, g))
+    add(op_case("permute_nhwc", [node("m", "permute", ["x"], dims=[0, 2, 3, 1])], {"x": [2, 3, 4, 5]}, g))
+    add(op_case("permute_transpose_2d", [node("m", "permute", ["x"], dims=[1, 0])], {"x": [3, 4]}, g))
+    add(op_case("permute_transpose_12", [node("m", "permute", ["x"], dims=[0, -1, 1])], {"x": [2, 3, 4]}, g))
+    add(op_case("add_broadcast_channel", [node("m", "add", ["x", "x1"])], {"x": [2, 3, 4, 4], "x1": [2, 3, 1, 1]}, g))
+    add(op_case("add_alpha", [node("m", "add", ["x", "x1"], alpha=0.5)], {"x": [2, 3], "x1": [2, 3]}, g))
+    add(op_case("sub_broadcast_last", [node("m", "sub", ["x", "x1"])], {"x": [2, 3, 4], "x1": [4]}, g))
+    add(op_case("mul_squeeze_excitation", [node("s", "sigmoid", ["x1"]), node("m", "mul", ["x", "s"])],
+                {"x": [2, 3, 4, 4], "x1": [2, 3, 1, 1]}, g))
+    add(op_case("mul_both_broadcast", [node("m", "mul", ["x", "x1"])], {"x": [2, 1, 4], "x1": [3, 1]}, g))
+    add(op_case("div_broadcast", [node("m", "div", ["x", "x1"])], {"x": [2, 3, 4], "x1": [2, 1, 4]}, g, away_from_zero=("x1",)))
+    add(op_case("mul_scalar", [node("m", "mul", ["x"], other=2.5)], {"x": [2, 3]}, g))
+    add(op_case("add_scalar", [node("m", "add", ["x"], other=-0.75)], {"x": [2, 3]}, g))
+    add(op_case("rsub_scalar", [node("m", "sub", ["x"], other=1.0, reverse=True)], {"x": [2, 3]}, g))
+    add(op_case("div_scalar", [node("m", "div", ["x"], other=4.0)], {"x": [2, 3]}, g))
+    add(op_case("rdiv_scalar", [node("m", "div", ["x"], other=2.0, reverse=True)], {"x": [2, 3]}, g, away_from_zero=("x",)))
+    add(op_case("mean_spatial_keepdim", [node("m", "mean", ["x"], dim=[2, 3], keepdim=True)], {"x": [2, 3, 4, 5]}, g))
+    add(op_case("mean_dim1", [node("m", "mean", ["x"], dim=1)], {"x": [2, 3, 4]}, g))
+    add(op_case("interpolate_nearest_scale2", [node("m", "interpolate", ["x"], size=[8, 10], scale_factor=2.0)], {"x": [2, 3, 4, 5]}, g))
+    add(op_case("interpolate_nearest_size", [node("m", "interpolate", ["x"], size=[7, 4])], {"x": [2, 3, 5, 7]}, g))
+    add(op_case("interpolate_bilinear", [node("m", "interpolate", ["x"], size=[7, 9], mode="bilinear", align_corners=False)],
+                {"x": [2, 3, 4, 5]}, g))
+    add(op_case("interpolate_bilinear_align_corners",
+                [node("m", "interpolate", ["x"], size=[6, 8], mode="bilinear", align_corners=True)], {"x": [1, 2, 4, 5]}, g))
+    add(op_case("interpolate_bilinear_scale15", [node("m", "interpolate", ["x"], size=[6, 9], scale_factor=[1.5, 1.5], mode="bilinear")],
+                {"x": [1, 2, 4, 6]}, g))
+    add(op_case("interpolate_bilinear_down", [node("m", "interpolate", ["x"], size=[3, 4], mode="bilinear")], {"x": [1, 2, 7, 9]}, g))
+    add(op_case("sum_spatial_keepdim", [node("m", "sum", ["x"], dim=[2, 3], keepdim=True)], {"x": [2, 3, 4, 5]}, g))
+    add(op_case("sum_all", [node("m", "sum", ["x"])], {"x": [2, 3, 4]}, g))
+    add(op_case("narrow_chunk_last", [node("m", "narrow", ["x"], dim=-1, start=4, length=4)], {"x": [2, 3, 12]}, g))
+    add(op_case("narrow_split_dim1", [node("m", "narrow", ["x"], dim=1, start=1, length=2)], {"x": [2, 4, 3, 2]}, g))
+    for op, attrs, positive in [("exp", {}, False), ("log", {}, True), ("sqrt", {}, True), ("rsqrt", {}, True), ("abs", {}, False),
+                                ("pow", {"exponent": 2.0}, False), ("pow", {"exponent": 3.0}, False), ("pow", {"exponent": 0.5}, True),
+                                ("pow", {"exponent": -1.5}, True), ("clamp", {"min": -0.5, "max": 0.8}, False),
+                                ("clamp", {"min": 0.1}, False), ("clamp", {"max": -0.2}, False)]:
+        suffix = "".join(f"_{k}{v}" for k, v in attrs.items())
+        add(op_case(op + suffix, [node("m", op, ["x"], **attrs)], {"x": [2, 3, 4]}, g, distinct=True, positive=positive))
+    add(op_case("matmul_2d", [node("m", "matmul", ["x", "x1"])], {"x": [3, 4], "x1": [4, 5]}, g))
+    add(op_case("matmul_attention", [node("m", "matmul", ["x", "x1"])], {"x": [2, 3, 5, 4], "x1": [2, 3, 4, 6]}, g))
+    add(op_case("matmul_broadcast_batch", [node("m", "matmul", ["x", "x1"])], {"x": [2, 1, 3, 4], "x1": [3, 4, 2]}, g))
+    add(op_case("select_middle", [node("m", "select", ["x"], dim=1, index=2)], {"x": [2, 4, 3]}, g))
+    add(op_case("select_last_negative", [node("m", "select", ["x"], dim=-1, index=-1)], {"x": [2, 4, 3]}, g))
+    add(op_case("embedding", [node("m", "embedding", ["x"], num_embeddings=10, embedding_dim=4)], {"x": [2, 5]}, g,
+                token_inputs={"x": 10}))
+    add(op_case("embedding_padding_idx", [node("m", "embedding", ["x"], num_embeddings=6, embedding_dim=3, padding_idx=0)],
+                {"x": [3, 4]}, g, token_inputs={"x": 6}))
+    add(op_case("lstm_time_major", [node("m", "lstm", ["x"], input_size=4, hidden_size=5)], {"x": [3, 2, 4]}, g))
+    add(op_case("gru_time_major_nobias", [node("m", "gru", ["x"], input_size=4, hidden_size=5, bias=False)], {"x": [4, 2, 4]}, g))
+    for cell in ("lstm", "gru"):
+        # Both the sequence output and the final states reach the loss, as in a classifier that
+        # reads h_n (gru_classifier.py) and pools the outputs.
+        nodes = [node("m", cell, ["x"], input_size=4, hidden_size=3, num_layers=2, bidirectional=True, batch_first=True),
+                 node("h", "recurrent_state", ["m"], state="h"),
+                 node("last", "select", ["h"], dim=0, index=-1),
+                 node("first", "select", ["h"], dim=0, index=-4 if cell == "gru" else 1)]
+        finals = ["last", "first"]
+        if cell == "lstm":
+            nodes += [node("c", "recurrent_state", ["m"], state="c"), node("cl", "select", ["c"], dim=0, index=-2)]
+            finals = ["last", "cl"]
+        nodes += [node("pooled", "mean", ["m"], dim=1), node("joined", "cat", finals, dim=1),
+                  node("out", "add", ["pooled", "joined"])]
+        add(op_case(f"{cell}_2layer_bidirectional_batch_first_states", nodes, {"x": [2, 5, 4]}, g))
     return cases
 
 
@@ -436,7 +614,12 @@ def synthetic_batch(step, batch):
     return x.to(torch.float32).reshape(batch, 3, 8, 8), target
 
 
-def long_run(steps=50, batch=8):
+LONG_RUN_SGD = {"type": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 5e-4,
+                "schedule": {"type": "cosine", "t_max": 50, "warmup_steps": 5}}
+LONG_RUN_ADAM = {"type": "adam", "lr": 0.02, "weight_decay": 1e-4, "schedule": {"type": "cosine", "t_max": 50, "warmup_steps": 5}}
+
+
+def long_run(config=LONG_RUN_SGD, steps=50, batch=8):
     """The issue's parity proof: the first 50 steps of a small CNN from the same initial weights and
     the same batches (computed, not stored) follow PyTorch's loss."""
     g = torch.Generator().manual_seed(50)
@@ -444,8 +627,6 @@ def long_run(steps=50, batch=8):
     model = SpecModel(nodes)
     randomize(model, g)
     initial = {key: encode(value) for key, value in model.state_dict().items()}
-    config = {"type": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 5e-4,
-              "schedule": {"type": "cosine", "t_max": steps, "warmup_steps": 5}}
     optimizer = torch_optimizer(config, list(model.parameters()))
     scheduler = torch_scheduler(config, optimizer)
     model.train()
@@ -488,22 +669,64 @@ def schedule_cases():
     return cases
 
 
+LOWERED_PATH = os.path.join(REPO_ROOT, "tests", "native", "goldens", "lowered_models.json")
+
+
+def lowered_model_cases():
+    """Whole models written the way users write them (tests/native/fixtures/lowering_ops.py): the
+    test lowers each with the analyzer, loads this state_dict into the engine and compares the
+    eval-mode output, and for float inputs the input's gradient of sum(output · grad_output)."""
+    import importlib.util
+    fixture = os.path.join(REPO_ROOT, "tests", "native", "fixtures", "lowering_ops.py")
+    spec = importlib.util.spec_from_file_location("lowering_ops", fixture)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    g = torch.Generator().manual_seed(61)
+    cases = []
+    for entry, make_input in [
+            ("OpsNet()", lambda: torch.randn(2, 3, 16, 16, generator=g).requires_grad_(True)),
+            ("TokenNet()", lambda: torch.randint(0, 30, (3, 7), generator=g)),
+            ("ResizeNet()", lambda: torch.randn(2, 3, 6, 8, generator=g).requires_grad_(True)),
+            ("AttentionNet()", lambda: torch.randn(2, 6, 8, generator=g).requires_grad_(True))]:
+        model = eval("module." + entry)
+        randomize(model, g)
+        model.eval()
+        x = make_input()
+        out = model(x)
+        grad_output = torch.randn(out.shape, generator=g)
+        case = {"file": "tests/native/fixtures/lowering_ops.py", "entry": entry,
+                "input": encode(x.float()), "input_dtype": "float32" if x.is_floating_point() else "int64",
+                "state": {key: encode(value) for key, value in model.state_dict().items()},
+                "output": encode(out), "grad_output": encode(grad_output)}
+        if x.is_floating_point():
+            (out * grad_output).sum().backward()
+            case["input_grad"] = encode(x.grad)
+        cases.append(case)
+    return cases
+
+
 def main():
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(20261127)
     document = {
         "generator": "scripts/goldens/make_kernel_goldens.py",
         "torch": torch.__version__,
-        "ops": op_cases(g),
+        "ops": op_cases(g) + more_op_cases(torch.Generator().manual_seed(20261128)),
         "losses": loss_cases(g),
         "training": training_runs(g),
         "long_run": long_run(),
+        "long_run_adam": long_run(LONG_RUN_ADAM),
         "schedules": schedule_cases(),
     }
     os.makedirs(os.path.dirname(OUT_PATH), exist_ok=True)
     with open(OUT_PATH, "w") as handle:
         json.dump(document, handle, separators=(",", ":"))
         handle.write("\n")
+    lowered = {"generator": "scripts/goldens/make_kernel_goldens.py", "torch": torch.__version__, "models": lowered_model_cases()}
+    with open(LOWERED_PATH, "w") as handle:
+        json.dump(lowered, handle, separators=(",", ":"))
+        handle.write("\n")
+    print(f"wrote {LOWERED_PATH}: {len(lowered['models'])} models")
     print(f"wrote {OUT_PATH}: {len(document['ops'])} ops, {len(document['losses'])} losses, "
           f"{len(document['training']['runs'])} training runs, {len(document['schedules'])} schedules "
           f"({os.path.getsize(OUT_PATH) // 1024} KiB)")

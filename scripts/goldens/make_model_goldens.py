@@ -38,6 +38,7 @@ import torchvision.models.segmentation  # noqa: E402
 # inputs are the ones the file itself declares — comment or tensor in __main__).
 EXAMPLES = [
     ("examples/lenet5.py", "LeNet5()", [((1, 1, 32, 32), "float32")], True),
+    ("examples/cifar_cnn.py", "CifarCNN()", [((64, 3, 32, 32), "float32")], True),
     ("examples/alexnet.py", "AlexNet()", [((1, 3, 227, 227), "float32")], True),
     ("examples/vgg16.py", "vgg16()", [((2, 3, 224, 224), "float32")], True),
     ("examples/vgg16.py", "vgg16(num_classes=10, batch_norm=True)", [((1, 3, 32, 32), "float32")], False),

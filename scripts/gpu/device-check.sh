@@ -5,6 +5,7 @@
 # expecting a GPU and cuDNN (so a silently CPU-only build fails), and measures the training-memory
 # goldens with PyTorch (scripts/memory/measure_gpu.py). Everything it learns lands in $OUT:
 #   $OUT/summary.txt, $OUT/ctest.log, $OUT/gpu.json (→ tests/unit/goldens/memory/gpu.json),
+#   $OUT/cuda_bench.jsonl and $OUT/torch_bench.jsonl (training-step times; ratios in summary.txt),
 #   $OUT/measure_gpu.log, $OUT/machine.txt
 # Each stage runs even when an earlier one failed; the exit code is 1 when any failed.
 set -uo pipefail
@@ -32,6 +33,12 @@ stage configure 120 cmake -S . -B "$build" -DNETLENS_BUILD_TESTS=ON -DNETLENS_CU
 stage build 300 cmake --build "$build" -j "$(nproc)"
 stage ctest 240 env NETLENS_EXPECT_GPU=1 NETLENS_EXPECT_CUDNN=1 \
   ctest --test-dir "$build" --output-on-failure --output-log "$OUT/ctest.log"
+
+# Training-step speed: Netlens's CUDA executor (cuda_bench) and PyTorch (bench_torch.py) on the same
+# models, batches and precisions, one after the other on this card; the ratios go into summary.txt.
+stage cuda_bench 150 sh -c "'$build/cuda_bench' 64 256 > '$OUT/cuda_bench.jsonl' 2> '$OUT/cuda_bench.log'"
+stage bench_torch 150 sh -c "python3 scripts/gpu/bench_torch.py 64 256 > '$OUT/torch_bench.jsonl' 2> '$OUT/torch_bench.log'"
+python3 scripts/gpu/bench_ratio.py "$OUT/cuda_bench.jsonl" "$OUT/torch_bench.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
 
 # torchvision's model files: the installed package when there is one, else the sources carried in
 # .cache/pysrc (scripts/fetch-python-sources.mjs); a CPU-less stub keeps its import light.

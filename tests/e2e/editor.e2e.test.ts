@@ -1,7 +1,8 @@
 // The inline experience in a real VS Code: examples/lenet5.py shows its shapes as inlay hints,
 // a hover on a layer, the model's CodeLens, the status bar memory, the "Netlens Layers" tree and
 // the summary page; a shape bug typed into the file is squiggled with its arithmetic (and fixed
-// by the quick fix when the analyzer offers one); "Set Input Shape…" changes the hints.
+// by the quick fix when the analyzer offers one); "Set Input Shape…" changes the hints, and a
+// batch too large for the GPU turns the CodeLens and status bar into a warning.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -89,7 +90,7 @@ test('CodeLens above the model and the status bar: params, MACs, training memory
   const text = lens.find((line) => line.startsWith('LeNet5:')) ?? '';
   assert.match(text, /^LeNet5: 61\.71 k params · 416\.52 k MACs · training \d+\.\d\d (KiB|MiB) at batch 1, float32, adam · fits the 8\.00 GiB GPU/);
   assert.ok(peak > 0 && peak < GPU_GB * 2 ** 30, `analyzer peak ${peak}`);
-  assert.match(text, /\| Summary$/, 'the Summary action sits next to the numbers');
+  assert.match(text, /\| Summary \| Train \| Inspect$/, 'the actions sit next to the numbers');
   assert.equal(lens.filter((line) => line.startsWith('LeNet5:')).length, 1, 'one lens for the class and its `model = LeNet5()` instance');
   // The lens sits right above `class LeNet5(nn.Module):`, not above `model = LeNet5()` at the end.
   const lensBoxes = await session.page.$$eval('.editor-instance .monaco-editor .codelens-decoration',
@@ -125,6 +126,11 @@ test('hover on a layer: type, output shape, params, MACs and the summary link', 
   assert.match(hover, /Open summary/);
   for (const line of conv1?.arithmetic ?? []) assert.ok(hover.includes(squash(line)), `hover lacks "${line}": ${hover}`);
   if (conv1?.parameters) assert.match(hover, /weight \[6, 1, 5, 5\] = 150 \+ bias \[6\] = 6/);
+  // conv1 keeps only the batch for backward, which the memory model counts as the input: said in words, not "0 B".
+  if (conv1?.saved_bytes === 0) assert.match(hover, /Kept for backward: its input, the batch itself \(counted once, as the input batch/);
+  assert.doesNotMatch(hover, /Kept for backward: 0 B/);
+  // The hover fades in: wait until it is opaque so the screenshot shows it, not the code under it.
+  await waitFor('hover opaque', () => session.page.locator('.monaco-hover').first().evaluate((element) => getComputedStyle(element).opacity), (opacity) => opacity === '1');
   await session.screenshot('hover', 'editor-hover');
   await session.page.keyboard.press('Escape');
 });
@@ -248,4 +254,47 @@ test('"Netlens: Set Input Shape…" re-analyzes with the new batch', { timeout: 
   });
   await expectHint('        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)', '→ [4, 6, 28, 28] · 156 params', 60_000);
   await expectHint('        self.fc3 = nn.Linear(84, num_classes)', '→ [4, 10] · 850 params');
+});
+
+test('a batch that does not fit the GPU: a warning on the CodeLens and the status bar, with the largest batch that fits', { timeout: 90_000 }, async () => {
+  const batch = 200_000;
+  await session.step('set-huge-batch', async () => {
+    await session.runCommand('Netlens: Set Input Shape…');
+    const input = session.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.fill(`${batch},1,32,32`);
+    await session.page.keyboard.press('Enter');
+  });
+  // The analyzer's own answer for this model, batch, dtype, optimizer and GPU.
+  const file = path.join(repoRoot, 'examples', 'lenet5.py');
+  const source = fs.readFileSync(file, 'utf8');
+  const entry = (await analyzeFile(file, source, {})).models[0]?.entry ?? 'LeNet5()';
+  const sized = await analyzeFile(file, source, {
+    entry, inputs: [{ shape: [batch, 1, 32, 32] }], optimizer: 'adam', dtype: 'float32', maxBatchTable: true, gpuMemoryGB: GPU_GB * 2 ** 30 / 1e9,
+  });
+  const memory = sized.models[0]?.memory;
+  const largest = memory?.max_batch?.entries.find((candidate) => candidate.optimizer === 'adam' && candidate.dtype === 'float32')?.batch;
+  assert.ok(memory && memory.training_peak_bytes > GPU_GB * 2 ** 30 && largest !== undefined && largest > 0 && largest < batch,
+    `analyzer: peak ${memory?.training_peak_bytes}, largest batch ${largest}`);
+
+  const lens = await session.step('codelens-does-not-fit', () => waitFor('CodeLens with the GPU warning',
+    async () => (await session.page.$$eval('.monaco-editor .codelens-decoration', (elements) => elements.map((element) => element.textContent ?? ''))).map(squash),
+    (texts) => texts.some((text) => text.startsWith('LeNet5:') && text.includes('largest batch that fits')), 60_000));
+  const text = lens.find((line) => line.startsWith('LeNet5:')) ?? '';
+  assert.match(text, new RegExp(`^LeNet5: ⚠ does not fit the 8\\.00 GiB GPU — largest batch that fits: ${largest} · 61\\.71 k params · .* at batch ${batch}, float32, adam`));
+  const status = session.page.locator('.statusbar-item', { hasText: 'LeNet5:' }).first();
+  const statusText = await waitFor('status bar warning', async () => squash((await status.textContent().catch(() => '')) ?? ''), (value) => value.includes('does not fit'));
+  assert.match(statusText, /LeNet5: \d+\.\d\d GiB \/ 8\.00 GiB — does not fit/);
+  assert.ok(await status.locator('.codicon-warning').count() > 0, 'the status bar item shows the warning icon');
+  await session.screenshot('does-not-fit', 'editor-does-not-fit');
+
+  // Back to the file's own input so later runs start from the same state.
+  await session.step('clear-input-shape', async () => {
+    await session.runCommand('Netlens: Set Input Shape…');
+    const input = session.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.fill('');
+    await session.page.keyboard.press('Enter');
+  });
+  await expectHint('        self.fc3 = nn.Linear(84, num_classes)', '→ [1, 10] · 850 params', 60_000);
 });

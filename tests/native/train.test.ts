@@ -129,19 +129,31 @@ test('train: LeNet-5 on the built-in shapes28 data learns, events are well forme
 
 test('train refuses, before starting, a model whose input does not fit the built-in data', async () => {
   const dir = tempDir();
-  const result = await runCli(['train', path.join(repoRoot, 'examples', 'lenet5.py'), '--max-steps', '2'], dir);
+  const file = path.join(dir, 'wide.py');
+  fs.writeFileSync(file, `import torch.nn as nn
+
+# netlens: input=(2, 1, 64, 64)
+class Wide(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+    def forward(self, x):
+        return self.body(x)
+`);
+  const result = await runCli(['train', file, '--max-steps', '2'], dir);
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /built-in data sets are 3×32×32 \(shapes32\) and 1×28×28 \(shapes28\).*model's input is \(N, 1, 32, 32\)/);
+  assert.match(result.stderr, /built-in data sets are 3×32×32 \(shapes32\) and 1×28×28 \(shapes28\).*model's input is \(N, 1, 64, 64\)/);
   assert.equal(fs.existsSync(path.join(dir, '.netlens')), false, 'no run was started');
 });
 
 test('train refuses a model with an op the engine lacks, naming the op, the file and the line', async () => {
   const dir = tempDir();
-  const file = path.join(dir, 'softmaxed.py');
-  fs.writeFileSync(file, lenet28.replace('        return self.fc3(x)', '        return torch.softmax(self.fc3(x), dim=1)'));
+  const file = path.join(dir, 'cumsummed.py');
+  fs.writeFileSync(file, lenet28.replace('        return self.fc3(x)', '        return torch.cumsum(self.fc3(x), dim=1)'));
   const result = await runCli(['train', file, '--max-steps', '2', '--json-events'], dir);
   assert.equal(result.code, 1);
-  assert.match(result.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:21: 'softmax' is not supported by the Netlens engine`));
+  assert.match(result.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:21: 'cumsum' is not supported by the Netlens engine`));
   const error = JSON.parse(result.stdout.trim()) as { type: string; message: string };
   assert.equal(error.type, 'error');
   assert.equal(fs.existsSync(path.join(dir, '.netlens')), false, 'no run was started');

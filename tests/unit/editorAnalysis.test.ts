@@ -12,10 +12,12 @@ import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob, 
 import { AnalysisScheduler } from '../../extension/editor/analysisScheduler';
 import { AnalysisWorkerClient } from '../../extension/editor/analysisWorkerClient';
 import { DocumentEditTracker } from '../../extension/editor/documentEdits';
-import { layerHints } from '../../extension/editor/presentation';
+import { inlayHintsIn, type EditorView } from '../../extension/editor/editorView';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** The layer hint (shapes only) a view shows on a 1-based line. */
+const layerHintOn = (view: EditorView, line: number) => inlayHintsIn(view.hints, line, line, { layerShapes: true, forwardShapes: false, params: false })[0];
 
 describe('analysis scheduler', () => {
   test('edits inside the debounce window coalesce into one run of the newest version', async () => {
@@ -146,13 +148,33 @@ describe('analysis worker thread', () => {
       const file = path.join(repoRoot, 'examples', 'lenet5.py');
       const source = fs.readFileSync(file, 'utf8');
       const report = await worker.analyze({ file, source, settings, unsavedBuffers: {} });
-      assert.deepEqual(layerHints(report, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 6, 28, 28]' });
+      assert.deepEqual(layerHintOn(report, 14), { line: 14, text: '→ [1, 6, 28, 28]' });
       // The class is defined here: the model (and its CodeLens) sits on `class LeNet5`, not on `model = LeNet5()`.
       assert.equal(report.models[0]?.line, source.split('\n').indexOf('class LeNet5(nn.Module):') + 1);
+      // Details are asked of the worker by the view's report id: hover, module tree, summary.
+      const details = { file, reportId: report.reportId };
+      const hover = await worker.query({ kind: 'hover', ...details, line: 14 });
+      assert.ok(!hover.stale && hover.value?.includes('**conv1**: `Conv2d`') && hover.value.includes('Params: 156'), JSON.stringify(hover));
+      const tree = await worker.query({ kind: 'moduleTree', ...details, model: 0 });
+      assert.ok(!tree.stale && tree.value.some((node) => node.path === 'conv1' && node.type === 'Conv2d'), JSON.stringify(tree));
+      const summary = await worker.query({ kind: 'summary', ...details, context: { dtype: 'float32', optimizer: 'adam' } });
+      assert.ok(!summary.stale && summary.value.models[0]?.name === 'LeNet5' && summary.value.markdown.includes('| conv1 (Conv2d) |'), JSON.stringify(summary));
+
+      // The largest batch that fits a GPU: the analyzer's training peak at that batch fits, one more does not.
+      const peak = report.models[0]?.memory.training_peak_bytes ?? 0;
+      const capacityBytes = 40 * peak;
+      const largest = await worker.query({ kind: 'maxBatch', ...details, model: 0, capacityBytes });
+      assert.ok(!largest.stale && largest.value !== undefined && largest.value > 1, JSON.stringify(largest));
+      const peakAt = async (batch: number) => (await worker.analyze({ file, source, settings: { ...settings, batch }, unsavedBuffers: {} })).models[0]?.memory.training_peak_bytes ?? 0;
+      assert.ok(await peakAt(largest.value) <= capacityBytes, 'the largest batch fits');
+      assert.ok(await peakAt(largest.value + 1) > capacityBytes, 'one more sample does not');
+      // Those analyses replaced the report the details were asked about: a query about it is stale.
+      assert.deepEqual(await worker.query({ kind: 'hover', ...details, line: 14 }), { stale: true });
+
       // An unsaved edit: conv1 gets 8 output channels.
       const edited = source.replace('nn.Conv2d(1, 6, kernel_size=5)', 'nn.Conv2d(1, 8, kernel_size=5)');
       const again = await worker.analyze({ file, source: edited, settings, unsavedBuffers: {} });
-      assert.deepEqual(layerHints(again, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 8, 28, 28]' });
+      assert.deepEqual(layerHintOn(again, 14), { line: 14, text: '→ [1, 8, 28, 28]' });
       // Jobs that carry their edit: the worker reparses incrementally from the text it holds, and
       // ignores an edit made from another text (the parser then diffs the whole texts).
       const narrow = source.indexOf('nn.Conv2d(1, 6') + 'nn.Conv2d(1, '.length;
@@ -162,13 +184,13 @@ describe('analysis worker thread', () => {
       tracker.record(file, [{ range: { start: { line: lines.length - 1, character: lines.at(-1)!.length }, end: { line: lines.length - 1, character: lines.at(-1)!.length + 1 } }, rangeOffset: narrow, rangeLength: 1, text: '4' }]);
       const narrowed = source.slice(0, narrow) + '4' + source.slice(narrow + 1);
       const incremental = await worker.analyze({ file, source: narrowed, settings, unsavedBuffers: {}, text: tracker.take(file) });
-      assert.deepEqual(layerHints(incremental, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 4, 28, 28]' });
+      assert.deepEqual(layerHintOn(incremental, 14), { line: 14, text: '→ [1, 4, 28, 28]' });
       const stale = { id: 1_000, edit: { baseId: 999, edit: { startIndex: 0, oldEndIndex: 0, newEndIndex: 0, startPosition: { row: 0, column: 0 }, oldEndPosition: { row: 0, column: 0 }, newEndPosition: { row: 0, column: 0 } } } };
       const restored = await worker.analyze({ file, source, settings, unsavedBuffers: {}, text: stale });
-      assert.deepEqual(layerHints(restored, file, false).find((hint) => hint.line === 14), { line: 14, text: '→ [1, 6, 28, 28]' });
+      assert.deepEqual(layerHintOn(restored, 14), { line: 14, text: '→ [1, 6, 28, 28]' });
       const batched = await worker.analyze({ file, source, settings: { ...settings, inputShapes: { LeNet5: [{ shape: [8, 1, 32, 32] }] } }, unsavedBuffers: {} });
       assert.deepEqual(batched.models[0]?.inputs, [[8, 1, 32, 32]]);
-      assert.deepEqual(layerHints(batched, file, false).find((hint) => hint.line === 17), { line: 17, text: '→ [8, 120]' });
+      assert.deepEqual(layerHintOn(batched, 17), { line: 17, text: '→ [8, 120]' });
 
       // An import edited but not saved: the unsaved buffer is what the model is built from.
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netlens-imports-'));

@@ -111,6 +111,26 @@ describe('hover', () => {
     ].join('  \n'));
   });
 
+  test('memory kept for backward that is counted elsewhere is named, not shown as 0 B', () => {
+    const memory = { ...model().memory, input_bytes: 12_288 };
+    const saving = (saved: number[]) => model({
+      memory,
+      layers: [
+        layer('conv', 'Conv2d', 5, [1, 16, 32, 32], 448, 442_368, { inputs: [[1, 3, 32, 32]], saved_bytes: saved[0] }),
+        layer('bn', 'BatchNorm2d', 6, [1, 16, 32, 32], 32, 0, { inputs: [[1, 16, 32, 32]], saved_bytes: saved[1] }),
+      ],
+    });
+    // The first layer reads the batch: the memory model counts it once, as the input.
+    assert.match(hoverMarkdown(report(saving([0, 0])), file, 5) ?? '',
+      /Kept for backward: its input, the batch itself \(counted once, as the input batch: 12\.00 KiB\)$/);
+    // A later layer with nothing new: its tensors are counted where they are first kept.
+    assert.match(hoverMarkdown(report(saving([0, 0])), file, 6) ?? '',
+      /Kept for backward: nothing new \(what it needs is already counted: the input batch, or a tensor an earlier layer keeps\)$/);
+    assert.match(hoverMarkdown(report(saving([0, 65_536])), file, 6) ?? '', /Kept for backward: 64\.00 KiB$/);
+    // The model's hover lists the input batch in the breakdown the layer hover refers to.
+    assert.match(hoverMarkdown(report(saving([0, 0])), file, 3) ?? '', /activations 97\.66 KiB, input batch 12\.00 KiB\)/);
+  });
+
   test('a module called twice sums its MACs over the calls', () => {
     const twice = model({ layers: [layer('fc', 'Linear', 4, [1, 8], 72, 64), layer('fc', 'Linear', 4, [1, 8], 72, 64)] });
     assert.match(hoverMarkdown(report(twice), file, 4) ?? '', /MACs: 128 over 2 calls/);
@@ -141,7 +161,19 @@ describe('CodeLens and status bar', () => {
     assert.equal(modelLensText(model(), { ...context, gpuMemoryBytes: 8 * 2 ** 30 }),
       'Net: 2.42 k params · 1.23 M MACs · training 3.00 MiB at batch 1, float32, adam · fits the 8.00 GiB GPU');
     assert.equal(modelLensText(model(), { ...context, gpuMemoryBytes: 2 ** 20 }),
-      'Net: 2.42 k params · 1.23 M MACs · training 3.00 MiB at batch 1, float32, adam · does not fit the 1.00 MiB GPU');
+      'Net: ⚠ does not fit the 1.00 MiB GPU · 2.42 k params · 1.23 M MACs · training 3.00 MiB at batch 1, float32, adam');
+  });
+
+  test('a model that does not fit: a warning first, with the analyzer\'s largest batch that fits when known', () => {
+    const gpu = { ...context, gpuMemoryBytes: 2 ** 20 };
+    assert.equal(modelLensText(model(), gpu, 'Net', 12),
+      'Net: ⚠ does not fit the 1.00 MiB GPU — largest batch that fits: 12 · 2.42 k params · 1.23 M MACs · training 3.00 MiB at batch 1, float32, adam');
+    assert.match(modelLensText(model(), gpu, 'Net', 0), /^Net: ⚠ does not fit the 1\.00 MiB GPU — not even batch 1 fits · /);
+    // A model that fits says so whatever the largest batch is.
+    assert.match(modelLensText(model(), { ...context, gpuMemoryBytes: 2 ** 30 }, 'Net', 400), /· fits the 1\.00 GiB GPU$/);
+    const [lens] = modelLenses(report(model()), file, 40, gpu);
+    assert.deepEqual([lens?.index, lens?.label, lens?.overBudget], [0, 'Net', true]);
+    assert.equal(modelLenses(report(model()), file, 40, { ...context, gpuMemoryBytes: 2 ** 30 })[0]?.overBudget, false);
   });
 
   test('no GPU known: no verdict; memory not computed: no memory; errors are counted', () => {
@@ -168,7 +200,11 @@ describe('CodeLens and status bar', () => {
     assert.equal(fits.text, 'Net: 3.00 MiB / 1.00 GiB');
     assert.equal(fits.overBudget, false);
     assert.match(fits.tooltip, /training step at batch 1, float32, adam/);
-    assert.equal(statusView(model(), { ...context, gpuMemoryBytes: 2 ** 20 }).overBudget, true);
+    const over = statusView(model(), { ...context, gpuMemoryBytes: 2 ** 20 }, 3);
+    assert.equal(over.overBudget, true);
+    assert.equal(over.text, 'Net: 3.00 MiB / 1.00 MiB — does not fit');
+    assert.match(over.tooltip, /Does not fit the 1\.00 MiB GPU: largest batch that fits: 3 \(netlens\.batch/);
+    assert.doesNotMatch(fits.tooltip, /Does not fit/);
     assert.equal(statusView(model(), context).text, 'Net: 3.00 MiB');
   });
 

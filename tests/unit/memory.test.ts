@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { estimateMemory, largestBatchThatFits, type MemoryModelInput } from '../../extension/analysis/memory/index';
+import { estimateMemory, largestBatchThatFits, momentsWithOptimizer, type MemoryModelInput, type Optimizer, type TrainingDType } from '../../extension/analysis/memory/index';
 import { memoryRule, type OpCallFacts } from '../../extension/analysis/memory/savedTensors';
 import { analyzeFile } from '../../extension/analysis/index';
 import type { GraphNodeReport } from '../../extension/analysis/reportTypes';
@@ -131,4 +131,20 @@ test('the report fills memory fields, per-layer saved bytes and the batch table'
   const f32 = m.memory.max_batch!.entries.find((x) => x.dtype === 'float32' && x.optimizer === 'adam')!;
   const bf16 = m.memory.max_batch!.entries.find((x) => x.dtype === 'bfloat16' && x.optimizer === 'adam')!;
   assert.ok(bf16.batch > f32.batch && f32.batch > 16);
+});
+
+test('the moments of another optimizer, derived from one walk, equal a walk with that optimizer', () => {
+  const optimizers: Optimizer[] = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'];
+  const dtypes: TrainingDType[] = ['float32', 'bfloat16'];
+  for (const device of ['cuda', 'cpu'] as const) {
+    for (const dtype of dtypes) {
+      for (const from of optimizers) {
+        const walked = estimateMemory(small, { dtype, optimizer: from, device });
+        for (const to of optimizers) {
+          const expected = estimateMemory(small, { dtype, optimizer: to, device }).moments;
+          assert.deepEqual(momentsWithOptimizer(walked, small, { dtype, optimizer: from, device }, to), expected, `${device} ${dtype} ${from} → ${to}`);
+        }
+      }
+    }
+  }
 });

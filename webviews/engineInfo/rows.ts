@@ -40,6 +40,7 @@ export function engineInfoRows(hello: EngineHello): EngineInfoRow[] {
     { id: 'engine-driver', label: 'CUDA driver', value: formatCudaVersion(hello.driverVersion) },
     { id: 'engine-cudnn', label: 'cuDNN', value: hello.cudnnStatus },
     { id: 'engine-cpu', label: 'CPU', value: `${hello.cpuModel || 'unknown'}, ${hello.cpuThreads} threads${hello.cpuFeatures ? ` [${hello.cpuFeatures}]` : ''}` },
+    { id: 'engine-cpu-kernels', label: 'CPU kernels', value: hello.cpuBlas },
     { id: 'engine-process', label: 'Engine process', value: `pid ${hello.pid}, Node ${hello.nodeVersion}, N-API ${hello.napiVersion}` },
     { id: 'engine-addon', label: 'Add-on', value: hello.addonPath },
   ];

@@ -3,6 +3,8 @@
 
 interface VsCodeWebviewApi {
   postMessage(message: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
 }
 
 declare global {
@@ -14,8 +16,13 @@ export interface WebviewChannel<Outgoing> {
   post(message: Outgoing): void;
   /** Calls `listener` with every message the extension (or the fixture log) sends. */
   listen(listener: (message: unknown) => void): void;
+  /** The page's saved view state: VS Code keeps it while a hidden panel's page is unloaded; a plain browser keeps it per tab. */
+  getState(): unknown;
+  setState(state: unknown): void;
   readonly insideVsCode: boolean;
 }
+
+const BROWSER_STATE_KEY = 'netlens.webviewState';
 
 export function connect<Outgoing>(): WebviewChannel<Outgoing> {
   const api = typeof acquireVsCodeApi === 'function' ? acquireVsCodeApi() : undefined;
@@ -28,6 +35,15 @@ export function connect<Outgoing>(): WebviewChannel<Outgoing> {
     listen(listener) {
       window.addEventListener('message', (event: MessageEvent<unknown>) => listener(event.data));
       if (!api) void replayFixture(listener);
+    },
+    getState() {
+      if (api) return api.getState();
+      const saved = window.sessionStorage.getItem(BROWSER_STATE_KEY);
+      return saved === null ? undefined : (JSON.parse(saved) as unknown);
+    },
+    setState(state) {
+      if (api) api.setState(state);
+      else window.sessionStorage.setItem(BROWSER_STATE_KEY, JSON.stringify(state));
     },
   };
 }

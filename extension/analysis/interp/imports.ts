@@ -12,10 +12,48 @@ export interface FileSystemAccess {
 }
 
 export function defaultFileSystem(readFile?: (file: string) => string | undefined): FileSystemAccess {
+  // Missing paths are the common answer of import probing: ask stat not to throw for them
+  // (an exception with its stack trace per probe cost more than the stat itself).
+  const stat = (file: string): fs.Stats | undefined => fs.statSync(file, { throwIfNoEntry: false });
   return {
     readFile: readFile ?? ((file) => { try { return fs.readFileSync(file, 'utf8'); } catch { return undefined; } }),
-    isFile: (file) => { try { return fs.statSync(file).isFile(); } catch { return readFile ? readFile(file) !== undefined : false; } },
-    isDirectory: (dir) => { try { return fs.statSync(dir).isDirectory(); } catch { return false; } },
+    isFile: (file) => {
+      try {
+        const st = stat(file);
+        if (st) return st.isFile();
+      } catch { /* not a readable path: same as a missing one */ }
+      return readFile ? readFile(file) !== undefined : false;
+    },
+    isDirectory: (dir) => { try { return stat(dir)?.isDirectory() ?? false; } catch { return false; } },
+  };
+}
+
+/**
+ * `inner` with isFile/isDirectory answers remembered: one analysis asks the same questions
+ * several times (the file's package root, import roots probed per module name). Use one per
+ * analysis, so that files created or removed later are seen.
+ */
+export function memoizedFileSystem(inner: FileSystemAccess): FileSystemAccess {
+  const files = new Map<string, boolean>();
+  const dirs = new Map<string, boolean>();
+  return {
+    readFile: (file) => inner.readFile(file),
+    isFile: (file) => {
+      let known = files.get(file);
+      if (known === undefined) {
+        known = inner.isFile(file);
+        files.set(file, known);
+      }
+      return known;
+    },
+    isDirectory: (dir) => {
+      let known = dirs.get(dir);
+      if (known === undefined) {
+        known = inner.isDirectory(dir);
+        dirs.set(dir, known);
+      }
+      return known;
+    },
   };
 }
 

@@ -386,7 +386,8 @@ export class Interpreter {
       record = this.newRecord(name, { lenient: true });
       record.state = 'loaded';
       const members = this.catalog.modules.get(name);
-      if (members) for (const [k, v] of members) record.value.attrs.set(k, v);
+      // forEach: no entry array per member ('torch' has hundreds) in not yet optimized code.
+      if (members) members.forEach((v, k) => record.value.attrs.set(k, v));
     } else {
       const found = parent && parent.state !== 'unloaded' && parent.lenient && !parent.file ? undefined : findModuleFile(name, this.config.importRoots, this.config.fs);
       if (found) {
@@ -588,7 +589,7 @@ export class Interpreter {
       case 'expr': this.eval(s.value, scope); return undefined;
       case 'assign': {
         const value = this.eval(s.value, scope);
-        for (const target of s.targets) this.assign(target, value, scope);
+        for (let i = 0; i < s.targets.length; i++) this.assign(s.targets[i], value, scope);
         if (this.tracing) this.recordStatement(s.span, value, scope);
         return undefined;
       }
@@ -885,9 +886,9 @@ export class Interpreter {
       this.diagnostic('info', messages.unknownIteration(), loc, 'unknown-iteration');
       return undefined;
     }
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
       this.step();
-      this.assign(s.target, item, scope);
+      this.assign(s.target, items[i], scope);
       const sig = this.execBlock(s.body, scope);
       if (sig === BREAK) return undefined;
       if (sig && sig.k === 'return') return sig;
@@ -1138,7 +1139,8 @@ export class Interpreter {
 
   private evalItems(items: Expr[], scope: Scope): Value[] {
     const out: Value[] = [];
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       if (item.t === 'starred') {
         const v = this.eval(item.value, scope);
         const expanded = this.iterate(v, this.locOf(item.span, scope.module));
@@ -1742,7 +1744,8 @@ export class Interpreter {
   }
 
   private instanceAttr(obj: InstanceValue, name: string, loc: SourceLocation): Value {
-    const sup = this.superState.get(obj);
+    // Only super() proxies are in superState: skip the WeakMap lookup for every other instance.
+    const sup = obj.cls === this.special.superProxy ? this.superState.get(obj) : undefined;
     if (sup) {
       const objCls = sup.obj.kind === 'instance' ? sup.obj.cls : sup.obj.kind === 'class' ? sup.obj : undefined;
       if (!objCls) return UNKNOWN;
@@ -1854,8 +1857,11 @@ export class Interpreter {
     if (e.fn.t === 'name' && e.fn.id === 'super' && e.args.length === 0 && !scope.vars.has('super')) return this.zeroArgSuper(loc);
     const fn = this.eval(e.fn, scope);
     const args: Value[] = [];
-    const kwargs = e.args.some((a) => a.kind === 'kw' || a.kind === 'kwstar') ? new Map<string, Value>() : EMPTY_KWARGS;
-    for (const a of e.args) {
+    let hasKeywords = false;
+    for (let i = 0; i < e.args.length && !hasKeywords; i++) hasKeywords = e.args[i].kind === 'kw' || e.args[i].kind === 'kwstar';
+    const kwargs = hasKeywords ? new Map<string, Value>() : EMPTY_KWARGS;
+    for (let i = 0; i < e.args.length; i++) {
+      const a = e.args[i];
       switch (a.kind) {
         case 'pos': args.push(this.eval(a.value, scope)); break;
         case 'kw': kwargs.set(a.name, this.eval(a.value, scope)); break;
@@ -1912,7 +1918,7 @@ export class Interpreter {
     this.step();
     switch (fn.kind) {
       case 'builtin': {
-        const allArgs = fn.self !== undefined ? [fn.self, ...args] : args;
+        const allArgs = fn.self !== undefined ? withFirst(fn.self, args) : args;
         this.locationStack.push(loc);
         try {
           const graph = this.tracing?.graph;
@@ -1925,7 +1931,7 @@ export class Interpreter {
       case 'function': {
         const impl = fnImpl(fn);
         switch (impl.kind) {
-          case 'user': return this.callUser(impl, fn.self !== undefined ? [fn.self, ...args] : args, kwargs, loc, fn.self);
+          case 'user': return this.callUser(impl, fn.self !== undefined ? withFirst(fn.self, args) : args, kwargs, loc, fn.self);
           case 'partial': {
             const merged = new Map(impl.kwargs);
             for (const [k, v] of kwargs) merged.set(k, v);
@@ -1980,7 +1986,8 @@ export class Interpreter {
     let usedKeywords = 0;
     let varkw: string | undefined;
     let varargsSeen = false;
-    for (const p of params) {
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
       if (p.kind === 'positional') {
         if (argIndex < args.length) { out.set(p.name, args[argIndex++]); continue; }
         const kw = kwargs.get(p.name);
@@ -2221,6 +2228,13 @@ export class Interpreter {
     if ((v.kind === 'function' || v.kind === 'builtin' || v.kind === 'class') && cls.name === 'Callable') return true;
     return this.typeOf(v).mro.includes(cls);
   }
+}
+
+/** `[first, ...rest]` without the iteration protocol (spread allocates per item in code V8 has not optimized). */
+function withFirst(first: Value, rest: readonly Value[]): Value[] {
+  const out: Value[] = [first];
+  for (let i = 0; i < rest.length; i++) out.push(rest[i]);
+  return out;
 }
 
 /** A value of the given Python type, for type questions about an unknown value of that type. */

@@ -6,7 +6,7 @@
 import type { Param } from '../python/ast';
 import * as dim from '../shape/dim';
 import type {
-  BoundArgs, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, InstanceValue, ModuleSpec, SourceLocation, TensorValue, Value,
+  BoundArgs, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, InstanceValue, ModuleSpec, NoneValue, SourceLocation, TensorValue, Value,
 } from './values';
 import { Interpreter, computeMro, type LayerCallRecord } from './interpreter';
 import { NONE, UNKNOWN, boolV, dictSet, intV, listV, newDict, numberOf, pyStr, strV, truthy, tupleV } from './pyvalues';
@@ -54,6 +54,9 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     return out;
   };
 
+  // These walks run on every analysis, mostly before V8 optimizes them: Map.forEach and
+  // indexed loops instead of for-of and array destructuring, which allocate an iterator
+  // result (and an entry array) per item in unoptimized code.
   function namedModules(root: InstanceValue, prefix = '', memo = new Set<InstanceValue>(), removeDuplicate = true): [string, InstanceValue][] {
     const out: [string, InstanceValue][] = [];
     const walk = (m: InstanceValue, p: string): void => {
@@ -62,40 +65,27 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
         memo.add(m);
       }
       out.push([p, m]);
-      for (const [name, child] of state(m).children) {
-        if (child.kind !== 'instance') continue;
-        walk(child, p ? `${p}.${name}` : name);
-      }
+      state(m).children.forEach((child, name) => {
+        if (child.kind === 'instance') walk(child, p ? `${p}.${name}` : name);
+      });
     };
     walk(root, prefix);
     return out;
   }
 
-  function namedParameters(root: InstanceValue, prefix = '', recurse = true): [string, TensorValue][] {
+  function namedParameters(root: InstanceValue, prefix = '', recurse = true, modules?: readonly [string, InstanceValue][]): [string, TensorValue][] {
+    const mods = modules ?? (recurse ? namedModules(root, prefix) : [[prefix, root] as [string, InstanceValue]]);
     const out: [string, TensorValue][] = [];
     const seen = new Set<number>();
-    const mods = recurse ? namedModules(root, prefix) : [[prefix, root] as [string, InstanceValue]];
-    for (const [p, m] of mods) {
-      for (const [name, t] of state(m).params) {
-        if (t.kind !== 'tensor' || seen.has(t.id)) continue;
-        seen.add(t.id);
-        out.push([p ? `${p}.${name}` : name, t]);
-      }
-    }
+    for (let i = 0; i < mods.length; i++) collectTensors(mods[i][0], state(mods[i][1]).params, seen, out);
     return out;
   }
 
-  function namedBuffers(root: InstanceValue, prefix = '', recurse = true): [string, TensorValue][] {
+  function namedBuffers(root: InstanceValue, prefix = '', recurse = true, modules?: readonly [string, InstanceValue][]): [string, TensorValue][] {
+    const mods = modules ?? (recurse ? namedModules(root, prefix) : [[prefix, root] as [string, InstanceValue]]);
     const out: [string, TensorValue][] = [];
     const seen = new Set<number>();
-    const mods = recurse ? namedModules(root, prefix) : [[prefix, root] as [string, InstanceValue]];
-    for (const [p, m] of mods) {
-      for (const [name, t] of state(m).buffers) {
-        if (t.kind !== 'tensor' || seen.has(t.id)) continue;
-        seen.add(t.id);
-        out.push([p ? `${p}.${name}` : name, t]);
-      }
-    }
+    for (let i = 0; i < mods.length; i++) collectTensors(mods[i][0], state(mods[i][1]).buffers, seen, out);
     return out;
   }
 
@@ -432,11 +422,12 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
         return NONE;
       });
     }
-    return method(`${spec.name}.forward`, (self, args, kwargs, ctx) => runSpecForward(self, spec, args, kwargs, ctx));
+    const forwardName = `${spec.name}.forward`;
+    return method(forwardName, (self, args, kwargs, ctx) => runSpecForward(self, spec, forwardName, args, kwargs, ctx));
   };
 
-  const runSpecForward = (self: InstanceValue, spec: ModuleSpec, args: Value[], kwargs: Map<string, Value>, ctx: CallContext): Value => {
-    const bound = bindSpec(interp, `${spec.name}.forward`, spec.forwardSignature, args, kwargs, ctx.location);
+  const runSpecForward = (self: InstanceValue, spec: ModuleSpec, forwardName: string, args: Value[], kwargs: Map<string, Value>, ctx: CallContext): Value => {
+    const bound = bindSpec(interp, forwardName, spec.forwardSignature, args, kwargs, ctx.location);
     const t = interp.tracing;
     // MACs of a catalog layer come from its own rule; functional helpers it may use inside are not added twice.
     if (t) t.macsStack.push({ macs: 0 });
@@ -543,18 +534,32 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     callModule,
     newModuleState: (inst) => { inst.module = { params: new Map(), buffers: new Map(), children: new Map(), training: true }; },
   };
-  nnHelpers.set(interp, { namedModules, namedParameters, namedBuffers });
+  nnHelpers.set(interp, {
+    namedModules: (root) => namedModules(root),
+    namedParameters: (root, modules) => namedParameters(root, '', true, modules),
+    namedBuffers: (root, modules) => namedBuffers(root, '', true, modules),
+  });
   return { moduleBase, parameter, sequential, moduleList, moduleDict, parameterList, parameterDict };
 }
 
 export interface NnHelpers {
   namedModules(root: InstanceValue): [string, InstanceValue][];
-  namedParameters(root: InstanceValue): [string, TensorValue][];
-  namedBuffers(root: InstanceValue): [string, TensorValue][];
+  /** `modules`: the root's namedModules() when the caller has them already (one walk serves several lists). */
+  namedParameters(root: InstanceValue, modules?: readonly [string, InstanceValue][]): [string, TensorValue][];
+  namedBuffers(root: InstanceValue, modules?: readonly [string, InstanceValue][]): [string, TensorValue][];
 }
 const nnHelpers = new WeakMap<Interpreter, NnHelpers>();
 export function nnHelpersOf(interp: Interpreter): NnHelpers {
   return nnHelpers.get(interp)!;
+}
+
+/** The tensors of one module's parameter or buffer table not seen before, named under the module's path. */
+function collectTensors(path: string, table: Map<string, TensorValue | NoneValue>, seen: Set<number>, out: [string, TensorValue][]): void {
+  table.forEach((t, name) => {
+    if (t.kind !== 'tensor' || seen.has(t.id)) return;
+    seen.add(t.id);
+    out.push([path ? `${path}.${name}` : name, t]);
+  });
 }
 
 function dedup<T>(items: T[]): T[] {
@@ -570,12 +575,21 @@ function method(name: string, impl: Method): BuiltinFunctionValue {
   return { kind: 'builtin', name, call };
 }
 
+type SpecSignature = readonly { name: string; default?: Value; kind?: Param['kind'] }[];
+/** A catalog signature in the form bindParams takes, made once per signature (they are built once and shared). */
+const preparedSignatures = new WeakMap<SpecSignature, { params: Param[]; defaults: Map<string, Value> }>();
+
 /** Binds arguments to a catalog signature (ParamSpec), with the interpreter's Python rules. */
-export function bindSpec(interp: Interpreter, fnName: string, signature: readonly { name: string; default?: Value; kind?: Param['kind'] }[], args: Value[], kwargs: Map<string, Value>, loc: SourceLocation): BoundArgs {
-  const params: Param[] = signature.map((p) => ({ name: p.name, kind: p.kind ?? 'positional' }));
-  const defaults = new Map<string, Value>();
-  for (const p of signature) if (p.default !== undefined) defaults.set(p.name, p.default);
+export function bindSpec(interp: Interpreter, fnName: string, signature: SpecSignature, args: Value[], kwargs: Map<string, Value>, loc: SourceLocation): BoundArgs {
+  let prepared = preparedSignatures.get(signature);
+  if (!prepared) {
+    const params: Param[] = signature.map((p) => ({ name: p.name, kind: p.kind ?? 'positional' }));
+    const defaults = new Map<string, Value>();
+    for (const p of signature) if (p.default !== undefined) defaults.set(p.name, p.default);
+    prepared = { params, defaults };
+    preparedSignatures.set(signature, prepared);
+  }
   const out: BoundArgs = new Map();
-  interp.bindParams(fnName, params, defaults, args, kwargs, out, loc);
+  interp.bindParams(fnName, prepared.params, prepared.defaults, args, kwargs, out, loc);
   return out;
 }

@@ -1,9 +1,9 @@
 // The memory fields of a ModelReport from the memory model: the breakdown at the analyzed
 // batch, dtype and optimizer, per-layer saved bytes, and the largest batch per setting.
 import type { GraphReport, LayerReport, MemoryReport, ReportDim } from '../reportTypes';
-import { estimateMemory, largestBatchThatFits, type MemoryModelInput, type Optimizer, type TrainingDType } from './trainingMemory';
+import { estimateMemory, largestBatchThatFits, momentsWithOptimizer, type MemoryModelInput, type Optimizer, type TrainingDType } from './trainingMemory';
 
-export { estimateMemory, largestBatchThatFits, OPTIMIZER_STATES } from './trainingMemory';
+export { estimateMemory, largestBatchThatFits, momentsWithOptimizer, OPTIMIZER_STATES } from './trainingMemory';
 export type { MemoryEstimate, MemoryModelInput, MemoryMoment, Optimizer, TrainingDType, TrainingOptions } from './trainingMemory';
 
 const OPTIMIZERS: Optimizer[] = ['sgd', 'momentum', 'adam', 'adamw', 'rmsprop'];
@@ -33,9 +33,11 @@ export function modelMemory(input: MemoryModelInput, layers: readonly LayerRepor
   if (maxBatchTable && batch !== undefined && !e.incomplete) {
     const entries: NonNullable<MemoryReport['max_batch']>['entries'] = [];
     for (const d of DTYPES) {
+      // One walk per dtype: the optimizer only adds constant bytes (see momentsWithOptimizer).
+      const walked = d === dtype ? e : estimateMemory(input, { dtype: d, optimizer, device });
       for (const o of OPTIMIZERS) {
-        const at = d === dtype && o === optimizer ? e : estimateMemory(input, { dtype: d, optimizer: o, device });
-        entries.push({ optimizer: o, dtype: d, batch: largestBatchThatFits(at.moments, batch, capacityBytes) });
+        const moments = o === optimizer ? walked.moments : momentsWithOptimizer(walked, input, { dtype: d, optimizer, device }, o);
+        entries.push({ optimizer: o, dtype: d, batch: largestBatchThatFits(moments, batch, capacityBytes) });
       }
     }
     memory.max_batch = { capacity_bytes: capacityBytes, entries };

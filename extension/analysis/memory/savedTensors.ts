@@ -73,43 +73,81 @@ const ADAPTIVE_AVG = /^(AdaptiveAvgPool[123]d|adaptive_avg_pool[123]d)$/;
 const DROPOUT = /^(Dropout[123]?d?|AlphaDropout|dropout[123]?d?|FeatureAlphaDropout)$/;
 const RELU = /^(ReLU|relu|relu_|threshold|Threshold)$/;
 
+type RuleFamily =
+  | 'view' | 'convLinear' | 'relu' | 'batchNorm' | 'rowNorm' | 'maxPool' | 'adaptiveAvg' | 'dropout' | 'embedding'
+  | 'hardtanh' | 'savesOutput' | 'savesInput' | 'savesAllInputs' | 'savesNothing' | 'recurrent' | 'unknown';
+
+/** Which rule an op name takes, tested in the order below; remembered per name (a trace repeats a few names). */
+function familyOf(op: string): RuleFamily {
+  if (VIEW_OPS.has(op)) return 'view';
+  if (CONV_LINEAR.test(op)) return 'convLinear';
+  if (RELU.test(op)) return 'relu';
+  if (BATCH_NORM.test(op)) return 'batchNorm';
+  if (INSTANCE_GROUP_NORM.test(op) || LAYER_NORM.test(op)) return 'rowNorm';
+  if (MAX_POOL.test(op)) return 'maxPool';
+  if (ADAPTIVE_AVG.test(op)) return 'adaptiveAvg';
+  if (DROPOUT.test(op)) return 'dropout';
+  if (op === 'Embedding' || op === 'embedding') return 'embedding';
+  // In place, these clone their input first; otherwise they save it (SAVES_INPUT).
+  if (/^(ReLU6|relu6|Hardtanh|hardtanh)$/.test(op)) return 'hardtanh';
+  if (SAVES_OUTPUT.has(op)) return 'savesOutput';
+  if (SAVES_INPUT.has(op)) return 'savesInput';
+  if (SAVES_ALL_INPUTS.has(op)) return 'savesAllInputs';
+  if (SAVES_NOTHING.has(op) || op.endsWith('_') && SAVES_NOTHING.has(op.slice(0, -1))) return 'savesNothing';
+  if (/^(LSTM|GRU|RNN)$/.test(op)) return 'recurrent';
+  return 'unknown';
+}
+const families = new Map<string, RuleFamily>();
+
+/** Every rule has the same fields, so that the memory walk reads them through one object shape. */
+function rule(aliasOf: (number | undefined)[] | undefined, saved: SavedItem[], known = true): OpMemoryRule & { known: boolean } {
+  return { aliasOf, saved, known };
+}
+const KNOWN_ALIAS = rule(ALIAS.aliasOf, ALIAS.saved);
+const KNOWN_NOTHING = rule(undefined, NOTHING.saved);
+const SAVES_FIRST_INPUT = rule(undefined, [{ input: 0 }]);
+const INPLACE = [0];
+
 /** The memory rule of one call in training mode. Unknown ops save their inputs (the conservative guess). */
 export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
   const op = f.op;
-  const known = (rule: OpMemoryRule): OpMemoryRule & { known: boolean } => ({ ...rule, known: true });
-  if (VIEW_OPS.has(op)) return known(ALIAS);
-  if (CONV_LINEAR.test(op)) return known({ saved: [{ input: 0 }] });
-  if (RELU.test(op)) return known({ aliasOf: f.inplace ? [0] : undefined, saved: [{ output: 0 }] });
-  if (BATCH_NORM.test(op)) {
-    // Input plus save_mean and save_invstd, one float32 per channel each (also under autocast).
-    return known({ saved: [{ input: 0 }, { elements: 2 * f.channels, bytesPerElement: FLOAT32 }] });
+  let family = families.get(op);
+  if (family === undefined) {
+    family = familyOf(op);
+    families.set(op, family);
   }
-  if (INSTANCE_GROUP_NORM.test(op) || LAYER_NORM.test(op)) {
-    return known({ saved: [{ input: 0 }, { elements: 2 * f.normalizedRows, bytesPerElement: FLOAT32 }] });
+  const inplaceAlias = f.inplace ? INPLACE : undefined;
+  switch (family) {
+    case 'view': return KNOWN_ALIAS;
+    case 'convLinear': return SAVES_FIRST_INPUT;
+    case 'relu': return rule(inplaceAlias, [{ output: 0 }]);
+    case 'batchNorm':
+      // Input plus save_mean and save_invstd, one float32 per channel each (also under autocast).
+      return rule(undefined, [{ input: 0 }, { elements: 2 * f.channels, bytesPerElement: FLOAT32 }]);
+    case 'rowNorm': return rule(undefined, [{ input: 0 }, { elements: 2 * f.normalizedRows, bytesPerElement: FLOAT32 }]);
+    case 'maxPool': return rule(undefined, [{ input: 0 }, { elements: f.outputNumel[0] ?? 0, bytesPerElement: INT64 }]);
+    case 'adaptiveAvg': return f.outputIsGlobalPool ? KNOWN_NOTHING : SAVES_FIRST_INPUT;
+    case 'dropout':
+      if (f.dropoutP === 0) return KNOWN_ALIAS;
+      return rule(inplaceAlias, [{ elements: f.outputNumel[0] ?? 0, bytesPerElement: BOOL }]);
+    case 'embedding': return SAVES_FIRST_INPUT;
+    case 'hardtanh':
+      // hardtanh_ keeps the input as it was before the write: autograd clones it first
+      // (measured on torch 2.13: one aten.clone per in-place ReLU6 in MobileNetV2, all kept).
+      if (f.inplace) return rule(INPLACE, [{ elements: f.inputNumel[0] ?? 0 }]);
+      return SAVES_FIRST_INPUT;
+    case 'savesOutput': return rule(inplaceAlias, [{ output: 0 }]);
+    case 'savesInput': return rule(inplaceAlias, f.inplace ? [{ output: 0 }] : [{ input: 0 }]);
+    case 'savesAllInputs': return rule(undefined, f.inputNumel.map((_, i) => ({ input: i })));
+    case 'savesNothing': return f.inplace ? rule(INPLACE, []) : KNOWN_NOTHING;
+    case 'recurrent': {
+      // Every layer keeps its output sequence plus the backend's workspace. CPU LSTM (oneDNN
+      // mkldnn_rnn_layer) measured 15.7 workspace bytes-of-float32 per output element on torch
+      // 2.13 (8,220,672 bytes for T=64, N=8, H=256). cuDNN's reserve space is not measured yet:
+      // its gates and states (4H + 2H per step for LSTM, 3H + 1H for GRU) are the estimate.
+      const perOutput = op === 'LSTM' ? (f.device === 'cpu' ? 1 + 15.7 : 1 + 6) : op === 'GRU' ? 1 + 4 : 2;
+      return rule(undefined, [{ input: 0 }, { elements: Math.round(perOutput * f.rnnLayers * (f.outputNumel[0] ?? 0)) }]);
+    }
+    case 'unknown': return rule(undefined, f.inputNumel.map((_, i) => ({ input: i })), false);
   }
-  if (MAX_POOL.test(op)) return known({ saved: [{ input: 0 }, { elements: f.outputNumel[0] ?? 0, bytesPerElement: INT64 }] });
-  if (ADAPTIVE_AVG.test(op)) return known(f.outputIsGlobalPool ? NOTHING : { saved: [{ input: 0 }] });
-  if (DROPOUT.test(op)) {
-    if (f.dropoutP === 0) return known(ALIAS);
-    return known({ aliasOf: f.inplace ? [0] : undefined, saved: [{ elements: f.outputNumel[0] ?? 0, bytesPerElement: BOOL }] });
-  }
-  if (op === 'Embedding' || op === 'embedding') return known({ saved: [{ input: 0 }] });
-  if (f.inplace && /^(ReLU6|relu6|Hardtanh|hardtanh)$/.test(op)) {
-    // hardtanh_ keeps the input as it was before the write: autograd clones it first
-    // (measured on torch 2.13: one aten.clone per in-place ReLU6 in MobileNetV2, all kept).
-    return known({ aliasOf: [0], saved: [{ elements: f.inputNumel[0] ?? 0 }] });
-  }
-  if (SAVES_OUTPUT.has(op)) return known({ aliasOf: f.inplace ? [0] : undefined, saved: [{ output: 0 }] });
-  if (SAVES_INPUT.has(op)) return known({ aliasOf: f.inplace ? [0] : undefined, saved: f.inplace ? [{ output: 0 }] : [{ input: 0 }] });
-  if (SAVES_ALL_INPUTS.has(op)) return known({ saved: f.inputNumel.map((_, i) => ({ input: i })) });
-  if (SAVES_NOTHING.has(op) || op.endsWith('_') && SAVES_NOTHING.has(op.slice(0, -1))) return known({ aliasOf: f.inplace ? [0] : undefined, saved: [] });
-  if (/^(LSTM|GRU|RNN)$/.test(op)) {
-    // Every layer keeps its output sequence plus the backend's workspace. CPU LSTM (oneDNN
-    // mkldnn_rnn_layer) measured 15.7 workspace bytes-of-float32 per output element on torch
-    // 2.13 (8,220,672 bytes for T=64, N=8, H=256). cuDNN's reserve space is not measured yet:
-    // its gates and states (4H + 2H per step for LSTM, 3H + 1H for GRU) are the estimate.
-    const perOutput = op === 'LSTM' ? (f.device === 'cpu' ? 1 + 15.7 : 1 + 6) : op === 'GRU' ? 1 + 4 : 2;
-    return known({ saved: [{ input: 0 }, { elements: Math.round(perOutput * f.rnnLayers * (f.outputNumel[0] ?? 0)) }] });
-  }
-  return { saved: f.inputNumel.map((_, i) => ({ input: i })), known: false };
 }

@@ -77,26 +77,57 @@ export interface MemoryEstimate {
   moments: MemoryMoment[];
 }
 
-interface Storage { fixed?: boolean; output?: boolean; bytes: number; lastUse: number; savedUntil: number; keepToEnd: boolean; created: number }
+interface Storage { fixed: boolean; output: boolean; bytes: number; lastUse: number; savedUntil: number; keepToEnd: boolean; created: number }
+
+/** An output whose spatial dims (after N, C) are all 1, as adaptive pooling to 1×1 makes. */
+function isGlobalPoolShape(shape: readonly ReportDim[] | undefined): boolean {
+  if (!shape) return true;
+  for (let i = 2; i < shape.length; i++) if (shape[i] !== 1) return false;
+  return true;
+}
 
 function numelOf(shape: readonly ReportDim[] | undefined): number | undefined {
   if (!shape) return undefined;
   let n = 1;
-  for (const d of shape) {
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
     if (typeof d !== 'number') return undefined;
     n *= d;
   }
   return n;
 }
 
-function refKey(r: GraphTensorRef): string | undefined {
-  if ('node' in r) return `n${r.node}.${r.output}`;
-  if ('input' in r) return `i${r.input}`;
-  return undefined;
+/**
+ * Tensors are numbered densely: model input i is slot i, output k of node n is slot
+ * `outputSlot[n] + k`; -1 for a reference to nothing the graph made (state, untracked, a
+ * node or output that does not exist). Typed arrays indexed by slot replace string-keyed maps:
+ * a long trace has thousands of references.
+ */
+function slotOf(r: GraphTensorRef, inputCount: number, outputSlot: readonly number[], outputCount: readonly number[]): number {
+  if ('node' in r) {
+    const { node, output } = r;
+    if (!Number.isInteger(node) || !Number.isInteger(output) || node < 0 || node >= outputSlot.length || output < 0 || output >= outputCount[node]) return -1;
+    return outputSlot[node] + output;
+  }
+  if ('input' in r) return Number.isInteger(r.input) && r.input >= 0 && r.input < inputCount ? r.input : -1;
+  return -1;
+}
+
+/** The node whose outputs include `slot` (a node output slot, not an input's). */
+function nodeOfSlot(outputSlot: readonly number[], slot: number): number {
+  let low = 0;
+  let high = outputSlot.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (outputSlot[mid] <= slot) low = mid;
+    else high = mid - 1;
+  }
+  return low;
 }
 
 function tensorRefs(args: readonly GraphArgument[], out: GraphTensorRef[] = []): GraphTensorRef[] {
-  for (const a of args) {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
     if (Array.isArray(a)) tensorRefs(a, out);
     else if (a !== null && typeof a === 'object' && 'tensor' in a) out.push(a.tensor);
   }
@@ -108,52 +139,82 @@ function boolArg(v: GraphArgument | undefined): boolean {
 }
 
 export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): MemoryEstimate {
+  // Written with indexed loops and no per-node closures: it runs once per analysis, mostly
+  // before V8 has optimized it, over every op of the trace.
   const act = options.dtype === 'float32' ? 4 : 2;
   const autocast = options.dtype !== 'float32';
   const nodes = m.graph.nodes;
+  const nodeCount = nodes.length;
   let incomplete = false;
   const unknownOps = new Set<string>();
 
-  const storageOf = new Map<string, Storage>();
-  const numelOfRef = new Map<string, number>();
-  const requiresGrad = new Set<string>();
+  const inputCount = m.inputs.length;
+  const outputSlot: number[] = new Array<number>(nodeCount);
+  const outputCount: number[] = new Array<number>(nodeCount);
+  let slotCount = inputCount;
+  for (let index = 0; index < nodeCount; index++) {
+    const outputs = nodes[index].outputs.length;
+    outputSlot[index] = slotCount;
+    outputCount[index] = outputs;
+    slotCount += outputs;
+  }
+  const storageOf: (Storage | undefined)[] = new Array<Storage | undefined>(slotCount).fill(undefined);
+  const numelOfSlot = new Float64Array(slotCount);
+  const requiresGrad = new Uint8Array(slotCount);
   const storages: Storage[] = [];
   const newStorage = (bytes: number, created: number): Storage => {
-    const s: Storage = { bytes, lastUse: created, savedUntil: Infinity, keepToEnd: false, created };
+    // Every field set here, so that all storages share one object shape.
+    const s: Storage = { fixed: false, output: false, bytes, lastUse: created, savedUntil: Infinity, keepToEnd: false, created };
     storages.push(s);
     return s;
   };
   // Model inputs live for the whole step: the training loop holds the batch.
-  m.inputs.forEach((inp, i) => {
+  let inputBytes = 0;
+  for (let i = 0; i < inputCount; i++) {
+    const inp = m.inputs[i];
     const n = numelOf(inp.shape);
     if (n === undefined) incomplete = true;
     const s = newStorage((n ?? 0) * inp.bytesPerElement, -1);
     s.keepToEnd = true;
-    storageOf.set(`i${i}`, s);
-    numelOfRef.set(`i${i}`, n ?? 0);
-  });
-  const inputBytes = storages.reduce((a, s) => a + s.bytes, 0);
-
-  const shapeOfRef = (r: GraphTensorRef): readonly ReportDim[] | undefined =>
-    'node' in r ? nodes[r.node]?.outputs[r.output] : 'input' in r ? m.inputs[r.input]?.shape : undefined;
+    storageOf[i] = s;
+    numelOfSlot[i] = n ?? 0;
+    inputBytes += s.bytes;
+  }
 
   // Per node: the storages it keeps for backward (autocast adds its weight and batch casts).
-  const savedByNode: Storage[][] = [];
-  const inputKeysByNode: string[][] = [];
-  const savedPerNode: number[] = [];
-  nodes.forEach((node, index) => {
-    const inputRefs = [...tensorRefs(node.args), ...tensorRefs(Object.values(node.kwargs))];
-    const inputKeys = inputRefs.map(refKey).filter((k): k is string => k !== undefined && storageOf.has(k));
-    inputKeysByNode.push(inputKeys);
-    const outputNumel = node.outputs.map((s) => {
-      const n = numelOf(s);
+  const savedByNode: Storage[][] = new Array<Storage[]>(nodeCount);
+  const inputSlotsByNode: number[][] = new Array<number[]>(nodeCount);
+  const savedPerNode: number[] = new Array<number>(nodeCount).fill(0);
+  // Own trainable parameter elements of each node's module (0 for functions), looked up once.
+  const nodeParams = new Float64Array(nodeCount);
+  const inputRefs: GraphTensorRef[] = [];
+  for (let index = 0; index < nodeCount; index++) {
+    const node = nodes[index];
+    if (node.path !== undefined) nodeParams[index] = m.paramsByPath.get(node.path) ?? 0;
+    inputRefs.length = 0;
+    tensorRefs(node.args, inputRefs);
+    for (const key in node.kwargs) tensorRefs([node.kwargs[key]], inputRefs);
+    const inputSlots: number[] = [];
+    const inputNumel: number[] = [];
+    for (let i = 0; i < inputRefs.length; i++) {
+      const slot = slotOf(inputRefs[i], inputCount, outputSlot, outputCount);
+      if (slot >= 0 && storageOf[slot] !== undefined) {
+        inputSlots.push(slot);
+        inputNumel.push(numelOfSlot[slot]);
+      }
+    }
+    inputSlotsByNode[index] = inputSlots;
+    const outputs = node.outputs.length;
+    const outputNumel: number[] = new Array<number>(outputs);
+    for (let k = 0; k < outputs; k++) {
+      const n = numelOf(node.outputs[k]);
       if (n === undefined) incomplete = true;
-      return n ?? 0;
-    });
-    const firstInput = inputRefs[0] ? shapeOfRef(inputRefs[0]) : undefined;
+      outputNumel[k] = n ?? 0;
+    }
+    const first = inputRefs.length > 0 ? inputRefs[0] : undefined;
+    const firstInput = first === undefined ? undefined : 'node' in first ? nodes[first.node]?.outputs[first.output] : 'input' in first ? m.inputs[first.input]?.shape : undefined;
     const channels = typeof firstInput?.[1] === 'number' ? firstInput[1] : 0;
     const lastDim = typeof firstInput?.[firstInput.length - 1] === 'number' ? (firstInput[firstInput.length - 1] as number) : 1;
-    const inputNumel = inputKeys.map((k) => numelOfRef.get(k) ?? 0);
     const p = node.attrs['p'] ?? node.kwargs['p'] ?? node.args[1];
     const facts: OpCallFacts = {
       op: node.op,
@@ -164,88 +225,113 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       inplace: boolArg(node.attrs['inplace']) || boolArg(node.kwargs['inplace']) || (node.kind === 'method' && node.op.endsWith('_')),
       rnnLayers: (typeof node.attrs['num_layers'] === 'number' ? node.attrs['num_layers'] : 1) * (node.attrs['bidirectional'] === true ? 2 : 1),
       device: options.device,
-      outputIsGlobalPool: (node.outputs[0] ?? []).slice(2).every((d) => d === 1),
+      outputIsGlobalPool: isGlobalPoolShape(node.outputs[0]),
     };
     if (typeof p === 'number') facts.dropoutP = p;
     const rule = memoryRule(node.op.endsWith('_') && node.kind === 'method' ? { ...facts, op: node.op.slice(0, -1) } : facts);
     if (!rule.known) unknownOps.add(node.op);
-    const isParamOp = node.path !== undefined && (m.paramsByPath.get(node.path) ?? 0) > 0;
-    const needsGrad = isParamOp || inputKeys.some((k) => requiresGrad.has(k));
-    node.outputs.forEach((_, k) => {
-      const key = `n${index}.${k}`;
+    let needsGrad = nodeParams[index] > 0;
+    for (let i = 0; !needsGrad && i < inputSlots.length; i++) needsGrad = requiresGrad[inputSlots[i]] === 1;
+    const firstOutput = outputSlot[index];
+    for (let k = 0; k < outputs; k++) {
       const alias = rule.aliasOf?.[k];
-      const aliased = alias !== undefined ? inputKeys[alias] : undefined;
-      const s = aliased !== undefined ? storageOf.get(aliased)! : newStorage(outputNumel[k] * act, index);
+      const aliased = alias !== undefined ? inputSlots[alias] : undefined;
+      const s = aliased !== undefined ? storageOf[aliased]! : newStorage(outputNumel[k] * act, index);
       s.output = true;
-      storageOf.set(key, s);
-      numelOfRef.set(key, outputNumel[k]);
-      if (needsGrad) requiresGrad.add(key);
-    });
-    for (const k of inputKeys) storageOf.get(k)!.lastUse = Math.max(storageOf.get(k)!.lastUse, index);
-    const kept: Storage[] = [];
+      storageOf[firstOutput + k] = s;
+      numelOfSlot[firstOutput + k] = outputNumel[k];
+      if (needsGrad) requiresGrad[firstOutput + k] = 1;
+    }
+    for (let i = 0; i < inputSlots.length; i++) {
+      const s = storageOf[inputSlots[i]]!;
+      if (s.lastUse < index) s.lastUse = index;
+    }
+    let kept: Storage[] = [];
     // Nothing is saved when no gradient will flow through the op (a frozen backbone's ops).
     if (needsGrad) {
-      for (const item of rule.saved) {
+      for (let j = 0; j < rule.saved.length; j++) {
+        const item = rule.saved[j];
         if ('input' in item) {
-          const key = inputKeys[item.input];
-          if (key !== undefined) kept.push(storageOf.get(key)!);
+          const slot = inputSlots[item.input];
+          if (slot !== undefined) kept.push(storageOf[slot]!);
         } else if ('output' in item) {
-          kept.push(storageOf.get(`n${index}.${item.output}`)!);
+          // An output the node does not have is kept as nothing (as a missing map entry was).
+          const s = item.output < outputs ? storageOf[firstOutput + item.output] : undefined;
+          if (s) kept.push(s);
         } else {
           kept.push(newStorage(item.elements * (item.bytesPerElement ?? act), index));
         }
       }
       if (autocast && /^(Conv[123]d|ConvTranspose[123]d|Linear|conv[123]d|linear)$/.test(node.op)) {
-        const cast = newStorage((m.paramsByPath.get(node.path ?? '') ?? 0) * 2, index);
+        const cast = newStorage((node.path !== undefined ? nodeParams[index] : m.paramsByPath.get('') ?? 0) * 2, index);
         cast.fixed = true;
         kept.push(cast);
-        const first = inputKeys[0];
-        if (first?.startsWith('i')) kept.push(newStorage((numelOfRef.get(first) ?? 0) * 2, index));
+        const firstSlot = inputSlots[0];
+        if (firstSlot !== undefined && firstSlot < inputCount) kept.push(newStorage(numelOfSlot[firstSlot] * 2, index));
       }
     }
-    for (const s of kept) s.savedUntil = Math.min(s.savedUntil, index);
-    const unique = [...new Set(kept)];
-    savedByNode.push(unique);
-    savedPerNode.push(0);
-  });
+    for (let j = 0; j < kept.length; j++) if (kept[j].savedUntil > index) kept[j].savedUntil = index;
+    if (kept.length > 1) kept = [...new Set(kept)];
+    savedByNode[index] = kept;
+  }
   // Per-layer numbers: each saved storage counts once, at the first op that keeps it.
   const attributed = new Set<Storage>();
-  savedByNode.forEach((kept, index) => {
-    for (const s of kept) {
-      if (attributed.has(s) || s.created < 0) continue;
+  for (let index = 0; index < nodeCount; index++) {
+    const kept = savedByNode[index];
+    for (let j = 0; j < kept.length; j++) {
+      const s = kept[j];
+      if (s.created < 0 || attributed.has(s)) continue;
       attributed.add(s);
       savedPerNode[index] += s.bytes;
     }
-  });
+  }
 
-  const outputKeys = m.graph.outputs.map(refKey).filter((k): k is string => k !== undefined);
-  for (const k of outputKeys) storageOf.get(k)!.keepToEnd = true;
+  const outputSlots: number[] = [];
+  for (let j = 0; j < m.graph.outputs.length; j++) {
+    const slot = slotOf(m.graph.outputs[j], inputCount, outputSlot, outputCount);
+    if (slot < 0) continue;
+    outputSlots.push(slot);
+    const s = storageOf[slot];
+    if (s) s.keepToEnd = true;
+  }
 
   const fixedBase = m.totalParams * 4 + m.buffersBytes + m.trainableParams * 4 * OPTIMIZER_STATES[options.optimizer];
   const moments: MemoryMoment[] = [];
 
   // Forward, training: storages are freed after their last use unless saved or held to the end.
   let live = fixedBase + inputBytes;
-  const freedForward = new Set<Storage>();
   let inferenceLive = m.totalParams * 4 + m.buffersBytes + inputBytes;
   let inferencePeak = inferenceLive;
   let fixedCasts = 0;
   // Bucketed by node so the walk stays linear in the number of ops (long traces have thousands).
-  const createdAt = nodes.map((): Storage[] => []);
-  const lastUsedAt = nodes.map((): Storage[] => []);
-  for (const s of storages) {
-    if (s.created >= 0) createdAt[s.created].push(s);
-    if (s.created >= 0 && s.lastUse >= 0) lastUsedAt[s.lastUse].push(s);
+  const createdAt: Storage[][] = new Array<Storage[]>(nodeCount);
+  const lastUsedAt: Storage[][] = new Array<Storage[]>(nodeCount);
+  for (let index = 0; index < nodeCount; index++) {
+    createdAt[index] = [];
+    lastUsedAt[index] = [];
   }
-  nodes.forEach((_, index) => {
+  for (let j = 0; j < storages.length; j++) {
+    const s = storages[j];
+    if (s.created < 0) continue;
+    createdAt[s.created].push(s);
+    if (s.lastUse >= 0) lastUsedAt[s.lastUse].push(s);
+  }
+  // Storages freed during forward (dead after their last use and not saved) are marked here.
+  const freedForward = new Set<Storage>();
+  for (let index = 0; index < nodeCount; index++) {
     const created = createdAt[index];
-    live += created.reduce((a, s) => a + s.bytes, 0);
-    fixedCasts += created.filter((s) => s.fixed).reduce((a, s) => a + s.bytes, 0);
+    for (let j = 0; j < created.length; j++) {
+      const s = created[j];
+      live += s.bytes;
+      if (s.fixed) fixedCasts += s.bytes;
+      // Inference keeps only op outputs (no masks, indices or casts), each until its last use.
+      if (s.output) inferenceLive += s.bytes;
+    }
     moments.push({ at: `forward:${index}`, bytes: live, fixedBytes: fixedBase + fixedCasts });
-    // Inference keeps only op outputs (no masks, indices or casts), each until its last use.
-    inferenceLive += created.filter((s) => s.output).reduce((a, s) => a + s.bytes, 0);
-    inferencePeak = Math.max(inferencePeak, inferenceLive);
-    for (const s of lastUsedAt[index]) {
+    if (inferenceLive > inferencePeak) inferencePeak = inferenceLive;
+    const lastUsed = lastUsedAt[index];
+    for (let j = 0; j < lastUsed.length; j++) {
+      const s = lastUsed[j];
       if (s.keepToEnd) continue;
       if (s.output) inferenceLive -= s.bytes;
       if (s.savedUntil === Infinity) {
@@ -253,76 +339,96 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
         live -= s.bytes;
       }
     }
-  });
+  }
 
   // Cross-entropy on the first output: log_softmax output (float32) is saved, the target is int64 per row.
-  const logitsKey = outputKeys[0];
-  const logits = logitsKey ? numelOfRef.get(logitsKey) ?? 0 : 0;
-  const logitsShape = logitsKey && logitsKey.startsWith('n') ? nodes[Number(logitsKey.slice(1).split('.')[0])]?.outputs[0] : undefined;
+  const logitsSlot = outputSlots.length > 0 ? outputSlots[0] : -1;
+  const logits = logitsSlot >= 0 ? numelOfSlot[logitsSlot] : 0;
+  const logitsShape = logitsSlot >= inputCount ? nodes[nodeOfSlot(outputSlot, logitsSlot)]?.outputs[0] : undefined;
   // Cross-entropy over every position: one label per row of the flattened logits.
   const classes = typeof logitsShape?.[logitsShape.length - 1] === 'number' ? (logitsShape[logitsShape.length - 1] as number) : 1;
   const rows = logits > 0 ? Math.round(logits / Math.max(1, classes)) : 1;
   const lossSaved = logits * 4 + (autocast ? logits * 4 : 0);
   const targetBytes = rows * 8;
   live += lossSaved + targetBytes + 4;
-  const savedAtEnd = storages.filter((s) => s.created >= 0 && !freedForward.has(s) && s.savedUntil !== Infinity).reduce((a, s) => a + s.bytes, 0);
+  let savedAtEnd = 0;
+  for (let j = 0; j < storages.length; j++) {
+    const s = storages[j];
+    if (s.created >= 0 && s.savedUntil !== Infinity && !freedForward.has(s)) savedAtEnd += s.bytes;
+  }
   moments.push({ at: 'loss', bytes: live, fixedBytes: fixedBase + fixedCasts });
 
   // Backward: gradients of tensors that require grad, parameter gradients as each op's backward runs.
-  const gradBytes = new Map<string, number>();
-  const paramGradsByNode = nodes.map((n) => (n.path !== undefined ? m.paramsByPath.get(n.path) ?? 0 : 0) * 4);
-  const attributedGrads = paramGradsByNode.reduce((a, b) => a + b, 0);
+  const gradBytes = new Float64Array(slotCount);
+  const hasGrad = new Uint8Array(slotCount);
+  const paramGradsByNode: number[] = new Array<number>(nodeCount);
+  let attributedGrads = 0;
+  for (let index = 0; index < nodeCount; index++) {
+    paramGradsByNode[index] = nodeParams[index] * 4;
+    attributedGrads += paramGradsByNode[index];
+  }
   let paramGrads = Math.max(0, m.trainableParams * 4 - attributedGrads);
   live += paramGrads;
   const logitsGrad = logits * act;
-  if (logitsKey) gradBytes.set(logitsKey, logitsGrad);
+  if (logitsSlot >= 0) {
+    gradBytes[logitsSlot] = logitsGrad;
+    hasGrad[logitsSlot] = 1;
+  }
   live += logitsGrad;
   live -= lossSaved;
   moments.push({ at: 'backward:loss', bytes: live, fixedBytes: fixedBase + fixedCasts + paramGrads });
-  for (let index = nodes.length - 1; index >= 0; index--) {
-    const node = nodes[index];
-    const outKeys = node.outputs.map((_, k) => `n${index}.${k}`);
-    const hasGradOut = outKeys.some((k) => gradBytes.has(k));
+  for (let index = nodeCount - 1; index >= 0; index--) {
+    const firstOutput = outputSlot[index];
+    const outputs = outputCount[index];
+    const saved = savedByNode[index];
+    let hasGradOut = false;
+    for (let k = 0; !hasGradOut && k < outputs; k++) hasGradOut = hasGrad[firstOutput + k] === 1;
     if (!hasGradOut && paramGradsByNode[index] === 0) {
-      for (const s of savedByNode[index]) if (s.savedUntil === index && !s.keepToEnd) {
+      for (let j = 0; j < saved.length; j++) {
+        const s = saved[j];
+        if (s.savedUntil !== index || s.keepToEnd) continue;
         live -= s.bytes;
         if (s.fixed) fixedCasts -= s.bytes;
       }
       continue;
     }
-    const isView = storageOf.get(outKeys[0]) !== undefined && inputKeysByNode[index][0] !== undefined && storageOf.get(outKeys[0]) === storageOf.get(inputKeysByNode[index][0]) && savedByNode[index].length === 0;
+    const inputSlots = inputSlotsByNode[index];
+    const viewSource = inputSlots.length > 0 ? inputSlots[0] : -1;
+    const isView = outputs > 0 && storageOf[firstOutput] !== undefined && viewSource >= 0 && storageOf[firstOutput] === storageOf[viewSource] && saved.length === 0;
     let allocated = 0;
-    const viewSource = inputKeysByNode[index][0];
-    if (isView && viewSource !== undefined && requiresGrad.has(viewSource) && !gradBytes.has(viewSource)) {
+    if (isView && requiresGrad[viewSource] === 1 && hasGrad[viewSource] === 0) {
       // A view's backward is a view of the incoming gradient: the buffer passes to the input.
-      gradBytes.set(viewSource, gradBytes.get(outKeys[0]) ?? 0);
-      gradBytes.delete(outKeys[0]);
+      gradBytes[viewSource] = hasGrad[firstOutput] === 1 ? gradBytes[firstOutput] : 0;
+      hasGrad[viewSource] = 1;
+      hasGrad[firstOutput] = 0;
     }
-    for (const k of new Set(inputKeysByNode[index])) {
-      if (!requiresGrad.has(k) || gradBytes.has(k)) continue;
-      const bytes = (numelOfRef.get(k) ?? 0) * act;
-      gradBytes.set(k, bytes);
+    for (let i = 0; i < inputSlots.length; i++) {
+      const slot = inputSlots[i];
+      if (requiresGrad[slot] === 0 || hasGrad[slot] === 1) continue;
+      // A tensor passed twice gets one gradient: the first pass sets hasGrad.
+      const bytes = numelOfSlot[slot] * act;
+      gradBytes[slot] = bytes;
+      hasGrad[slot] = 1;
       allocated += bytes;
     }
     allocated += paramGradsByNode[index];
     paramGrads += paramGradsByNode[index];
     live += allocated;
     moments.push({ at: `backward:${index}`, bytes: live, fixedBytes: fixedBase + fixedCasts + paramGrads });
-    for (const s of savedByNode[index]) if (s.fixed && s.savedUntil === index) fixedCasts -= s.bytes;
-    for (const s of savedByNode[index]) if (s.savedUntil === index && !s.keepToEnd) live -= s.bytes;
-    for (const k of outKeys) {
-      const g = gradBytes.get(k);
-      if (g !== undefined) live -= g;
-      gradBytes.delete(k);
+    for (let j = 0; j < saved.length; j++) if (saved[j].fixed && saved[j].savedUntil === index) fixedCasts -= saved[j].bytes;
+    for (let j = 0; j < saved.length; j++) if (saved[j].savedUntil === index && !saved[j].keepToEnd) live -= saved[j].bytes;
+    for (let k = 0; k < outputs; k++) {
+      if (hasGrad[firstOutput + k] === 1) live -= gradBytes[firstOutput + k];
+      hasGrad[firstOutput + k] = 0;
     }
   }
   // Storages of the model output and the loss are held by the loop until the step ends; grads of inputs are not made.
-  const optimizerTemp = options.device === 'cuda' ? m.trainableParams * 4 * OPTIMIZER_FOREACH_TEMPORARIES[options.optimizer] : m.largestParam * 4 * OPTIMIZER_PER_TENSOR_TEMPORARIES[options.optimizer];
+  const optimizerTemp = optimizerTemporaries(m, options.device, options.optimizer);
   const afterBackward = fixedBase + m.trainableParams * 4 + inputBytes + targetBytes;
   moments.push({ at: 'optimizer', bytes: afterBackward + optimizerTemp, fixedBytes: fixedBase + m.trainableParams * 4 + optimizerTemp });
 
   let peak = moments[0] ?? { at: 'optimizer', bytes: afterBackward, fixedBytes: afterBackward };
-  for (const mo of moments) if (mo.bytes > peak.bytes) peak = mo;
+  for (let j = 1; j < moments.length; j++) if (moments[j].bytes > peak.bytes) peak = moments[j];
   return {
     params_bytes: m.totalParams * 4,
     buffers_bytes: m.buffersBytes,
@@ -338,6 +444,30 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     incomplete,
     moments,
   };
+}
+
+/**
+ * The moments `estimateMemory(m, { ...options, optimizer })` would return, from an estimate
+ * made with `options`: the optimizer's state is a constant part of every moment (it is in the
+ * fixed bytes the walk starts from), and only the last moment (the optimizer step, with its
+ * temporaries) changes otherwise. Saves a walk over the graph per optimizer.
+ */
+export function momentsWithOptimizer(estimate: MemoryEstimate, m: MemoryModelInput, options: TrainingOptions, optimizer: Optimizer): MemoryMoment[] {
+  const stateBytes = (o: Optimizer): number => m.trainableParams * 4 * OPTIMIZER_STATES[o];
+  const shift = stateBytes(optimizer) - stateBytes(options.optimizer);
+  const moments = estimate.moments.map((mo) => ({ at: mo.at, bytes: mo.bytes + shift, fixedBytes: mo.fixedBytes + shift }));
+  const last = moments[moments.length - 1];
+  if (last && last.at === 'optimizer') {
+    const fixedBase = m.totalParams * 4 + m.buffersBytes + stateBytes(optimizer);
+    const temporaries = optimizerTemporaries(m, options.device, optimizer);
+    last.bytes = fixedBase + m.trainableParams * 4 + estimate.input_bytes + temporaries;
+    last.fixedBytes = fixedBase + m.trainableParams * 4 + temporaries;
+  }
+  return moments;
+}
+
+function optimizerTemporaries(m: MemoryModelInput, device: TrainingOptions['device'], optimizer: Optimizer): number {
+  return device === 'cuda' ? m.trainableParams * 4 * OPTIMIZER_FOREACH_TEMPORARIES[optimizer] : m.largestParam * 4 * OPTIMIZER_PER_TENSOR_TEMPORARIES[optimizer];
 }
 
 /**

@@ -599,7 +599,8 @@ export function product(dims: Shape): Dim {
 export function knownProduct(dims: Shape): number | undefined {
   let out = 1;
   let symbolic = false;
-  for (const d of dims) {
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
     if (typeof d !== 'number') symbolic = true;
     else if (d === 0) return 0;
     else out *= d;

@@ -88,8 +88,8 @@ export function asDimList(v: Value | undefined): Dim[] | undefined {
   const items = asSequence(v);
   if (!items) return undefined;
   const out: Dim[] = [];
-  for (const item of items) {
-    const d = asDim(item);
+  for (let i = 0; i < items.length; i++) {
+    const d = asDim(items[i]);
     if (d === undefined) return undefined;
     out.push(d);
   }
@@ -102,7 +102,7 @@ export function asDimList(v: Value | undefined): Dim[] | undefined {
  */
 export function ntuple(v: Value | undefined, n: number): Dim[] | undefined {
   const d = asDim(v);
-  if (d !== undefined) return Array.from({ length: n }, () => d);
+  if (d !== undefined) return new Array<Dim>(n).fill(d);
   return asDimList(v);
 }
 
@@ -114,7 +114,7 @@ export function ntupleExact(v: Value | undefined, n: number): Dim[] | undefined 
   const list = ntuple(v, n);
   if (!list) return undefined;
   if (list.length === n) return list;
-  if (list.length === 1) return Array.from({ length: n }, () => list[0]);
+  if (list.length === 1) return new Array<Dim>(n).fill(list[0]);
   return undefined;
 }
 

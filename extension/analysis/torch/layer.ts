@@ -26,15 +26,24 @@ export interface LayerDef {
 }
 
 export function toModuleSpec(def: LayerDef): ModuleSpec {
+  // Signatures are parsed on first use: a world has hundreds of layer classes and an
+  // analysis constructs a handful of kinds (parsing them all took a few ms of every cold analysis).
+  let signature: ParamSpec[] | undefined;
+  let forwardSignature: ParamSpec[] | undefined;
   const spec: ModuleSpec = {
     name: def.name,
-    signature: typeof def.signature === 'string' ? sig(def.signature) : def.signature,
+    get signature() {
+      signature ??= typeof def.signature === 'string' ? sig(def.signature) : def.signature;
+      return signature;
+    },
     init(self, a, ctx) {
       constructorArgs.set(self, new Map(a));
       def.init(self, a, ctx);
     },
-    forwardSignature:
-      def.forwardSignature === undefined ? sig('input') : typeof def.forwardSignature === 'string' ? sig(def.forwardSignature) : def.forwardSignature,
+    get forwardSignature() {
+      forwardSignature ??= def.forwardSignature === undefined ? sig('input') : typeof def.forwardSignature === 'string' ? sig(def.forwardSignature) : def.forwardSignature;
+      return forwardSignature;
+    },
     forward: def.forward,
   };
   if (def.macs) spec.macs = def.macs;

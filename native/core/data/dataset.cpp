@@ -161,6 +161,29 @@ Dataset openNumpy(const DatasetSpec& spec) {
   return dataset;
 }
 
+/** Zero border around every image (centred), for models whose input is larger than the data's. */
+void padTo(Dataset& dataset, int64_t height, int64_t width) {
+  if (height == dataset.height && width == dataset.width) return;
+  if (height < dataset.height || width < dataset.width) {
+    throw DataError(dataset.name + ": its images are " + std::to_string(dataset.height) + "×" + std::to_string(dataset.width) +
+                    "; a size of " + std::to_string(height) + "×" + std::to_string(width) + " can only pad them, not shrink them");
+  }
+  const int64_t top = (height - dataset.height) / 2;
+  const int64_t left = (width - dataset.width) / 2;
+  const int64_t planes = dataset.count() * dataset.channels;
+  std::vector<uint8_t> padded(static_cast<size_t>(planes * height * width), 0);
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t y = 0; y < dataset.height; ++y) {
+      const uint8_t* source = dataset.pixelBytes.data() + (p * dataset.height + y) * dataset.width;
+      std::copy_n(source, dataset.width, padded.data() + (p * height + y + top) * width + left);
+    }
+  }
+  dataset.pixelBytes = std::move(padded);
+  dataset.height = height;
+  dataset.width = width;
+  dataset.measureNormalization();
+}
+
 }  // namespace
 
 std::shared_ptr<const Dataset> openDataset(const DatasetSpec& spec) {
@@ -171,6 +194,7 @@ std::shared_ptr<const Dataset> openDataset(const DatasetSpec& spec) {
       throw DataError("the default data set's variant is 'shapes32' (32×32 RGB) or 'shapes28' (28×28 gray), not '" + spec.variant + "'");
     }
     dataset = defaultDataset(spec.variant == "shapes28" ? ShapesVariant::Gray28 : ShapesVariant::Rgb32, spec.split == "train", spec.seed);
+    if (spec.folder.height > 0 || spec.folder.width > 0) padTo(dataset, spec.folder.height, spec.folder.width);
   } else if (spec.kind == "idx") {
     dataset = openIdx(spec);
   } else if (spec.kind == "cifar") {

@@ -315,6 +315,32 @@ std::vector<ImageFormatStatus> imageFormatStatus() {
   return statuses;
 }
 
+std::vector<uint8_t> readImageForModel(const std::string& path, int channels, int64_t height, int64_t width) {
+  if (channels != 1 && channels != 3) throw DataError(path + ": channels must be 1 or 3, not " + std::to_string(channels));
+  if (height <= 0 || width <= 0) throw DataError(path + ": the target size must be positive");
+  const DecodedImage image = decodeImage(path, channels);
+  // The smaller scale that still covers the target in both directions; the overhang is cropped.
+  const double scale = std::max(static_cast<double>(height) / static_cast<double>(image.height),
+                                static_cast<double>(width) / static_cast<double>(image.width));
+  const int64_t scaledHeight = std::max<int64_t>(height, std::llround(static_cast<double>(image.height) * scale));
+  const int64_t scaledWidth = std::max<int64_t>(width, std::llround(static_cast<double>(image.width) * scale));
+  const std::vector<uint8_t> scaled =
+      scaledHeight == image.height && scaledWidth == image.width ? image.pixels : resizeBilinear(image, scaledHeight, scaledWidth);
+  const int64_t top = (scaledHeight - height) / 2;
+  const int64_t left = (scaledWidth - width) / 2;
+  const int64_t plane = height * width;
+  std::vector<uint8_t> planar(static_cast<size_t>(plane * channels));
+  for (int64_t y = 0; y < height; ++y) {
+    for (int64_t x = 0; x < width; ++x) {
+      for (int64_t c = 0; c < channels; ++c) {
+        planar[static_cast<size_t>(c * plane + y * width + x)] =
+            scaled[static_cast<size_t>(((y + top) * scaledWidth + (x + left)) * channels + c)];
+      }
+    }
+  }
+  return planar;
+}
+
 Dataset readImageFolder(const std::string& root, const FolderOptions& options) {
   namespace fs = std::filesystem;
   if (options.channels != 1 && options.channels != 3) throw DataError(root + ": channels must be 1 or 3, not " + std::to_string(options.channels));

@@ -110,6 +110,11 @@ struct FolderOptions {
   int64_t width = 0;
 };
 Dataset readImageFolder(const std::string& root, const FolderOptions& options);
+/**
+ * One PNG/JPEG file as a model of height×width input sees it: scaled (bilinear) so it covers the
+ * size, then centre-cropped, as Resize + CenterCrop do. Planar C×H×W bytes.
+ */
+std::vector<uint8_t> readImageForModel(const std::string& path, int channels, int64_t height, int64_t width);
 /** Which image formats this build can decode ("png", "jpeg") when their libraries are present. */
 std::vector<std::string> imageFormatsCompiledIn();
 /** One image format: whether it was compiled in and whether its library (opened at run time) loaded. */
@@ -154,6 +159,7 @@ struct DatasetSpec {
   /** "train" | "test": picks the default data set's split, and the files inside a directory path. */
   std::string split = "train";
   uint64_t seed = kShapesDefaultSeed;
+  /** Image folders: channels and resize. Default data set: a larger size pads each image with zeros, centred (28×28 → 32×32 for LeNet-5). */
   FolderOptions folder;
   ArrayLayout layout = ArrayLayout::Auto;
   std::string imagesKey = "x";

@@ -26,6 +26,9 @@ struct EngineInfo {
   int cpuThreads = 0;
   std::string cpuModel;
   std::string cpuFeatures;  // SIMD extensions the CPU backend can use, space separated
+  // Which kernel library the CPU backend uses, or the built-in kernels and why:
+  // "oneDNN 2.6.3 (OpenMP build) convolutions, built-in AVX2 GEMM, 2 threads"
+  std::string cpuBlas;
 };
 
 // Queries the machine each call (free GPU memory changes). Never throws for a missing GPU, driver

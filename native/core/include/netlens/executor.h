@@ -67,7 +67,15 @@ class Executor {
    * infinite loss throws std::runtime_error before anything is updated.
    */
   double trainStep(const TensorMap& inputs);
+  /**
+   * Rows of the last trainStep() whose highest class score (cross_entropy logits, before the
+   * update) is the label; -1 when the loss is not cross_entropy. Train accuracy comes from the
+   * steps themselves this way, with no extra pass over the data.
+   */
+  int64_t lastStepCorrect() const { return lastStepCorrect_; }
   const Optimizer& optimizer() const;
+  /** Restores Optimizer::exportState() output, checked against this model's trainable parameters. */
+  void setOptimizerState(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps);
 
  private:
   const Tensor& lossGradient(double& loss);
@@ -89,6 +97,7 @@ class Executor {
   Rng rng_;
   bool training_ = true;
   bool forwardDone_ = false;
+  int64_t lastStepCorrect_ = -1;
 };
 
 }  // namespace netlens

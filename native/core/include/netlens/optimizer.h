@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,20 @@ class Optimizer {
   /** Applies one update to every parameter and advances the schedule. */
   void step(const std::vector<ParameterUpdate>& parameters);
 
+  /**
+   * The per-parameter state as "<parameter>.<slot>" tensors, slots named as in torch.optim's
+   * state_dict (momentum_buffer; exp_avg, exp_avg_sq; square_avg, grad_avg) plus "<parameter>.step"
+   * (a 1-element tensor). With stepsTaken() this is all a resumed run needs to continue exactly.
+   */
+  std::vector<std::pair<std::string, Tensor>> exportState() const;
+  /**
+   * Replaces the state with an exported one. `shapes` gives every trainable parameter's shape;
+   * throws std::invalid_argument (naming the tensor) for a missing, unknown or misshapen tensor,
+   * leaving the state as it was.
+   */
+  void importState(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps,
+                   const std::map<std::string, Shape>& shapes);
+
  private:
   struct State {
     Tensor first;   // momentum buffer / exp_avg / square_avg
@@ -39,6 +54,9 @@ class Optimizer {
     Tensor third;   // rmsprop momentum buffer when centered
     int64_t steps = 0;
   };
+  /** The slots this optimizer keeps for every parameter, given its hyperparameters. */
+  std::vector<std::string> slotNames() const;
+  static Tensor& slot(State& state, const std::string& name);
   void sgd(State& state, Tensor& value, const Tensor& gradient, double lr);
   void adam(State& state, Tensor& value, const Tensor& gradient, double lr, bool decoupled);
   void rmsprop(State& state, Tensor& value, const Tensor& gradient, double lr);

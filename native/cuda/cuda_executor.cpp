@@ -1,0 +1,1279 @@
+// The CUDA executor (see cuda_executor.h). Host code only: kernels live in cuda_kernels.cu, cuDNN and
+// cuBLAS are called through the dlopen'ed tables of cuda_libraries.h.
+#include "cuda_executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "cuda_backend.h"
+
+#ifdef NETLENS_WITH_CUDNN
+
+#include "cuda_kernels.h"
+#include "cuda_libraries.h"
+#include "netlens/optimizer.h"
+#include "ops.h"
+
+namespace netlens::cuda {
+namespace {
+
+constexpr size_t kAlignment = 256;
+constexpr uint64_t kCublasWorkspaceBytes = 32ull << 20;
+constexpr int64_t kOptimizerChunk = 1 << 16;
+constexpr uint64_t kDropoutStream = 0x9E3779B97F4A7C15ull;
+
+std::string mib(uint64_t bytes) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
+void check(cudaError_t status, const std::string& call) {
+  if (status == cudaSuccess) return;
+  cudaGetLastError();
+  throw CudaError(call + " failed: " + cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
+}
+
+void checkCudnn(cudnnStatus_t status, const std::string& call) {
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  throw CudaError(call + " failed: " + cudnnApi().getErrorString(status));
+}
+
+void checkCublas(int status, const std::string& call) {
+  if (status == 0) return;
+  throw CudaError(call + " failed: " + cublasApi().statusString(status));
+}
+
+// ---- attributes (the CPU op already validated them; these only read) -----------------------------
+
+const JsonValue* attr(const NodeSpec& node, const std::string& key) {
+  const JsonValue* value = node.attrs.find(key);
+  return (value == nullptr || value->isNull()) ? nullptr : value;
+}
+
+std::vector<int64_t> attrInts(const NodeSpec& node, const std::string& key, std::vector<int64_t> fallback) {
+  const JsonValue* value = attr(node, key);
+  if (value == nullptr) return fallback;
+  if (value->isNumber()) return {value->asInt()};
+  std::vector<int64_t> result;
+  if (value->isArray()) {
+    for (const JsonValue& item : value->asArray()) result.push_back(item.asInt());
+  }
+  return result.empty() ? fallback : result;
+}
+
+std::pair<int, int> attrPair(const NodeSpec& node, const std::string& key, std::pair<int, int> fallback) {
+  const std::vector<int64_t> values = attrInts(node, key, {fallback.first, fallback.second});
+  if (values.size() == 1) return {static_cast<int>(values[0]), static_cast<int>(values[0])};
+  return {static_cast<int>(values[0]), static_cast<int>(values[1])};
+}
+
+double attrNumber(const NodeSpec& node, const std::string& key, double fallback) {
+  const JsonValue* value = attr(node, key);
+  return value != nullptr && value->isNumber() ? value->asNumber() : fallback;
+}
+
+bool attrFlag(const NodeSpec& node, const std::string& key, bool fallback) {
+  const JsonValue* value = attr(node, key);
+  return value != nullptr && value->isBool() ? value->asBool() : fallback;
+}
+
+std::string attrText(const NodeSpec& node, const std::string& key, const std::string& fallback) {
+  const JsonValue* value = attr(node, key);
+  return value != nullptr && value->isString() ? value->asString() : fallback;
+}
+
+int64_t pooledExtent(int64_t in, int64_t kernel, int64_t pad, int64_t stride, int64_t dilation, bool ceilMode) {
+  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceilMode ? stride - 1 : 0);
+  int64_t out = (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;
+  if (ceilMode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+enum class Kind { Conv, Linear, Activation, MaxPool, AvgPool, AdaptiveAvgPool, BatchNorm, View, Add, Dropout };
+
+const std::map<std::string, Kind>& supportedKinds() {
+  static const std::map<std::string, Kind> kinds{
+      {"conv2d", Kind::Conv},         {"linear", Kind::Linear},         {"relu", Kind::Activation},
+      {"relu6", Kind::Activation},    {"leaky_relu", Kind::Activation}, {"sigmoid", Kind::Activation},
+      {"tanh", Kind::Activation},     {"silu", Kind::Activation},       {"gelu", Kind::Activation},
+      {"max_pool2d", Kind::MaxPool},  {"avg_pool2d", Kind::AvgPool},    {"adaptive_avg_pool2d", Kind::AdaptiveAvgPool},
+      {"batch_norm2d", Kind::BatchNorm}, {"batch_norm1d", Kind::BatchNorm}, {"flatten", Kind::View},
+      {"reshape", Kind::View},        {"identity", Kind::View},         {"add", Kind::Add},
+      {"dropout", Kind::Dropout}};
+  return kinds;
+}
+
+std::string supportedList() {
+  std::string list;
+  for (const auto& [name, kind] : supportedKinds()) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+struct ConvAlgorithms {
+  cudnnConvolutionFwdAlgo_t forward{};
+  cudnnConvolutionBwdDataAlgo_t backwardData{};
+  cudnnConvolutionBwdFilterAlgo_t backwardFilter{};
+  size_t forwardBytes = 0, backwardDataBytes = 0, backwardFilterBytes = 0;
+};
+
+struct Value {
+  std::string name;
+  Shape shape;
+  int64_t numel = 0;
+  size_t data = 0;
+  size_t grad = 0;
+  bool hasGrad = false;
+  bool graphInput = false;
+  bool floatInput = false;
+  int consumers = 0;
+  int producer = -1;
+  size_t hostStaging = 0;  // offset into the pinned input area (graph inputs)
+};
+
+struct StateTensor {
+  std::string name;
+  Shape shape;
+  int64_t numel = 0;
+  bool buffer = false;
+  bool trainable = false;
+  size_t data = 0;
+  size_t grad = 0;
+  size_t first = 0, second = 0;  // optimizer slots
+  bool hasFirst = false, hasSecond = false;
+};
+
+struct Node {
+  const NodeSpec* spec = nullptr;
+  Kind kind = Kind::View;
+  std::vector<int> inputs;
+  int output = -1;
+  std::vector<int> states;  // in the op's role order
+  std::map<std::string, int> roles;
+  bool reachesLoss = false;
+  bool alias = false;  // a view sharing its input's buffers
+  // convolution
+  cudnnTensorDescriptor_t xDesc = nullptr, yDesc = nullptr, biasDesc = nullptr;
+  cudnnFilterDescriptor_t wDesc = nullptr;
+  cudnnConvolutionDescriptor_t forwardDesc = nullptr, dataDesc = nullptr, filterDesc = nullptr;
+  ConvAlgorithms algorithms;
+  // linear
+  int64_t rows = 0, inFeatures = 0, outFeatures = 0;
+  // activation
+  kernels::Activation activation = kernels::Activation::Relu;
+  float parameter = 0.0f;
+  // pooling
+  kernels::Pool pool{};
+  bool countIncludePad = true;
+  int divisorOverride = 0;
+  size_t indices = 0;
+  // batch norm
+  kernels::BatchNorm norm{};
+  bool affine = false;
+  size_t mean = 0, invStd = 0;
+  // add
+  float alpha = 1.0f;
+  // dropout
+  float p = 0.0f;
+  bool always = false;
+  size_t mask = 0;
+  bool dropoutActive = false;  // the last forward's
+};
+
+}  // namespace
+
+std::string MemoryPlan::describe() const {
+  return "memory plan " + mib(total) + ": parameters " + mib(parameters) + ", gradients " + mib(gradients) + ", optimizer " +
+         mib(optimizerState) + ", activations " + mib(activations) + ", activation gradients " + mib(activationGradients) +
+         ", workspace " + mib(workspace) + ", other " + mib(other);
+}
+
+bool cudaExecutorAvailable(std::string* reason) {
+  const DeviceReport device = queryDevices();
+  std::string why;
+  // cuBLAS first: cuDNN's engine libraries need libcublasLt, and an already opened one satisfies them.
+  if (!device.gpuPresent) {
+    why = "no GPU: " + device.error;
+  } else if (!cublasApi().loaded) {
+    why = "cuBLAS: " + cublasApi().failure;
+  } else if (!cudnnApi().loaded || !cudnnApi().convolutions) {
+    why = "cuDNN: " + (cudnnApi().failure.empty() ? std::string("not loaded") : cudnnApi().failure);
+  }
+  if (reason) *reason = why;
+  return why.empty();
+}
+
+struct CudaExecutor::Impl {
+  GraphSpec spec;
+  CudaOptions options;
+  uint64_t seed = 0;
+  std::vector<Value> values;
+  std::map<std::string, int> valueIndex;
+  std::vector<StateTensor> states;
+  std::map<std::string, int> stateIndex;
+  std::vector<std::string> stateNames;
+  std::vector<Node> nodes;
+  MemoryPlan plan;
+  size_t arenaBytes = 0;
+  char* arena = nullptr;
+  char* pinned = nullptr;  // inputs, step parameters, loss and correct readback
+  size_t pinnedBytes = 0;
+  size_t pinnedStep = 0, pinnedLoss = 0, pinnedCorrect = 0;
+  // loss and optimizer
+  size_t workspace = 0, workspaceBytes = 0, cublasWorkspace = 0;
+  size_t lossValue = 0, correctCount = 0, lossScratch = 0, lossScratchBytes = 0;
+  size_t chunkTable = 0, stepParams = 0, dropoutCounter = 0;
+  std::vector<kernels::OptimizerChunk> chunks;
+  kernels::OptimizerConfig optimizerConfig{};
+  int64_t steps = 0;
+  int64_t lastCorrect = -1;
+  bool training = true;
+  bool hasDropout = false;
+  // CUDA objects
+  cudaStream_t stream = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  CublasApi::Handle cublas = nullptr;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t graphExec = nullptr;
+  bool graphTraining = true;
+  bool warmedUp = false;  // one eager step ran, so library initialization is not captured
+  bool capturing = false;
+  // NETLENS_CUDA_SYNC=1: wait after every node outside captures, so an asynchronous kernel fault
+  // is reported against the node that caused it (debugging; the parity test runs with it).
+  bool syncEachNode = false;
+
+  template <typename T>
+  T* at(size_t offset) const {
+    return reinterpret_cast<T*>(arena + offset);
+  }
+  float* f(size_t offset) const { return at<float>(offset); }
+
+  size_t reserve(uint64_t& category, uint64_t bytes) {
+    const size_t offset = arenaBytes;
+    const size_t rounded = (static_cast<size_t>(bytes) + kAlignment - 1) / kAlignment * kAlignment;
+    arenaBytes += rounded == 0 ? kAlignment : rounded;
+    category += rounded;
+    return offset;
+  }
+
+  ~Impl() {
+    if (stream) cudaStreamSynchronize(stream);  // nothing may still use the buffers freed below
+    if (graphExec) cudaGraphExecDestroy(graphExec);
+    if (graph) cudaGraphDestroy(graph);
+    const CudnnApi& api = cudnnApi();
+    for (Node& node : nodes) {
+      if (node.xDesc) api.destroyTensorDescriptor(node.xDesc);
+      if (node.yDesc) api.destroyTensorDescriptor(node.yDesc);
+      if (node.biasDesc) api.destroyTensorDescriptor(node.biasDesc);
+      if (node.wDesc) api.destroyFilterDescriptor(node.wDesc);
+      if (node.forwardDesc) api.destroyConvolutionDescriptor(node.forwardDesc);
+      if (node.dataDesc) api.destroyConvolutionDescriptor(node.dataDesc);
+      if (node.filterDesc) api.destroyConvolutionDescriptor(node.filterDesc);
+    }
+    if (cudnn) api.destroy(cudnn);
+    if (cublas) cublasApi().destroy(cublas);
+    if (arena) cudaFree(arena);
+    if (pinned) cudaFreeHost(pinned);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  void build(uint64_t initSeed);
+  void planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape);
+  void chooseAlgorithms(Node& node);
+  void allocate(const Executor& reference);
+  void uploadInputs(const TensorMap& inputs);
+  void enqueueForward(bool inputsFromHost);
+  void enqueueLoss();
+  void enqueueBackward(bool inputGradients);
+  void enqueueOptimizer();
+  void prepareStep();
+  void forwardNode(Node& node);
+  void backwardNode(Node& node, std::set<size_t>& written, bool inputGradients);
+  Tensor download(size_t offset, const Shape& shape) const;
+  float readLoss() const { return *reinterpret_cast<const float*>(pinned + pinnedLoss); }
+};
+
+void CudaExecutor::Impl::build(uint64_t initSeed) {
+  // The CPU executor checks the spec with the same messages and initializes the parameters exactly
+  // as the CPU path does; its values are uploaded once below and it is then dropped.
+  const Executor reference(spec, initSeed);
+
+  for (const NodeSpec& node : spec.nodes) {
+    if (supportedKinds().count(node.op) == 0) {
+      throw SpecError("node \"" + node.id + "\" (" + node.op + "): not supported by the CUDA executor yet (it runs " +
+                      supportedList() + ")");
+    }
+  }
+  if (spec.loss && spec.loss->op != "cross_entropy" && spec.loss->op != "mse") {
+    throw SpecError("loss: \"" + spec.loss->op + "\" is not supported by the CUDA executor (cross_entropy, mse)");
+  }
+  if (spec.optimizer && spec.optimizer->type == "rmsprop") {
+    throw SpecError("optimizer: rmsprop is not supported by the CUDA executor yet (sgd, adam, adamw)");
+  }
+
+  for (const InputSpec& input : spec.inputs) {
+    Value value;
+    value.name = input.name;
+    value.shape = input.shape;
+    value.numel = shapeNumel(input.shape);
+    value.graphInput = true;
+    value.floatInput = input.dtype == "float32";
+    valueIndex[input.name] = static_cast<int>(values.size());
+    values.push_back(value);
+  }
+  for (const std::string& name : reference.stateNames()) {
+    StateTensor state;
+    state.name = name;
+    state.shape = reference.state(name).shape;
+    state.numel = reference.state(name).numel();
+    state.buffer = reference.isBuffer(name);
+    state.trainable = reference.isTrainable(name);
+    stateIndex[name] = static_cast<int>(states.size());
+    states.push_back(state);
+  }
+  stateNames = reference.stateNames();
+
+  nodes.reserve(spec.nodes.size());
+  for (const NodeSpec& nodeSpec : spec.nodes) {
+    Node node;
+    node.spec = &nodeSpec;
+    node.kind = supportedKinds().at(nodeSpec.op);
+    std::vector<Shape> inputShapes;
+    for (const std::string& name : nodeSpec.inputs) {
+      const int index = valueIndex.at(name);
+      node.inputs.push_back(index);
+      values[index].consumers += 1;
+      inputShapes.push_back(values[index].shape);
+    }
+    const std::unique_ptr<Op> op = createOp(nodeSpec);
+    const Shape outputShape = op->outputShape(inputShapes);
+    for (const ParamDecl& decl : op->params()) {
+      std::string key = nodeSpec.id + "." + decl.role;
+      for (const auto& [role, name] : nodeSpec.params) {
+        if (role == decl.role) key = name;
+      }
+      node.roles[decl.role] = static_cast<int>(node.states.size());
+      node.states.push_back(stateIndex.at(key));
+    }
+    Value value;
+    value.name = nodeSpec.id;
+    value.shape = outputShape;
+    value.numel = shapeNumel(outputShape);
+    value.producer = static_cast<int>(nodes.size());
+    node.output = static_cast<int>(values.size());
+    valueIndex[nodeSpec.id] = node.output;
+    values.push_back(value);
+    planNode(node, inputShapes, outputShape);
+    nodes.push_back(std::move(node));
+  }
+
+  // Which nodes the loss depends on: only they run backward.
+  if (spec.loss) {
+    std::set<int> needed{valueIndex.at(spec.loss->input)};
+    for (size_t n = nodes.size(); n-- > 0;) {
+      if (needed.count(nodes[n].output) == 0) continue;
+      nodes[n].reachesLoss = true;
+      for (const int input : nodes[n].inputs) needed.insert(input);
+    }
+  }
+  if (spec.loss && spec.loss->op == "cross_entropy") {
+    const Value& target = values[valueIndex.at(spec.loss->target)];
+    const int64_t rows = values[valueIndex.at(spec.loss->input)].shape[0];
+    if (target.numel != rows) {
+      throw SpecError("loss: target \"" + spec.loss->target + "\" holds " + std::to_string(target.numel) + " labels for " +
+                      std::to_string(rows) + " predictions");
+    }
+  }
+  allocate(reference);
+}
+
+void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape) {
+  const NodeSpec& s = *node.spec;
+  const std::string where = "node \"" + s.id + "\" (" + s.op + "): ";
+  const Shape& x = inputShapes[0];
+  switch (node.kind) {
+    case Kind::Conv: {
+      if (x.size() != 4) throw SpecError(where + "the CUDA executor takes 4-D (N, C, H, W) inputs only, got " + formatShape(x));
+      const CudnnApi& api = cudnnApi();
+      const auto kernel = attrPair(s, "kernel_size", {1, 1});
+      const auto stride = attrPair(s, "stride", {1, 1});
+      const auto dilation = attrPair(s, "dilation", {1, 1});
+      std::pair<int, int> padding{0, 0};
+      const JsonValue* pad = attr(s, "padding");
+      if (pad != nullptr && pad->isString()) {
+        if (pad->asString() == "same") {
+          padding = {dilation.first * (kernel.first - 1) / 2, dilation.second * (kernel.second - 1) / 2};
+        }
+      } else {
+        padding = attrPair(s, "padding", {0, 0});
+      }
+      const int groups = static_cast<int>(attrNumber(s, "groups", 1));
+      const int64_t outChannels = outputShape[1];
+      checkCudnn(api.createTensorDescriptor(&node.xDesc), where + "cudnnCreateTensorDescriptor");
+      checkCudnn(api.setTensor4dDescriptor(node.xDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, static_cast<int>(x[0]),
+                                           static_cast<int>(x[1]), static_cast<int>(x[2]), static_cast<int>(x[3])),
+                 where + "cudnnSetTensor4dDescriptor (input)");
+      checkCudnn(api.createTensorDescriptor(&node.yDesc), where + "cudnnCreateTensorDescriptor");
+      checkCudnn(api.setTensor4dDescriptor(node.yDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, static_cast<int>(outputShape[0]),
+                                           static_cast<int>(outputShape[1]), static_cast<int>(outputShape[2]),
+                                           static_cast<int>(outputShape[3])),
+                 where + "cudnnSetTensor4dDescriptor (output)");
+      checkCudnn(api.createTensorDescriptor(&node.biasDesc), where + "cudnnCreateTensorDescriptor");
+      checkCudnn(api.setTensor4dDescriptor(node.biasDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, static_cast<int>(outChannels), 1, 1),
+                 where + "cudnnSetTensor4dDescriptor (bias)");
+      checkCudnn(api.createFilterDescriptor(&node.wDesc), where + "cudnnCreateFilterDescriptor");
+      checkCudnn(api.setFilter4dDescriptor(node.wDesc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
+                                           static_cast<int>(x[1] / groups), kernel.first, kernel.second),
+                 where + "cudnnSetFilter4dDescriptor");
+      for (cudnnConvolutionDescriptor_t* desc : {&node.forwardDesc, &node.dataDesc, &node.filterDesc}) {
+        checkCudnn(api.createConvolutionDescriptor(desc), where + "cudnnCreateConvolutionDescriptor");
+        checkCudnn(api.setConvolution2dDescriptor(*desc, padding.first, padding.second, stride.first, stride.second,
+                                                  dilation.first, dilation.second, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                   where + "cudnnSetConvolution2dDescriptor");
+        checkCudnn(api.setConvolutionGroupCount(*desc, groups), where + "cudnnSetConvolutionGroupCount");
+        checkCudnn(api.setConvolutionMathType(*desc, options.tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+                   where + "cudnnSetConvolutionMathType");
+      }
+      chooseAlgorithms(node);
+      break;
+    }
+    case Kind::Linear:
+      node.inFeatures = x.back();
+      node.outFeatures = outputShape.back();
+      node.rows = shapeNumel(x) / node.inFeatures;
+      break;
+    case Kind::Activation: {
+      const std::string& op = s.op;
+      if (op == "relu") node.activation = kernels::Activation::Relu;
+      if (op == "relu6") node.activation = kernels::Activation::Relu6;
+      if (op == "leaky_relu") {
+        node.activation = kernels::Activation::LeakyRelu;
+        node.parameter = static_cast<float>(attrNumber(s, "negative_slope", 0.01));
+      }
+      if (op == "sigmoid") node.activation = kernels::Activation::Sigmoid;
+      if (op == "tanh") node.activation = kernels::Activation::Tanh;
+      if (op == "silu") node.activation = kernels::Activation::Silu;
+      if (op == "gelu") {
+        node.activation = attrText(s, "approximate", "none") == "tanh" ? kernels::Activation::GeluTanh : kernels::Activation::Gelu;
+      }
+      break;
+    }
+    case Kind::MaxPool:
+    case Kind::AvgPool:
+    case Kind::AdaptiveAvgPool: {
+      kernels::Pool& g = node.pool;
+      g.inH = x[x.size() - 2];
+      g.inW = x[x.size() - 1];
+      g.planes = shapeNumel(x) / (g.inH * g.inW);
+      g.outH = outputShape[outputShape.size() - 2];
+      g.outW = outputShape[outputShape.size() - 1];
+      if (node.kind != Kind::AdaptiveAvgPool) {
+        const auto kernel = attrPair(s, "kernel_size", {1, 1});
+        const JsonValue* strideValue = attr(s, "stride");
+        const bool strideGiven = strideValue != nullptr && !(strideValue->isArray() && strideValue->asArray().empty());
+        const auto stride = strideGiven ? attrPair(s, "stride", kernel) : kernel;
+        const auto padding = attrPair(s, "padding", {0, 0});
+        const auto dilation = node.kind == Kind::MaxPool ? attrPair(s, "dilation", {1, 1}) : std::pair<int, int>{1, 1};
+        g.kernelH = kernel.first;
+        g.kernelW = kernel.second;
+        g.strideH = stride.first;
+        g.strideW = stride.second;
+        g.padH = padding.first;
+        g.padW = padding.second;
+        g.dilationH = dilation.first;
+        g.dilationW = dilation.second;
+        const bool ceil = attrFlag(s, "ceil_mode", false);
+        if (pooledExtent(g.inH, g.kernelH, g.padH, g.strideH, g.dilationH, ceil) != g.outH ||
+            pooledExtent(g.inW, g.kernelW, g.padW, g.strideW, g.dilationW, ceil) != g.outW) {
+          throw SpecError(where + "the CUDA executor's window geometry disagrees with the output shape " + formatShape(outputShape));
+        }
+        node.countIncludePad = attrFlag(s, "count_include_pad", true);
+        node.divisorOverride = static_cast<int>(attrNumber(s, "divisor_override", 0));
+      }
+      if (node.kind == Kind::MaxPool) node.indices = reserve(plan.other, sizeof(int32_t) * shapeNumel(outputShape));
+      break;
+    }
+    case Kind::BatchNorm: {
+      node.affine = attrFlag(s, "affine", true);
+      node.norm.batch = x[0];
+      node.norm.channels = x[1];
+      node.norm.inner = shapeNumel(x) / (x[0] * x[1]);
+      node.norm.eps = static_cast<float>(attrNumber(s, "eps", 1e-5));
+      const JsonValue* momentum = s.attrs.find("momentum");
+      node.norm.momentum = momentum != nullptr && momentum->isNull() ? -1.0f : static_cast<float>(attrNumber(s, "momentum", 0.1));
+      node.norm.track = attrFlag(s, "track_running_stats", true);
+      node.mean = reserve(plan.other, sizeof(float) * x[1]);
+      node.invStd = reserve(plan.other, sizeof(float) * x[1]);
+      break;
+    }
+    case Kind::View:
+      break;
+    case Kind::Add:
+      if (attr(s, "other") != nullptr) throw SpecError(where + "adding a number is not supported by the CUDA executor yet");
+      for (const Shape& shape : inputShapes) {
+        if (shape != x) {
+          throw SpecError(where + "broadcasting " + formatShape(x) + " and " + formatShape(shape) +
+                          " is not supported by the CUDA executor yet (same shapes only)");
+        }
+      }
+      if (inputShapes.size() > 8) throw SpecError(where + "the CUDA executor adds at most 8 tensors at once");
+      node.alpha = static_cast<float>(attrNumber(s, "alpha", 1.0));
+      break;
+    case Kind::Dropout:
+      node.p = static_cast<float>(attrNumber(s, "p", 0.5));
+      node.always = attrFlag(s, "always", false);
+      node.mask = reserve(plan.other, sizeof(float) * shapeNumel(x));
+      hasDropout = true;
+      break;
+  }
+}
+
+void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
+  const CudnnApi& api = cudnnApi();
+  const std::string where = "node \"" + node.spec->id + "\" (conv2d): ";
+  constexpr int kCandidates = 8;
+  const size_t limit = static_cast<size_t>(options.workspaceLimitBytes);
+  // The heuristics rank algorithms by expected speed; the first that runs with this math mode within
+  // the workspace limit is taken. The strict mode keeps FMA math whatever the heuristic suggests.
+  {
+    cudnnConvolutionFwdAlgoPerf_t results[kCandidates];
+    int count = 0;
+    checkCudnn(api.forwardAlgorithms(cudnn, node.xDesc, node.wDesc, node.forwardDesc, node.yDesc, kCandidates, &count, results),
+               where + "cudnnGetConvolutionForwardAlgorithm_v7");
+    bool found = false;
+    for (int i = 0; i < 2 * count && !found; ++i) {
+      // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
+      const cudnnMathType_t math = results[i % count].mathType;
+      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !options.tf32 && math != CUDNN_FMA_MATH)) continue;
+      if (options.tf32) api.setConvolutionMathType(node.forwardDesc, results[i % count].mathType);
+      size_t bytes = 0;
+      if (api.forwardWorkspaceSize(cudnn, node.xDesc, node.wDesc, node.forwardDesc, node.yDesc, results[i % count].algo, &bytes) !=
+              CUDNN_STATUS_SUCCESS || bytes > limit) {
+        continue;
+      }
+      node.algorithms.forward = results[i % count].algo;
+      node.algorithms.forwardBytes = bytes;
+      found = true;
+    }
+    if (!found) throw CudaError(where + "cuDNN offers no forward algorithm within the workspace limit of " + mib(limit));
+  }
+  {
+    cudnnConvolutionBwdDataAlgoPerf_t results[kCandidates];
+    int count = 0;
+    checkCudnn(api.backwardDataAlgorithms(cudnn, node.wDesc, node.yDesc, node.dataDesc, node.xDesc, kCandidates, &count, results),
+               where + "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+    bool found = false;
+    for (int i = 0; i < 2 * count && !found; ++i) {
+      // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
+      const cudnnMathType_t math = results[i % count].mathType;
+      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !options.tf32 && math != CUDNN_FMA_MATH)) continue;
+      if (options.tf32) api.setConvolutionMathType(node.dataDesc, results[i % count].mathType);
+      size_t bytes = 0;
+      if (api.backwardDataWorkspaceSize(cudnn, node.wDesc, node.yDesc, node.dataDesc, node.xDesc, results[i % count].algo, &bytes) !=
+              CUDNN_STATUS_SUCCESS || bytes > limit) {
+        continue;
+      }
+      node.algorithms.backwardData = results[i % count].algo;
+      node.algorithms.backwardDataBytes = bytes;
+      found = true;
+    }
+    if (!found) throw CudaError(where + "cuDNN offers no backward-data algorithm within the workspace limit of " + mib(limit));
+  }
+  {
+    cudnnConvolutionBwdFilterAlgoPerf_t results[kCandidates];
+    int count = 0;
+    checkCudnn(api.backwardFilterAlgorithms(cudnn, node.xDesc, node.yDesc, node.filterDesc, node.wDesc, kCandidates, &count, results),
+               where + "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+    bool found = false;
+    for (int i = 0; i < 2 * count && !found; ++i) {
+      // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
+      const cudnnMathType_t math = results[i % count].mathType;
+      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !options.tf32 && math != CUDNN_FMA_MATH)) continue;
+      if (options.tf32) api.setConvolutionMathType(node.filterDesc, results[i % count].mathType);
+      size_t bytes = 0;
+      if (api.backwardFilterWorkspaceSize(cudnn, node.xDesc, node.yDesc, node.filterDesc, node.wDesc, results[i % count].algo, &bytes) !=
+              CUDNN_STATUS_SUCCESS || bytes > limit) {
+        continue;
+      }
+      node.algorithms.backwardFilter = results[i % count].algo;
+      node.algorithms.backwardFilterBytes = bytes;
+      found = true;
+    }
+    if (!found) throw CudaError(where + "cuDNN offers no backward-filter algorithm within the workspace limit of " + mib(limit));
+  }
+  workspaceBytes = std::max({workspaceBytes, node.algorithms.forwardBytes, node.algorithms.backwardDataBytes,
+                             node.algorithms.backwardFilterBytes});
+}
+
+void CudaExecutor::Impl::allocate(const Executor& reference) {
+  // Views alias their input when nothing else reads it: no copy forward, none backward.
+  for (Node& node : nodes) {
+    const Value& input = values[node.inputs[0]];
+    node.alias = node.kind == Kind::View && !input.graphInput && input.consumers == 1;
+  }
+  for (Value& value : values) {
+    if (value.producer >= 0 && nodes[value.producer].alias) continue;
+    value.data = reserve(plan.activations, sizeof(float) * value.numel);
+    const bool wantsGrad = value.graphInput ? value.floatInput : nodes[value.producer].reachesLoss;
+    if (wantsGrad) {
+      value.grad = reserve(plan.activationGradients, sizeof(float) * value.numel);
+      value.hasGrad = true;
+    }
+  }
+  for (Node& node : nodes) {
+    if (!node.alias) continue;
+    Value& out = values[node.output];
+    const Value& in = values[node.inputs[0]];
+    out.data = in.data;
+    out.grad = in.grad;
+    out.hasGrad = in.hasGrad && node.reachesLoss;
+  }
+  const std::string optimizerType = spec.optimizer ? spec.optimizer->type : "";
+  const bool momentum = optimizerType == "sgd" && spec.optimizer->momentum != 0.0;
+  const bool adam = optimizerType == "adam" || optimizerType == "adamw";
+  for (StateTensor& state : states) {
+    const uint64_t bytes = sizeof(float) * static_cast<uint64_t>(std::max<int64_t>(state.numel, 1));
+    state.data = reserve(plan.parameters, bytes);
+    if (!state.trainable) continue;
+    state.grad = reserve(plan.gradients, bytes);
+    if (momentum || adam) {
+      state.first = reserve(plan.optimizerState, bytes);
+      state.hasFirst = true;
+    }
+    if (adam) {
+      state.second = reserve(plan.optimizerState, bytes);
+      state.hasSecond = true;
+    }
+  }
+  workspace = reserve(plan.workspace, workspaceBytes);
+  cublasWorkspace = reserve(plan.workspace, kCublasWorkspaceBytes);
+  lossValue = reserve(plan.other, sizeof(float));
+  correctCount = reserve(plan.other, sizeof(int32_t));
+  int64_t rows = 1;
+  if (spec.loss) rows = values[valueIndex.at(spec.loss->input)].shape[0];
+  lossScratchBytes = sizeof(double) * static_cast<size_t>(std::max<int64_t>(2 * rows, kernels::kLossPartials));
+  lossScratch = reserve(plan.other, lossScratchBytes);
+  dropoutCounter = reserve(plan.other, sizeof(uint64_t));
+  stepParams = reserve(plan.other, sizeof(kernels::OptimizerStep));
+  if (spec.optimizer) {
+    for (const StateTensor& state : states) {
+      if (!state.trainable) continue;
+      for (int64_t begin = 0; begin < state.numel; begin += kOptimizerChunk) {
+        chunks.push_back({nullptr, nullptr, nullptr, nullptr, begin, std::min(state.numel, begin + kOptimizerChunk)});
+      }
+    }
+    chunkTable = reserve(plan.other, sizeof(kernels::OptimizerChunk) * std::max<size_t>(chunks.size(), 1));
+    const OptimizerSpec& o = *spec.optimizer;
+    optimizerConfig.kind = optimizerType == "sgd" ? kernels::OptimizerKind::Sgd
+                           : optimizerType == "adam" ? kernels::OptimizerKind::Adam
+                                                     : kernels::OptimizerKind::AdamW;
+    optimizerConfig.momentum = static_cast<float>(o.momentum);
+    optimizerConfig.dampening = static_cast<float>(o.dampening);
+    optimizerConfig.weightDecay = static_cast<float>(o.weightDecay);
+    optimizerConfig.beta1 = static_cast<float>(o.beta1);
+    optimizerConfig.beta2 = static_cast<float>(o.beta2);
+    optimizerConfig.eps = static_cast<float>(o.eps);
+    optimizerConfig.nesterov = o.nesterov;
+  }
+  plan.total = arenaBytes;
+
+  const cudaError_t allocated = cudaMalloc(reinterpret_cast<void**>(&arena), arenaBytes);
+  if (allocated != cudaSuccess) {
+    cudaGetLastError();
+    arena = nullptr;
+    size_t freeBytes = 0, totalBytes = 0;
+    cudaMemGetInfo(&freeBytes, &totalBytes);
+    throw CudaError("out of GPU memory: the training step needs " + mib(arenaBytes) + " (" + plan.describe() + ") but only " +
+                    mib(freeBytes) + " of " + mib(totalBytes) + " are free (cudaMalloc: " + cudaGetErrorString(allocated) + ")");
+  }
+  check(cudaMemsetAsync(arena, 0, arenaBytes, stream), "cudaMemsetAsync (memory plan)");
+
+  // Pinned host memory: graph inputs (the captured graph copies from here), step parameters, loss.
+  for (Value& value : values) {
+    if (!value.graphInput) continue;
+    value.hostStaging = pinnedBytes;
+    pinnedBytes += (sizeof(float) * value.numel + kAlignment - 1) / kAlignment * kAlignment;
+  }
+  pinnedStep = pinnedBytes;
+  pinnedBytes += kAlignment;
+  pinnedLoss = pinnedBytes;
+  pinnedBytes += kAlignment;
+  pinnedCorrect = pinnedBytes;
+  pinnedBytes += kAlignment;
+  check(cudaMallocHost(reinterpret_cast<void**>(&pinned), pinnedBytes), "cudaMallocHost (" + mib(pinnedBytes) + " of input staging)");
+  std::memset(pinned, 0, pinnedBytes);
+
+  for (StateTensor& state : states) {
+    const Tensor& initial = reference.state(state.name);
+    check(cudaMemcpyAsync(f(state.data), initial.ptr(), sizeof(float) * initial.data.size(), cudaMemcpyHostToDevice, stream),
+          "cudaMemcpyAsync (initial \"" + state.name + "\")");
+  }
+  if (!chunks.empty()) {
+    size_t chunk = 0;
+    for (const StateTensor& state : states) {
+      if (!state.trainable) continue;
+      for (int64_t begin = 0; begin < state.numel; begin += kOptimizerChunk, ++chunk) {
+        chunks[chunk].value = f(state.data);
+        chunks[chunk].gradient = f(state.grad);
+        chunks[chunk].first = state.hasFirst ? f(state.first) : nullptr;
+        chunks[chunk].second = state.hasSecond ? f(state.second) : nullptr;
+      }
+    }
+    check(cudaMemcpyAsync(at<kernels::OptimizerChunk>(chunkTable), chunks.data(), sizeof(kernels::OptimizerChunk) * chunks.size(),
+                          cudaMemcpyHostToDevice, stream),
+          "cudaMemcpyAsync (optimizer chunk table)");
+  }
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (initial upload)");
+}
+
+void CudaExecutor::Impl::uploadInputs(const TensorMap& inputs) {
+  for (Value& value : values) {
+    if (!value.graphInput) continue;
+    const auto found = inputs.find(value.name);
+    if (found == inputs.end()) {
+      if (spec.loss && spec.loss->target == value.name) continue;
+      throw std::invalid_argument("input \"" + value.name + "\" is missing");
+    }
+    const Tensor& tensor = found->second;
+    if (tensor.numel() != value.numel || tensor.shape.size() != value.shape.size() ||
+        !std::equal(tensor.shape.begin(), tensor.shape.end(), value.shape.begin())) {
+      throw std::invalid_argument("input \"" + value.name + "\" is " + formatShape(tensor.shape) + "; the CUDA executor's memory plan is for " +
+                                  formatShape(value.shape) + " (the batch size is fixed when it is built)");
+    }
+    if (spec.loss && spec.loss->op == "cross_entropy" && spec.loss->target == value.name) {
+      const int64_t classes = values[valueIndex.at(spec.loss->input)].shape[1];
+      for (int64_t r = 0; r < tensor.numel(); ++r) {
+        const float label = tensor.data[static_cast<size_t>(r)];
+        if (!(label >= 0.0f && label < static_cast<float>(classes)) || std::trunc(label) != label) {
+          throw std::invalid_argument("cross_entropy: label " + std::to_string(label) + " at row " + std::to_string(r) +
+                                      " is not a class index in [0, " + std::to_string(classes) + ")");
+        }
+      }
+    }
+    std::memcpy(pinned + value.hostStaging, tensor.ptr(), sizeof(float) * tensor.data.size());
+  }
+}
+
+void CudaExecutor::Impl::prepareStep() {
+  kernels::OptimizerStep step{};
+  if (spec.optimizer) {
+    const OptimizerSpec& o = *spec.optimizer;
+    const double lr = scheduledLearningRate(o, steps);
+    const double t = static_cast<double>(steps + 1);
+    step.lr = static_cast<float>(lr);
+    step.correction1 = static_cast<float>(1.0 - std::pow(o.beta1, t));
+    step.correction2Sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(o.beta2, t)));
+    step.firstStep = steps == 0 ? 1 : 0;
+  }
+  std::memcpy(pinned + pinnedStep, &step, sizeof step);
+}
+
+void CudaExecutor::Impl::enqueueForward(bool inputsFromHost) {
+  if (inputsFromHost) {
+    for (const Value& value : values) {
+      if (!value.graphInput) continue;
+      check(cudaMemcpyAsync(f(value.data), pinned + value.hostStaging, sizeof(float) * value.numel, cudaMemcpyHostToDevice, stream),
+            "cudaMemcpyAsync (input \"" + value.name + "\")");
+    }
+    check(cudaMemcpyAsync(at<char>(stepParams), pinned + pinnedStep, sizeof(kernels::OptimizerStep), cudaMemcpyHostToDevice, stream),
+          "cudaMemcpyAsync (step parameters)");
+  }
+  for (Node& node : nodes) {
+    forwardNode(node);
+    if (syncEachNode && !capturing) {
+      check(cudaStreamSynchronize(stream), "node \"" + node.spec->id + "\" (" + node.spec->op + ") forward");
+    }
+  }
+  bool anyDropout = false;
+  for (const Node& node : nodes) anyDropout = anyDropout || node.dropoutActive;
+  if (anyDropout) check(kernels::incrementCounter(stream, at<uint64_t>(dropoutCounter)), "incrementCounter (dropout step)");
+}
+
+void CudaExecutor::Impl::forwardNode(Node& node) {
+  const std::string where = "node \"" + node.spec->id + "\" (" + node.spec->op + "): ";
+  const Value& x = values[node.inputs[0]];
+  Value& y = values[node.output];
+  const auto state = [&](const char* role) -> float* {
+    const auto found = node.roles.find(role);
+    return found == node.roles.end() ? nullptr : f(states[node.states[found->second]].data);
+  };
+  switch (node.kind) {
+    case Kind::Conv: {
+      const CudnnApi& api = cudnnApi();
+      const float one = 1.0f, zero = 0.0f;
+      checkCudnn(api.convolutionForward(cudnn, &one, node.xDesc, f(x.data), node.wDesc, state("weight"), node.forwardDesc,
+                                        node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, &zero, node.yDesc,
+                                        f(y.data)),
+                 where + "cudnnConvolutionForward");
+      if (float* bias = state("bias")) {
+        checkCudnn(api.addTensor(cudnn, &one, node.biasDesc, bias, &one, node.yDesc, f(y.data)), where + "cudnnAddTensor (bias)");
+      }
+      break;
+    }
+    case Kind::Linear: {
+      const float one = 1.0f, zero = 0.0f;
+      // Row-major y[rows, out] = x[rows, in] · Wᵀ is column-major yᵀ = W·xᵀ, with W read transposed.
+      checkCublas(cublasApi().sgemm(cublas, kCublasOpT, kCublasOpN, static_cast<int>(node.outFeatures), static_cast<int>(node.rows),
+                                    static_cast<int>(node.inFeatures), &one, state("weight"), static_cast<int>(node.inFeatures),
+                                    f(x.data), static_cast<int>(node.inFeatures), &zero, f(y.data), static_cast<int>(node.outFeatures)),
+                  where + "cublasSgemm (forward)");
+      if (float* bias = state("bias")) {
+        check(kernels::addBiasRows(stream, node.rows, node.outFeatures, bias, f(y.data)), where + "addBiasRows");
+      }
+      break;
+    }
+    case Kind::Activation:
+      check(kernels::activationForward(stream, node.activation, node.parameter, x.numel, f(x.data), f(y.data)), where + "activationForward");
+      break;
+    case Kind::MaxPool:
+      check(kernels::maxPoolForward(stream, node.pool, f(x.data), f(y.data), at<int32_t>(node.indices)), where + "maxPoolForward");
+      break;
+    case Kind::AvgPool:
+      check(kernels::avgPoolForward(stream, node.pool, node.countIncludePad, node.divisorOverride, f(x.data), f(y.data)),
+            where + "avgPoolForward");
+      break;
+    case Kind::AdaptiveAvgPool:
+      check(kernels::adaptiveAvgPoolForward(stream, node.pool, f(x.data), f(y.data)), where + "adaptiveAvgPoolForward");
+      break;
+    case Kind::BatchNorm: {
+      kernels::BatchNorm g = node.norm;
+      g.training = training;
+      if ((g.training || !g.track) && g.batch * g.inner <= 1) {
+        throw std::invalid_argument(where + "needs more than one value per channel in training, got " + formatShape(x.shape));
+      }
+      check(kernels::batchNormForward(stream, g, f(x.data), state("weight"), state("bias"), state("running_mean"), state("running_var"),
+                                      state("num_batches_tracked"), f(node.mean), f(node.invStd), f(y.data)),
+            where + "batchNormForward");
+      break;
+    }
+    case Kind::View:
+      if (!node.alias) {
+        check(kernels::scaleCopy(stream, x.numel, f(x.data), 1.0f, f(y.data), false), where + "scaleCopy");
+      }
+      break;
+    case Kind::Add: {
+      std::vector<const float*> operands;
+      for (const int input : node.inputs) operands.push_back(f(values[input].data));
+      check(kernels::addTensors(stream, y.numel, static_cast<int>(operands.size()), operands.data(), node.alpha, f(y.data)),
+            where + "addTensors");
+      break;
+    }
+    case Kind::Dropout:
+      node.dropoutActive = (training || node.always) && node.p > 0.0f;
+      if (node.dropoutActive) {
+        check(kernels::dropoutForward(stream, x.numel, node.p, seed ^ kDropoutStream ^ static_cast<uint64_t>(node.output),
+                                      at<uint64_t>(dropoutCounter), f(x.data), f(node.mask), f(y.data)),
+              where + "dropoutForward");
+      } else {
+        check(kernels::scaleCopy(stream, x.numel, f(x.data), 1.0f, f(y.data), false), where + "scaleCopy");
+      }
+      break;
+  }
+}
+
+void CudaExecutor::Impl::enqueueLoss() {
+  if (!spec.loss) throw std::logic_error("the graph spec has no loss");
+  const Value& prediction = values[valueIndex.at(spec.loss->input)];
+  const Value& target = values[valueIndex.at(spec.loss->target)];
+  if (!prediction.hasGrad) throw std::logic_error("the loss input \"" + spec.loss->input + "\" has no gradient buffer");
+  if (spec.loss->op == "cross_entropy") {
+    check(kernels::softmaxCrossEntropy(stream, prediction.shape[0], prediction.shape[1], f(prediction.data), f(target.data),
+                                       spec.loss->labelSmoothing, at<double>(lossScratch), f(prediction.grad), f(lossValue),
+                                       at<int32_t>(correctCount)),
+          "softmaxCrossEntropy (loss)");
+  } else {
+    if (target.numel != prediction.numel) {
+      throw std::invalid_argument("loss target \"" + spec.loss->target + "\" is " + formatShape(target.shape) + ", the prediction is " +
+                                  formatShape(prediction.shape));
+    }
+    check(kernels::meanSquaredError(stream, prediction.numel, f(prediction.data), f(target.data), at<double>(lossScratch),
+                                    f(prediction.grad), f(lossValue)),
+          "meanSquaredError (loss)");
+  }
+  check(cudaMemcpyAsync(pinned + pinnedLoss, f(lossValue), sizeof(float), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (loss)");
+  check(cudaMemcpyAsync(pinned + pinnedCorrect, at<int32_t>(correctCount), sizeof(int32_t), cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpyAsync (correct rows)");
+}
+
+void CudaExecutor::Impl::enqueueBackward(bool inputGradients) {
+  std::set<size_t> written{values[valueIndex.at(spec.loss->input)].grad};
+  for (size_t n = nodes.size(); n-- > 0;) {
+    Node& node = nodes[n];
+    if (!node.reachesLoss || !values[node.output].hasGrad || written.count(values[node.output].grad) == 0) continue;
+    backwardNode(node, written, inputGradients);
+    if (syncEachNode && !capturing) {
+      check(cudaStreamSynchronize(stream), "node \"" + node.spec->id + "\" (" + node.spec->op + ") backward");
+    }
+  }
+  // A trainable parameter the loss does not reach gets a zero gradient, as on the CPU.
+  for (const StateTensor& state : states) {
+    if (state.trainable && written.count(state.grad) == 0) {
+      check(cudaMemsetAsync(f(state.grad), 0, sizeof(float) * state.numel, stream), "cudaMemsetAsync (unused gradient)");
+    }
+  }
+  if (inputGradients) {
+    for (const Value& value : values) {
+      if (value.graphInput && value.hasGrad && written.count(value.grad) == 0) {
+        check(cudaMemsetAsync(f(value.grad), 0, sizeof(float) * value.numel, stream), "cudaMemsetAsync (input gradient)");
+      }
+    }
+  }
+}
+
+void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, bool inputGradients) {
+  const std::string where = "node \"" + node.spec->id + "\" (" + node.spec->op + "): ";
+  const Value& y = values[node.output];
+  // The gradient destination of input i, or null when none is wanted; `accumulate` when an earlier
+  // consumer (later in forward order) already wrote it.
+  const auto inputGrad = [&](size_t i, bool& accumulate) -> float* {
+    const Value& x = values[node.inputs[i]];
+    if (!x.hasGrad || (x.graphInput && !inputGradients)) return nullptr;
+    accumulate = written.count(x.grad) != 0;
+    written.insert(x.grad);
+    return f(x.grad);
+  };
+  const auto paramGrad = [&](const char* role, bool& accumulate) -> float* {
+    const auto found = node.roles.find(role);
+    if (found == node.roles.end()) return nullptr;
+    const StateTensor& state = states[node.states[found->second]];
+    if (!state.trainable) return nullptr;
+    accumulate = written.count(state.grad) != 0;
+    written.insert(state.grad);
+    return f(state.grad);
+  };
+  const auto state = [&](const char* role) -> float* {
+    const auto found = node.roles.find(role);
+    return found == node.roles.end() ? nullptr : f(states[node.states[found->second]].data);
+  };
+  const Value& x = values[node.inputs[0]];
+  bool accumulate = false;
+  switch (node.kind) {
+    case Kind::Conv: {
+      const CudnnApi& api = cudnnApi();
+      const float one = 1.0f, zero = 0.0f;
+      bool accumulateWeight = false, accumulateBias = false;
+      if (float* dw = paramGrad("weight", accumulateWeight)) {
+        checkCudnn(api.convolutionBackwardFilter(cudnn, &one, node.xDesc, f(x.data), node.yDesc, f(y.grad), node.filterDesc,
+                                                 node.algorithms.backwardFilter, f(workspace), node.algorithms.backwardFilterBytes,
+                                                 accumulateWeight ? &one : &zero, node.wDesc, dw),
+                   where + "cudnnConvolutionBackwardFilter");
+      }
+      if (float* db = paramGrad("bias", accumulateBias)) {
+        checkCudnn(api.convolutionBackwardBias(cudnn, &one, node.yDesc, f(y.grad), accumulateBias ? &one : &zero, node.biasDesc, db),
+                   where + "cudnnConvolutionBackwardBias");
+      }
+      if (float* dx = inputGrad(0, accumulate)) {
+        checkCudnn(api.convolutionBackwardData(cudnn, &one, node.wDesc, state("weight"), node.yDesc, f(y.grad), node.dataDesc,
+                                               node.algorithms.backwardData, f(workspace), node.algorithms.backwardDataBytes,
+                                               accumulate ? &one : &zero, node.xDesc, dx),
+                   where + "cudnnConvolutionBackwardData");
+      }
+      break;
+    }
+    case Kind::Linear: {
+      const float one = 1.0f, zero = 0.0f;
+      const int rows = static_cast<int>(node.rows), in = static_cast<int>(node.inFeatures), out = static_cast<int>(node.outFeatures);
+      bool accumulateWeight = false, accumulateBias = false;
+      if (float* dw = paramGrad("weight", accumulateWeight)) {
+        // dW[out, in] = dyᵀ·x: column-major dWᵀ = xᵀ·dy.
+        checkCublas(cublasApi().sgemm(cublas, kCublasOpN, kCublasOpT, in, out, rows, &one, f(x.data), in, f(y.grad), out,
+                                      accumulateWeight ? &one : &zero, dw, in),
+                    where + "cublasSgemm (weight gradient)");
+      }
+      if (float* db = paramGrad("bias", accumulateBias)) {
+        check(kernels::sumRows(stream, node.rows, node.outFeatures, f(y.grad), db, accumulateBias), where + "sumRows (bias gradient)");
+      }
+      if (float* dx = inputGrad(0, accumulate)) {
+        // dx[rows, in] = dy·W: column-major dxᵀ = Wᵀ·dyᵀ, W read as stored.
+        checkCublas(cublasApi().sgemm(cublas, kCublasOpN, kCublasOpN, in, rows, out, &one, state("weight"), in, f(y.grad), out,
+                                      accumulate ? &one : &zero, dx, in),
+                    where + "cublasSgemm (input gradient)");
+      }
+      break;
+    }
+    case Kind::Activation:
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::activationBackward(stream, node.activation, node.parameter, x.numel, f(x.data), f(y.data), f(y.grad), dx, accumulate),
+              where + "activationBackward");
+      }
+      break;
+    case Kind::MaxPool:
+    case Kind::AvgPool:
+    case Kind::AdaptiveAvgPool:
+      if (float* dx = inputGrad(0, accumulate)) {
+        // The windows scatter into dx, so it starts from zero unless it already holds a gradient.
+        if (!accumulate) check(cudaMemsetAsync(dx, 0, sizeof(float) * x.numel, stream), where + "cudaMemsetAsync");
+        if (node.kind == Kind::MaxPool) {
+          check(kernels::maxPoolBackward(stream, node.pool, f(y.grad), at<int32_t>(node.indices), dx), where + "maxPoolBackward");
+        } else if (node.kind == Kind::AvgPool) {
+          check(kernels::avgPoolBackward(stream, node.pool, node.countIncludePad, node.divisorOverride, f(y.grad), dx),
+                where + "avgPoolBackward");
+        } else {
+          check(kernels::adaptiveAvgPoolBackward(stream, node.pool, f(y.grad), dx), where + "adaptiveAvgPoolBackward");
+        }
+      }
+      break;
+    case Kind::BatchNorm: {
+      kernels::BatchNorm g = node.norm;
+      g.training = training;
+      bool accumulateGamma = false, accumulateBeta = false;
+      float* dgamma = paramGrad("weight", accumulateGamma);
+      float* dbeta = paramGrad("bias", accumulateBeta);
+      if (accumulateGamma != accumulateBeta && dgamma && dbeta) {
+        throw SpecError(where + "the CUDA executor needs weight and bias shared together or not at all");
+      }
+      float* dx = inputGrad(0, accumulate);
+      check(kernels::batchNormBackward(stream, g, f(x.data), state("weight"), f(node.mean), f(node.invStd), f(y.grad), dx, accumulate,
+                                       dgamma, dbeta, accumulateGamma || accumulateBeta),
+            where + "batchNormBackward");
+      break;
+    }
+    case Kind::View:
+      if (node.alias) {
+        written.insert(x.grad);  // the same memory as this node's output gradient
+      } else if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::scaleCopy(stream, x.numel, f(y.grad), 1.0f, dx, accumulate), where + "scaleCopy");
+      }
+      break;
+    case Kind::Add:
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        if (float* dx = inputGrad(i, accumulate)) {
+          const float scale = node.inputs.size() == 2 && i == 1 ? node.alpha : 1.0f;
+          check(kernels::scaleCopy(stream, y.numel, f(y.grad), scale, dx, accumulate), where + "scaleCopy");
+        }
+      }
+      break;
+    case Kind::Dropout:
+      if (float* dx = inputGrad(0, accumulate)) {
+        if (node.dropoutActive) {
+          check(kernels::multiplyMask(stream, x.numel, f(y.grad), f(node.mask), dx, accumulate), where + "multiplyMask");
+        } else {
+          check(kernels::scaleCopy(stream, x.numel, f(y.grad), 1.0f, dx, accumulate), where + "scaleCopy");
+        }
+      }
+      break;
+  }
+}
+
+void CudaExecutor::Impl::enqueueOptimizer() {
+  check(kernels::optimizerUpdate(stream, optimizerConfig, at<kernels::OptimizerChunk>(chunkTable), static_cast<int>(chunks.size()),
+                                 at<kernels::OptimizerStep>(stepParams), f(lossValue)),
+        "optimizerUpdate");
+}
+
+Tensor CudaExecutor::Impl::download(size_t offset, const Shape& shape) const {
+  Tensor tensor(shape);
+  if (shape.empty()) tensor.data.assign(1, 0.0f);
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  check(cudaMemcpy(tensor.ptr(), f(offset), sizeof(float) * tensor.data.size(), cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
+  return tensor;
+}
+
+// ---- the public face -----------------------------------------------------------------------------
+
+CudaExecutor::CudaExecutor(GraphSpec spec, uint64_t seed, CudaOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->spec = std::move(spec);
+  impl_->options = options;
+  impl_->seed = seed;
+  const char* sync = std::getenv("NETLENS_CUDA_SYNC");
+  impl_->syncEachNode = sync != nullptr && std::string(sync) == "1";
+  std::string unavailable;
+  if (!cudaExecutorAvailable(&unavailable)) throw CudaError("the CUDA executor cannot run here: " + unavailable);
+  check(cudaSetDevice(0), "cudaSetDevice");
+  check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  checkCudnn(cudnnApi().create(&impl_->cudnn), "cudnnCreate");
+  checkCudnn(cudnnApi().setStream(impl_->cudnn, impl_->stream), "cudnnSetStream");
+  checkCublas(cublasApi().create(&impl_->cublas), "cublasCreate");
+  checkCublas(cublasApi().setStream(impl_->cublas, impl_->stream), "cublasSetStream");
+  checkCublas(cublasApi().setMathMode(impl_->cublas, options.tf32 ? kCublasTf32TensorOpMath : kCublasDefaultMath), "cublasSetMathMode");
+  impl_->build(seed);
+  // cuBLAS gets its workspace from the plan, so nothing is allocated while a graph is captured.
+  checkCublas(cublasApi().setWorkspace(impl_->cublas, impl_->f(impl_->cublasWorkspace), kCublasWorkspaceBytes), "cublasSetWorkspace");
+}
+
+CudaExecutor::~CudaExecutor() = default;
+
+const MemoryPlan& CudaExecutor::plan() const { return impl_->plan; }
+
+std::string CudaExecutor::describeAlgorithms() const {
+  std::string text;
+  for (const Node& node : impl_->nodes) {
+    if (node.kind != Kind::Conv) continue;
+    const ConvAlgorithms& a = node.algorithms;
+    text += node.spec->id + ": forward algo " + std::to_string(static_cast<int>(a.forward)) + " (" + mib(a.forwardBytes) +
+            "), backward-data algo " + std::to_string(static_cast<int>(a.backwardData)) + " (" + mib(a.backwardDataBytes) +
+            "), backward-filter algo " + std::to_string(static_cast<int>(a.backwardFilter)) + " (" + mib(a.backwardFilterBytes) + ")\n";
+  }
+  return text;
+}
+
+const std::vector<std::string>& CudaExecutor::stateNames() const { return impl_->stateNames; }
+
+Tensor CudaExecutor::state(const std::string& name) const {
+  const auto found = impl_->stateIndex.find(name);
+  if (found == impl_->stateIndex.end()) throw std::out_of_range("no parameter or buffer named \"" + name + "\"");
+  const StateTensor& s = impl_->states[found->second];
+  return impl_->download(s.data, s.shape);
+}
+
+void CudaExecutor::setState(const std::string& name, const Tensor& value) {
+  const auto found = impl_->stateIndex.find(name);
+  if (found == impl_->stateIndex.end()) throw std::out_of_range("no parameter or buffer named \"" + name + "\"");
+  const StateTensor& s = impl_->states[found->second];
+  if (value.numel() != std::max<int64_t>(s.numel, 1)) {
+    throw std::invalid_argument("\"" + name + "\" is " + formatShape(s.shape) + ", got " + formatShape(value.shape));
+  }
+  check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize");
+  check(cudaMemcpy(impl_->f(s.data), value.ptr(), sizeof(float) * value.data.size(), cudaMemcpyHostToDevice), "cudaMemcpy (setState)");
+}
+
+void CudaExecutor::setTraining(bool training) { impl_->training = training; }
+
+void CudaExecutor::forward(const TensorMap& inputs) {
+  impl_->uploadInputs(inputs);
+  impl_->prepareStep();
+  impl_->enqueueForward(true);
+  check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize (forward)");
+}
+
+Tensor CudaExecutor::value(const std::string& id) const {
+  const auto found = impl_->valueIndex.find(id);
+  if (found == impl_->valueIndex.end()) throw std::out_of_range("no value for \"" + id + "\"");
+  const Value& v = impl_->values[found->second];
+  return impl_->download(v.data, v.shape);
+}
+
+double CudaExecutor::lossBackward(const TensorMap& inputs, bool inputGradients) {
+  impl_->uploadInputs(inputs);
+  impl_->prepareStep();
+  impl_->enqueueForward(true);
+  impl_->enqueueLoss();
+  impl_->enqueueBackward(inputGradients);
+  check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize (loss and backward)");
+  return impl_->readLoss();
+}
+
+Tensor CudaExecutor::gradient(const std::string& stateName) const {
+  const auto found = impl_->stateIndex.find(stateName);
+  if (found == impl_->stateIndex.end() || !impl_->states[found->second].trainable) {
+    throw std::out_of_range("no gradient for \"" + stateName + "\" (not a trainable parameter)");
+  }
+  const StateTensor& s = impl_->states[found->second];
+  return impl_->download(s.grad, s.shape);
+}
+
+Tensor CudaExecutor::inputGradient(const std::string& inputName) const {
+  const auto found = impl_->valueIndex.find(inputName);
+  if (found == impl_->valueIndex.end() || !impl_->values[found->second].graphInput || !impl_->values[found->second].hasGrad) {
+    throw std::out_of_range("no gradient for input \"" + inputName + "\"");
+  }
+  const Value& v = impl_->values[found->second];
+  return impl_->download(v.grad, v.shape);
+}
+
+double CudaExecutor::trainStep(const TensorMap& inputs) {
+  Impl& impl = *impl_;
+  if (!impl.spec.optimizer) throw std::logic_error("the graph spec has no optimizer");
+  if (!impl.spec.loss) throw std::logic_error("the graph spec has no loss");
+  impl.uploadInputs(inputs);
+  impl.prepareStep();
+  const auto enqueueStep = [&] {
+    impl.enqueueForward(true);
+    impl.enqueueLoss();
+    impl.enqueueBackward(false);
+    impl.enqueueOptimizer();
+  };
+  if (impl.options.cudaGraph) {
+    if (impl.graphExec != nullptr && impl.graphTraining != impl.training) {
+      cudaGraphExecDestroy(impl.graphExec);
+      cudaGraphDestroy(impl.graph);
+      impl.graphExec = nullptr;
+      impl.graph = nullptr;
+    }
+    if (impl.graphExec == nullptr && !impl.warmedUp) {
+      // The first step runs eagerly: cuBLAS and cuDNN initialize lazily on their first calls (module
+      // loading, heuristics caches), which must not happen inside a capture.
+      enqueueStep();
+      impl.warmedUp = true;
+    } else if (impl.graphExec == nullptr) {
+      check(cudaStreamBeginCapture(impl.stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+      impl.capturing = true;
+      try {
+        enqueueStep();
+        impl.capturing = false;
+      } catch (...) {
+        impl.capturing = false;
+        cudaGraph_t partial = nullptr;
+        cudaStreamEndCapture(impl.stream, &partial);
+        if (partial) cudaGraphDestroy(partial);
+        cudaGetLastError();
+        throw;
+      }
+      check(cudaStreamEndCapture(impl.stream, &impl.graph), "cudaStreamEndCapture");
+      check(cudaGraphInstantiate(&impl.graphExec, impl.graph, 0), "cudaGraphInstantiate");
+      impl.graphTraining = impl.training;
+    }
+    if (impl.graphExec != nullptr) check(cudaGraphLaunch(impl.graphExec, impl.stream), "cudaGraphLaunch");
+  } else {
+    enqueueStep();
+  }
+  check(cudaStreamSynchronize(impl.stream), "cudaStreamSynchronize (training step)");
+  const double loss = impl.readLoss();
+  if (!std::isfinite(loss)) {
+    throw std::runtime_error("training loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at step " +
+                             std::to_string(impl.steps + 1) + "; the parameters were not updated");
+  }
+  impl.lastCorrect = impl.spec.loss->op == "cross_entropy" ? *reinterpret_cast<const int32_t*>(impl.pinned + impl.pinnedCorrect) : -1;
+  impl.steps += 1;
+  return loss;
+}
+
+int64_t CudaExecutor::lastStepCorrect() const { return impl_->lastCorrect; }
+bool CudaExecutor::graphCaptured() const { return impl_->graphExec != nullptr; }
+int64_t CudaExecutor::stepsTaken() const { return impl_->steps; }
+
+}  // namespace netlens::cuda
+
+#else  // built without cuDNN headers: the executor explains why it cannot be built
+
+namespace netlens::cuda {
+
+std::string MemoryPlan::describe() const { return "no memory plan (the CUDA executor is not compiled in)"; }
+
+bool cudaExecutorAvailable(std::string* reason) {
+  if (reason) *reason = "the CUDA executor is not compiled in (no cuDNN headers at build time; set CUDNN_ROOT and rebuild)";
+  return false;
+}
+
+struct CudaExecutor::Impl {};
+
+CudaExecutor::CudaExecutor(GraphSpec, uint64_t, CudaOptions) {
+  std::string reason;
+  cudaExecutorAvailable(&reason);
+  throw CudaError(reason);
+}
+CudaExecutor::~CudaExecutor() = default;
+const MemoryPlan& CudaExecutor::plan() const { throw CudaError("the CUDA executor is not compiled in"); }
+std::string CudaExecutor::describeAlgorithms() const { return {}; }
+const std::vector<std::string>& CudaExecutor::stateNames() const { throw CudaError("the CUDA executor is not compiled in"); }
+Tensor CudaExecutor::state(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
+void CudaExecutor::setState(const std::string&, const Tensor&) { throw CudaError("the CUDA executor is not compiled in"); }
+void CudaExecutor::setTraining(bool) {}
+void CudaExecutor::forward(const TensorMap&) { throw CudaError("the CUDA executor is not compiled in"); }
+Tensor CudaExecutor::value(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
+double CudaExecutor::lossBackward(const TensorMap&, bool) { throw CudaError("the CUDA executor is not compiled in"); }
+Tensor CudaExecutor::gradient(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
+Tensor CudaExecutor::inputGradient(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
+double CudaExecutor::trainStep(const TensorMap&) { throw CudaError("the CUDA executor is not compiled in"); }
+int64_t CudaExecutor::lastStepCorrect() const { return -1; }
+bool CudaExecutor::graphCaptured() const { return false; }
+int64_t CudaExecutor::stepsTaken() const { return 0; }
+
+}  // namespace netlens::cuda
+
+#endif

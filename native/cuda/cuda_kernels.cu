@@ -1,0 +1,614 @@
+// Netlens's own CUDA kernels; see cuda_kernels.h. Each mirrors the CPU reference in native/cpu
+// (same window rules, same formulas, reductions in double where the CPU reduces in double).
+#include "cuda_kernels.h"
+
+#include <cmath>
+
+namespace netlens::cuda::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocksFor(int64_t count) {
+  const int64_t blocks = (count + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
+}
+
+#define NETLENS_GRID_STRIDE(i, count) \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (count); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+__device__ float sigmoidOf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+__global__ void activationForwardKernel(Activation kind, float parameter, int64_t count, const float* x, float* y) {
+  NETLENS_GRID_STRIDE(i, count) {
+    const float v = x[i];
+    float r = 0.0f;
+    switch (kind) {
+      case Activation::Relu: r = v > 0.0f ? v : 0.0f; break;
+      case Activation::Relu6: r = fminf(fmaxf(v, 0.0f), 6.0f); break;
+      case Activation::LeakyRelu: r = v > 0.0f ? v : parameter * v; break;
+      case Activation::Sigmoid: r = sigmoidOf(v); break;
+      case Activation::Tanh: r = tanhf(v); break;
+      case Activation::Silu: r = v * sigmoidOf(v); break;
+      case Activation::Gelu: r = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); break;
+      case Activation::GeluTanh: {
+        const float inner = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        r = 0.5f * v * (1.0f + tanhf(inner));
+        break;
+      }
+    }
+    y[i] = r;
+  }
+}
+
+__global__ void activationBackwardKernel(Activation kind, float parameter, int64_t count, const float* x, const float* y,
+                                         const float* dy, float* dx, bool accumulate) {
+  NETLENS_GRID_STRIDE(i, count) {
+    const float v = x[i];
+    float d = 0.0f;
+    switch (kind) {
+      case Activation::Relu: d = v > 0.0f ? 1.0f : 0.0f; break;
+      case Activation::Relu6: d = (v > 0.0f && v < 6.0f) ? 1.0f : 0.0f; break;
+      case Activation::LeakyRelu: d = v > 0.0f ? 1.0f : parameter; break;
+      case Activation::Sigmoid: d = y[i] * (1.0f - y[i]); break;
+      case Activation::Tanh: d = 1.0f - y[i] * y[i]; break;
+      case Activation::Silu: {
+        const float s = sigmoidOf(v);
+        d = s * (1.0f + v * (1.0f - s));
+        break;
+      }
+      case Activation::Gelu:
+        d = 0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f;
+        break;
+      case Activation::GeluTanh: {
+        const float t = tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v));
+        d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * v * v);
+        break;
+      }
+    }
+    const float g = d * dy[i];
+    dx[i] = accumulate ? dx[i] + g : g;
+  }
+}
+
+__global__ void addBiasRowsKernel(int64_t rows, int64_t columns, const float* bias, float* y) {
+  NETLENS_GRID_STRIDE(i, rows * columns) { y[i] += bias[i % columns]; }
+}
+
+// One thread per column; rows are summed in order, so the result is deterministic.
+__global__ void sumRowsKernel(int64_t rows, int64_t columns, const float* dy, float* db, bool accumulate) {
+  NETLENS_GRID_STRIDE(c, columns) {
+    double sum = 0.0;
+    for (int64_t r = 0; r < rows; ++r) sum += dy[r * columns + c];
+    db[c] = accumulate ? db[c] + static_cast<float>(sum) : static_cast<float>(sum);
+  }
+}
+
+struct Operands {
+  const float* values[8];
+};
+
+__global__ void addTensorsKernel(int64_t count, int inputs, Operands operands, float alpha, float* out) {
+  NETLENS_GRID_STRIDE(i, count) {
+    float sum = operands.values[0][i];
+    if (inputs == 2) {
+      sum += alpha * operands.values[1][i];
+    } else {
+      for (int k = 1; k < inputs; ++k) sum += operands.values[k][i];
+    }
+    out[i] = sum;
+  }
+}
+
+__global__ void scaleCopyKernel(int64_t count, const float* src, float scale, float* dst, bool accumulate) {
+  NETLENS_GRID_STRIDE(i, count) { dst[i] = accumulate ? dst[i] + scale * src[i] : scale * src[i]; }
+}
+
+__global__ void maxPoolForwardKernel(Pool g, const float* x, float* y, int32_t* indices) {
+  const int64_t outPlane = g.outH * g.outW;
+  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
+    const int64_t p = i / outPlane;
+    const int64_t oh = (i % outPlane) / g.outW;
+    const int64_t ow = i % g.outW;
+    const float* in = x + p * g.inH * g.inW;
+    int64_t hStart = oh * g.strideH - g.padH;
+    const int64_t hEnd = min(hStart + static_cast<int64_t>(g.kernelH - 1) * g.dilationH + 1, g.inH);
+    while (hStart < 0) hStart += g.dilationH;
+    int64_t wStart = ow * g.strideW - g.padW;
+    const int64_t wEnd = min(wStart + static_cast<int64_t>(g.kernelW - 1) * g.dilationW + 1, g.inW);
+    while (wStart < 0) wStart += g.dilationW;
+    int64_t best = hStart * g.inW + wStart;
+    float bestValue = -INFINITY;
+    for (int64_t ih = hStart; ih < hEnd; ih += g.dilationH) {
+      for (int64_t iw = wStart; iw < wEnd; iw += g.dilationW) {
+        const float value = in[ih * g.inW + iw];
+        if (value > bestValue || isnan(value)) {
+          bestValue = value;
+          best = ih * g.inW + iw;
+        }
+      }
+    }
+    y[i] = bestValue;
+    indices[i] = static_cast<int32_t>(best);
+  }
+}
+
+__global__ void maxPoolBackwardKernel(Pool g, const float* dy, const int32_t* indices, float* dx) {
+  const int64_t outPlane = g.outH * g.outW;
+  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
+    const int64_t p = i / outPlane;
+    atomicAdd(dx + p * g.inH * g.inW + indices[i], dy[i]);
+  }
+}
+
+struct Window {
+  int64_t hStart, hEnd, wStart, wEnd;
+  float divisor;
+};
+
+__device__ Window avgWindow(const Pool& g, bool countIncludePad, int divisorOverride, int64_t oh, int64_t ow) {
+  Window w{};
+  w.hStart = oh * g.strideH - g.padH;
+  w.wStart = ow * g.strideW - g.padW;
+  w.hEnd = min(w.hStart + g.kernelH, g.inH + g.padH);
+  w.wEnd = min(w.wStart + g.kernelW, g.inW + g.padW);
+  const int64_t paddedSize = (w.hEnd - w.hStart) * (w.wEnd - w.wStart);
+  w.hStart = max(w.hStart, static_cast<int64_t>(0));
+  w.wStart = max(w.wStart, static_cast<int64_t>(0));
+  w.hEnd = min(w.hEnd, g.inH);
+  w.wEnd = min(w.wEnd, g.inW);
+  const int64_t size = (w.hEnd - w.hStart) * (w.wEnd - w.wStart);
+  w.divisor = divisorOverride > 0 ? static_cast<float>(divisorOverride) : static_cast<float>(countIncludePad ? paddedSize : size);
+  return w;
+}
+
+__global__ void avgPoolForwardKernel(Pool g, bool countIncludePad, int divisorOverride, const float* x, float* y) {
+  const int64_t outPlane = g.outH * g.outW;
+  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
+    const int64_t p = i / outPlane;
+    const Window w = avgWindow(g, countIncludePad, divisorOverride, (i % outPlane) / g.outW, i % g.outW);
+    const float* in = x + p * g.inH * g.inW;
+    float sum = 0.0f;
+    for (int64_t ih = w.hStart; ih < w.hEnd; ++ih) {
+      for (int64_t iw = w.wStart; iw < w.wEnd; ++iw) sum += in[ih * g.inW + iw];
+    }
+    y[i] = (w.hStart < w.hEnd && w.wStart < w.wEnd) ? sum / w.divisor : 0.0f;
+  }
+}
+
+__global__ void avgPoolBackwardKernel(Pool g, bool countIncludePad, int divisorOverride, const float* dy, float* dx) {
+  const int64_t outPlane = g.outH * g.outW;
+  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
+    const int64_t p = i / outPlane;
+    const Window w = avgWindow(g, countIncludePad, divisorOverride, (i % outPlane) / g.outW, i % g.outW);
+    const float share = dy[i] / w.divisor;
+    float* grad = dx + p * g.inH * g.inW;
+    for (int64_t ih = w.hStart; ih < w.hEnd; ++ih) {
+      for (int64_t iw = w.wStart; iw < w.wEnd; ++iw) atomicAdd(grad + ih * g.inW + iw, share);
+    }
+  }
+}
+
+__device__ int64_t adaptiveStart(int64_t index, int64_t out, int64_t in) { return (index * in) / out; }
+__device__ int64_t adaptiveEnd(int64_t index, int64_t out, int64_t in) { return ((index + 1) * in + out - 1) / out; }
+
+__global__ void adaptiveAvgPoolForwardKernel(Pool g, const float* x, float* y) {
+  const int64_t outPlane = g.outH * g.outW;
+  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
+    const int64_t p = i / outPlane;
+    const int64_t oh = (i % outPlane) / g.outW, ow = i % g.outW;
+    const int64_t h0 = adaptiveStart(oh, g.outH, g.inH), h1 = adaptiveEnd(oh, g.outH, g.inH);
+    const int64_t w0 = adaptiveStart(ow, g.outW, g.inW), w1 = adaptiveEnd(ow, g.outW, g.inW);
+    const float* in = x + p * g.inH * g.inW;
+    float sum = 0.0f;
+    for (int64_t ih = h0; ih < h1; ++ih) {
+      for (int64_t iw = w0; iw < w1; ++iw) sum += in[ih * g.inW + iw];
+    }
+    y[i] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+  }
+}
+
+__global__ void adaptiveAvgPoolBackwardKernel(Pool g, const float* dy, float* dx) {
+  const int64_t outPlane = g.outH * g.outW;
+  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
+    const int64_t p = i / outPlane;
+    const int64_t oh = (i % outPlane) / g.outW, ow = i % g.outW;
+    const int64_t h0 = adaptiveStart(oh, g.outH, g.inH), h1 = adaptiveEnd(oh, g.outH, g.inH);
+    const int64_t w0 = adaptiveStart(ow, g.outW, g.inW), w1 = adaptiveEnd(ow, g.outW, g.inW);
+    const float share = dy[i] / static_cast<float>((h1 - h0) * (w1 - w0));
+    float* grad = dx + p * g.inH * g.inW;
+    for (int64_t ih = h0; ih < h1; ++ih) {
+      for (int64_t iw = w0; iw < w1; ++iw) atomicAdd(grad + ih * g.inW + iw, share);
+    }
+  }
+}
+
+constexpr int kReduceThreads = 512;
+
+// Block-wide sum of two doubles (every thread gets the totals).
+__device__ void blockSum2(double& a, double& b) {
+  __shared__ double sharedA[kReduceThreads / 32], sharedB[kReduceThreads / 32];
+  for (int offset = 16; offset > 0; offset /= 2) {
+    a += __shfl_down_sync(0xffffffffu, a, offset);
+    b += __shfl_down_sync(0xffffffffu, b, offset);
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    sharedA[warp] = a;
+    sharedB[warp] = b;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    a = lane < static_cast<int>(blockDim.x / 32) ? sharedA[lane] : 0.0;
+    b = lane < static_cast<int>(blockDim.x / 32) ? sharedB[lane] : 0.0;
+    for (int offset = 16; offset > 0; offset /= 2) {
+      a += __shfl_down_sync(0xffffffffu, a, offset);
+      b += __shfl_down_sync(0xffffffffu, b, offset);
+    }
+    if (lane == 0) {
+      sharedA[0] = a;
+      sharedB[0] = b;
+    }
+  }
+  __syncthreads();
+  a = sharedA[0];
+  b = sharedB[0];
+  __syncthreads();
+}
+
+// One block per channel: statistics (two passes, in double), running statistics, then normalization.
+__global__ void batchNormForwardKernel(BatchNorm g, const float* x, const float* gamma, const float* beta, float* runningMean,
+                                       float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y) {
+  const int64_t c = blockIdx.x;
+  const int64_t count = g.batch * g.inner;
+  const auto at = [&](int64_t k) { return ((k / g.inner) * g.channels + c) * g.inner + k % g.inner; };
+  float m = 0.0f, s = 0.0f;
+  if (g.training || !g.track) {
+    double sum = 0.0, unused = 0.0;
+    for (int64_t k = threadIdx.x; k < count; k += blockDim.x) sum += x[at(k)];
+    blockSum2(sum, unused);
+    const double batchMean = sum / static_cast<double>(count);
+    double squares = 0.0;
+    unused = 0.0;
+    for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
+      const double d = x[at(k)] - batchMean;
+      squares += d * d;
+    }
+    blockSum2(squares, unused);
+    const double variance = squares / static_cast<double>(count);
+    m = static_cast<float>(batchMean);
+    s = static_cast<float>(1.0 / sqrt(variance + static_cast<double>(g.eps)));
+    if (threadIdx.x == 0 && g.training && g.track) {
+      // num_batches_tracked is raised by a later launch, so every block sees this step's old count.
+      const float factor = g.momentum < 0.0f ? 1.0f / (batchesTracked[0] + 1.0f) : g.momentum;
+      const float unbiased = count > 1 ? static_cast<float>(squares / static_cast<double>(count - 1)) : 0.0f;
+      runningMean[c] = (1.0f - factor) * runningMean[c] + factor * m;
+      runningVar[c] = (1.0f - factor) * runningVar[c] + factor * unbiased;
+    }
+  } else {
+    m = runningMean[c];
+    s = 1.0f / sqrtf(runningVar[c] + g.eps);
+  }
+  if (threadIdx.x == 0) {
+    mean[c] = m;
+    invStd[c] = s;
+  }
+  const float scale = gamma ? gamma[c] * s : s;
+  const float shift = (beta ? beta[c] : 0.0f) - m * scale;
+  for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
+    const int64_t index = at(k);
+    y[index] = gamma ? (x[index] - m) * s * gamma[c] + (beta ? beta[c] : 0.0f) : x[index] * scale + shift;
+  }
+}
+
+__global__ void batchNormBackwardKernel(BatchNorm g, const float* x, const float* gamma, const float* mean, const float* invStd,
+                                        const float* dy, float* dx, bool accumulateDx, float* dgamma, float* dbeta,
+                                        bool accumulateParams) {
+  const int64_t c = blockIdx.x;
+  const int64_t count = g.batch * g.inner;
+  const auto at = [&](int64_t k) { return ((k / g.inner) * g.channels + c) * g.inner + k % g.inner; };
+  const double m = mean[c], s = invStd[c];
+  double sumDy = 0.0, sumDyXhat = 0.0;
+  for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
+    const int64_t index = at(k);
+    sumDy += dy[index];
+    sumDyXhat += dy[index] * ((x[index] - m) * s);
+  }
+  blockSum2(sumDy, sumDyXhat);
+  if (threadIdx.x == 0) {
+    if (dgamma) dgamma[c] = (accumulateParams ? dgamma[c] : 0.0f) + static_cast<float>(sumDyXhat);
+    if (dbeta) dbeta[c] = (accumulateParams ? dbeta[c] : 0.0f) + static_cast<float>(sumDy);
+  }
+  if (dx == nullptr) return;
+  const double gain = gamma ? gamma[c] : 1.0;
+  const double meanDy = sumDy / static_cast<double>(count);
+  const double meanDyXhat = sumDyXhat / static_cast<double>(count);
+  for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
+    const int64_t index = at(k);
+    float value;
+    if (g.training || !g.track) {
+      const double xhat = (x[index] - m) * s;
+      value = static_cast<float>(gain * s * (dy[index] - meanDy - xhat * meanDyXhat));
+    } else {
+      value = dy[index] * static_cast<float>(gain * s);
+    }
+    dx[index] = accumulateDx ? dx[index] + value : value;
+  }
+}
+
+__device__ float hashUniform(uint64_t seed, uint64_t counter, uint64_t index) {
+  // splitmix64 finalizer over (seed, step, element): independent streams without generator state.
+  uint64_t z = seed ^ (counter * 0x9E3779B97F4A7C15ull) ^ (index * 0xD1B54A32D192ED03ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
+}
+
+__global__ void dropoutForwardKernel(int64_t count, float p, uint64_t seed, const uint64_t* counter, const float* x, float* mask,
+                                     float* y) {
+  const float kept = p >= 1.0f ? 0.0f : 1.0f / (1.0f - p);
+  const uint64_t step = *counter;
+  NETLENS_GRID_STRIDE(i, count) {
+    const float m = hashUniform(seed, step, static_cast<uint64_t>(i)) >= p ? kept : 0.0f;
+    mask[i] = m;
+    y[i] = x[i] * m;
+  }
+}
+
+__global__ void multiplyMaskKernel(int64_t count, const float* dy, const float* mask, float* dx, bool accumulate) {
+  NETLENS_GRID_STRIDE(i, count) { dx[i] = accumulate ? dx[i] + dy[i] * mask[i] : dy[i] * mask[i]; }
+}
+
+// One warp per row.
+__global__ void softmaxCrossEntropyKernel(int64_t rows, int64_t classes, const float* logits, const float* labels,
+                                          float smoothing, double* rowScratch, float* dlogits) {
+  const int64_t row = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const float* in = logits + row * classes;
+  const int64_t label = static_cast<int64_t>(labels[row]);
+  float peak = -INFINITY;
+  int64_t best = 0;
+  for (int64_t c = lane; c < classes; c += 32) {
+    if (in[c] > peak) {
+      peak = in[c];
+      best = c;
+    }
+  }
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const float otherPeak = __shfl_down_sync(0xffffffffu, peak, offset);
+    const int64_t otherBest = __shfl_down_sync(0xffffffffu, best, offset);
+    if (otherPeak > peak || (otherPeak == peak && otherBest < best)) {
+      peak = otherPeak;
+      best = otherBest;
+    }
+  }
+  peak = __shfl_sync(0xffffffffu, peak, 0);
+  best = __shfl_sync(0xffffffffu, best, 0);
+  double sumExp = 0.0, sumLogits = 0.0;
+  for (int64_t c = lane; c < classes; c += 32) {
+    sumExp += exp(static_cast<double>(in[c]) - peak);
+    sumLogits += in[c];
+  }
+  for (int offset = 16; offset > 0; offset /= 2) {
+    sumExp += __shfl_down_sync(0xffffffffu, sumExp, offset);
+    sumLogits += __shfl_down_sync(0xffffffffu, sumLogits, offset);
+  }
+  sumExp = __shfl_sync(0xffffffffu, sumExp, 0);
+  sumLogits = __shfl_sync(0xffffffffu, sumLogits, 0);
+  const double logSum = log(sumExp) + peak;
+  const double smooth = smoothing;
+  const bool valid = label >= 0 && label < classes;
+  if (lane == 0) {
+    const double sumNegLogP = static_cast<double>(classes) * logSum - sumLogits;
+    rowScratch[row] = valid ? (1.0 - smooth) * (logSum - in[label]) + smooth / static_cast<double>(classes) * sumNegLogP : NAN;
+    rowScratch[rows + row] = valid && best == label ? 1.0 : 0.0;
+  }
+  for (int64_t c = lane; c < classes; c += 32) {
+    const double p = exp(static_cast<double>(in[c]) - logSum);
+    const double target = (c == label ? 1.0 - smooth : 0.0) + smooth / static_cast<double>(classes);
+    dlogits[row * classes + c] = static_cast<float>((p - target) / static_cast<double>(rows));
+  }
+}
+
+// One block: the mean of rowScratch[0, rows) into *loss and the count of rowScratch[rows, 2·rows) into *correct.
+__global__ void finishRowsKernel(int64_t rows, const double* rowScratch, float* loss, int32_t* correct) {
+  double sum = 0.0, hits = 0.0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    sum += rowScratch[r];
+    hits += rowScratch[rows + r];
+  }
+  blockSum2(sum, hits);
+  if (threadIdx.x == 0) {
+    *loss = static_cast<float>(sum / static_cast<double>(rows));
+    if (correct) *correct = static_cast<int32_t>(hits);
+  }
+}
+
+__global__ void squaredErrorKernel(int64_t count, const float* prediction, const float* target, double* partial, float* dprediction) {
+  double sum = 0.0, unused = 0.0;
+  NETLENS_GRID_STRIDE(i, count) {
+    const double d = static_cast<double>(prediction[i]) - target[i];
+    sum += d * d;
+    dprediction[i] = static_cast<float>(2.0 * d / static_cast<double>(count));
+  }
+  blockSum2(sum, unused);
+  if (threadIdx.x == 0) partial[blockIdx.x] = sum;
+}
+
+__global__ void finishPartialsKernel(int64_t partials, int64_t count, const double* partial, float* loss) {
+  double sum = 0.0, unused = 0.0;
+  for (int64_t k = threadIdx.x; k < partials; k += blockDim.x) sum += partial[k];
+  blockSum2(sum, unused);
+  if (threadIdx.x == 0) *loss = static_cast<float>(sum / static_cast<double>(count));
+}
+
+// One block per chunk; the formulas are the CPU Optimizer's (torch.optim's single-tensor path).
+__global__ void optimizerKernel(OptimizerConfig config, const OptimizerChunk* chunks, const OptimizerStep* step, const float* loss) {
+  if (!isfinite(*loss)) return;
+  const OptimizerChunk chunk = chunks[blockIdx.x];
+  const OptimizerStep s = *step;
+  for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
+    float p = chunk.value[i];
+    float grad = chunk.gradient[i];
+    if (config.kind == OptimizerKind::Sgd) {
+      if (config.weightDecay != 0.0f) grad += config.weightDecay * p;
+      if (chunk.first != nullptr) {
+        const float buffer = s.firstStep ? grad : config.momentum * chunk.first[i] + (1.0f - config.dampening) * grad;
+        chunk.first[i] = buffer;
+        grad = config.nesterov ? grad + config.momentum * buffer : buffer;
+      }
+      p -= s.lr * grad;
+    } else {
+      if (config.kind == OptimizerKind::AdamW) {
+        p *= 1.0f - s.lr * config.weightDecay;
+      } else if (config.weightDecay != 0.0f) {
+        grad += config.weightDecay * p;
+      }
+      float m = chunk.first[i];
+      m += (grad - m) * (1.0f - config.beta1);
+      const float v = chunk.second[i] * config.beta2 + (1.0f - config.beta2) * grad * grad;
+      chunk.first[i] = m;
+      chunk.second[i] = v;
+      const float denom = sqrtf(v) / s.correction2Sqrt + config.eps;
+      p -= (s.lr / s.correction1) * (m / denom);
+    }
+    chunk.value[i] = p;
+  }
+}
+
+__global__ void incrementKernel(uint64_t* counter) { *counter += 1; }
+
+__global__ void incrementFloatKernel(float* value) { *value += 1.0f; }
+
+}  // namespace
+
+cudaError_t activationForward(cudaStream_t stream, Activation kind, float parameter, int64_t count, const float* x, float* y) {
+  activationForwardKernel<<<blocksFor(count), kThreads, 0, stream>>>(kind, parameter, count, x, y);
+  return cudaGetLastError();
+}
+
+cudaError_t activationBackward(cudaStream_t stream, Activation kind, float parameter, int64_t count, const float* x,
+                               const float* y, const float* dy, float* dx, bool accumulate) {
+  activationBackwardKernel<<<blocksFor(count), kThreads, 0, stream>>>(kind, parameter, count, x, y, dy, dx, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t addBiasRows(cudaStream_t stream, int64_t rows, int64_t columns, const float* bias, float* y) {
+  addBiasRowsKernel<<<blocksFor(rows * columns), kThreads, 0, stream>>>(rows, columns, bias, y);
+  return cudaGetLastError();
+}
+
+cudaError_t sumRows(cudaStream_t stream, int64_t rows, int64_t columns, const float* dy, float* db, bool accumulate) {
+  sumRowsKernel<<<blocksFor(columns), kThreads, 0, stream>>>(rows, columns, dy, db, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t addTensors(cudaStream_t stream, int64_t count, int inputs, const float* const* values, float alpha, float* out) {
+  if (inputs < 1 || inputs > 8) return cudaErrorInvalidValue;
+  Operands operands{};
+  for (int k = 0; k < inputs; ++k) operands.values[k] = values[k];
+  addTensorsKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, inputs, operands, alpha, out);
+  return cudaGetLastError();
+}
+
+cudaError_t scaleCopy(cudaStream_t stream, int64_t count, const float* src, float scale, float* dst, bool accumulate) {
+  scaleCopyKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, src, scale, dst, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t maxPoolForward(cudaStream_t stream, const Pool& g, const float* x, float* y, int32_t* indices) {
+  maxPoolForwardKernel<<<blocksFor(g.planes * g.outH * g.outW), kThreads, 0, stream>>>(g, x, y, indices);
+  return cudaGetLastError();
+}
+
+cudaError_t maxPoolBackward(cudaStream_t stream, const Pool& g, const float* dy, const int32_t* indices, float* dx) {
+  maxPoolBackwardKernel<<<blocksFor(g.planes * g.outH * g.outW), kThreads, 0, stream>>>(g, dy, indices, dx);
+  return cudaGetLastError();
+}
+
+cudaError_t avgPoolForward(cudaStream_t stream, const Pool& g, bool countIncludePad, int divisorOverride, const float* x, float* y) {
+  avgPoolForwardKernel<<<blocksFor(g.planes * g.outH * g.outW), kThreads, 0, stream>>>(g, countIncludePad, divisorOverride, x, y);
+  return cudaGetLastError();
+}
+
+cudaError_t avgPoolBackward(cudaStream_t stream, const Pool& g, bool countIncludePad, int divisorOverride, const float* dy, float* dx) {
+  avgPoolBackwardKernel<<<blocksFor(g.planes * g.outH * g.outW), kThreads, 0, stream>>>(g, countIncludePad, divisorOverride, dy, dx);
+  return cudaGetLastError();
+}
+
+cudaError_t adaptiveAvgPoolForward(cudaStream_t stream, const Pool& g, const float* x, float* y) {
+  adaptiveAvgPoolForwardKernel<<<blocksFor(g.planes * g.outH * g.outW), kThreads, 0, stream>>>(g, x, y);
+  return cudaGetLastError();
+}
+
+cudaError_t adaptiveAvgPoolBackward(cudaStream_t stream, const Pool& g, const float* dy, float* dx) {
+  adaptiveAvgPoolBackwardKernel<<<blocksFor(g.planes * g.outH * g.outW), kThreads, 0, stream>>>(g, dy, dx);
+  return cudaGetLastError();
+}
+
+cudaError_t batchNormForward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* beta,
+                             float* runningMean, float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y) {
+  batchNormForwardKernel<<<static_cast<unsigned>(g.channels), kReduceThreads, 0, stream>>>(
+      g, x, gamma, beta, runningMean, runningVar, batchesTracked, mean, invStd, y);
+  const cudaError_t launched = cudaGetLastError();
+  if (launched != cudaSuccess || !(g.training && g.track)) return launched;
+  incrementFloatKernel<<<1, 1, 0, stream>>>(batchesTracked);
+  return cudaGetLastError();
+}
+
+cudaError_t batchNormBackward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* mean,
+                              const float* invStd, const float* dy, float* dx, bool accumulateDx, float* dgamma, float* dbeta,
+                              bool accumulateParams) {
+  batchNormBackwardKernel<<<static_cast<unsigned>(g.channels), kReduceThreads, 0, stream>>>(
+      g, x, gamma, mean, invStd, dy, dx, accumulateDx, dgamma, dbeta, accumulateParams);
+  return cudaGetLastError();
+}
+
+cudaError_t dropoutForward(cudaStream_t stream, int64_t count, float p, uint64_t seed, const uint64_t* counter, const float* x,
+                           float* mask, float* y) {
+  dropoutForwardKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, p, seed, counter, x, mask, y);
+  return cudaGetLastError();
+}
+
+cudaError_t multiplyMask(cudaStream_t stream, int64_t count, const float* dy, const float* mask, float* dx, bool accumulate) {
+  multiplyMaskKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, dy, mask, dx, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t softmaxCrossEntropy(cudaStream_t stream, int64_t rows, int64_t classes, const float* logits, const float* labels,
+                                float smoothing, double* rowScratch, float* dlogits, float* loss, int32_t* correct) {
+  const int64_t threads = rows * 32;
+  softmaxCrossEntropyKernel<<<static_cast<unsigned>((threads + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      rows, classes, logits, labels, smoothing, rowScratch, dlogits);
+  const cudaError_t launched = cudaGetLastError();
+  if (launched != cudaSuccess) return launched;
+  finishRowsKernel<<<1, kReduceThreads, 0, stream>>>(rows, rowScratch, loss, correct);
+  return cudaGetLastError();
+}
+
+cudaError_t meanSquaredError(cudaStream_t stream, int64_t count, const float* prediction, const float* target, double* partial,
+                             float* dprediction, float* loss) {
+  const int64_t wanted = (count + kReduceThreads - 1) / kReduceThreads;
+  const unsigned blocks = static_cast<unsigned>(wanted < kLossPartials ? (wanted < 1 ? 1 : wanted) : kLossPartials);
+  squaredErrorKernel<<<blocks, kReduceThreads, 0, stream>>>(count, prediction, target, partial, dprediction);
+  const cudaError_t launched = cudaGetLastError();
+  if (launched != cudaSuccess) return launched;
+  finishPartialsKernel<<<1, kReduceThreads, 0, stream>>>(blocks, count, partial, loss);
+  return cudaGetLastError();
+}
+
+cudaError_t optimizerUpdate(cudaStream_t stream, const OptimizerConfig& config, const OptimizerChunk* chunks, int chunkCount,
+                            const OptimizerStep* step, const float* loss) {
+  if (chunkCount == 0) return cudaSuccess;
+  optimizerKernel<<<static_cast<unsigned>(chunkCount), kThreads, 0, stream>>>(config, chunks, step, loss);
+  return cudaGetLastError();
+}
+
+cudaError_t incrementCounter(cudaStream_t stream, uint64_t* counter) {
+  incrementKernel<<<1, 1, 0, stream>>>(counter);
+  return cudaGetLastError();
+}
+
+}  // namespace netlens::cuda::kernels

@@ -1,0 +1,108 @@
+// Netlens's own CUDA kernels (pooling, batch norm, activations, losses, the fused optimizer), each
+// with a host launcher that enqueues it on a stream and returns the launch status. NCHW fp32 only.
+// The CPU kernels in native/cpu are the reference each one is tested against (cuda_parity_test).
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace netlens::cuda::kernels {
+
+enum class Activation { Relu, Relu6, LeakyRelu, Sigmoid, Tanh, Silu, Gelu, GeluTanh };
+
+/** y = f(x). `parameter` is LeakyReLU's negative slope. */
+cudaError_t activationForward(cudaStream_t stream, Activation kind, float parameter, int64_t count, const float* x, float* y);
+/** dx (+)= f'(x)·dy; `accumulate` adds into dx (a value read by several nodes). */
+cudaError_t activationBackward(cudaStream_t stream, Activation kind, float parameter, int64_t count, const float* x,
+                               const float* y, const float* dy, float* dx, bool accumulate);
+
+/** y[r, c] += bias[c] for `rows` rows of `columns`. */
+cudaError_t addBiasRows(cudaStream_t stream, int64_t rows, int64_t columns, const float* bias, float* y);
+/** db[c] (+)= Σ_r dy[r, c]. */
+cudaError_t sumRows(cudaStream_t stream, int64_t rows, int64_t columns, const float* dy, float* db, bool accumulate);
+
+/** out = Σ inputs (alpha scales input 1 when there are two); `count` values each. */
+cudaError_t addTensors(cudaStream_t stream, int64_t count, int inputs, const float* const* values, float alpha, float* out);
+/** dst (+)= scale·src. */
+cudaError_t scaleCopy(cudaStream_t stream, int64_t count, const float* src, float scale, float* dst, bool accumulate);
+
+struct Pool {
+  int64_t planes, inH, inW, outH, outW;
+  int kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW;
+};
+cudaError_t maxPoolForward(cudaStream_t stream, const Pool& g, const float* x, float* y, int32_t* indices);
+/** dx must be zeroed first unless `accumulate` (the windows may overlap, so dx is scattered into). */
+cudaError_t maxPoolBackward(cudaStream_t stream, const Pool& g, const float* dy, const int32_t* indices, float* dx);
+cudaError_t avgPoolForward(cudaStream_t stream, const Pool& g, bool countIncludePad, int divisorOverride, const float* x, float* y);
+cudaError_t avgPoolBackward(cudaStream_t stream, const Pool& g, bool countIncludePad, int divisorOverride, const float* dy, float* dx);
+cudaError_t adaptiveAvgPoolForward(cudaStream_t stream, const Pool& g, const float* x, float* y);
+cudaError_t adaptiveAvgPoolBackward(cudaStream_t stream, const Pool& g, const float* dy, float* dx);
+
+struct BatchNorm {
+  int64_t batch, channels, inner;
+  float eps;
+  float momentum;   // running-statistics factor; < 0: cumulative average (momentum=None)
+  bool training;    // batch statistics (and running-statistics update when tracked)
+  bool track;       // running_mean / running_var / num_batches_tracked exist
+};
+/** mean/invStd (channels each) receive the statistics used; running buffers may be null when !track. */
+cudaError_t batchNormForward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* beta,
+                             float* runningMean, float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y);
+cudaError_t batchNormBackward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* mean,
+                              const float* invStd, const float* dy, float* dx, bool accumulateDx, float* dgamma, float* dbeta,
+                              bool accumulateParams);
+
+/**
+ * Dropout with a counter-based generator: element i of step `*counter` is kept when
+ * hash(seed, *counter, i) ≥ p. The counter lives in device memory so a captured graph draws new masks
+ * on every replay; mask holds 0 or 1/(1−p).
+ */
+cudaError_t dropoutForward(cudaStream_t stream, int64_t count, float p, uint64_t seed, const uint64_t* counter, const float* x,
+                           float* mask, float* y);
+cudaError_t multiplyMask(cudaStream_t stream, int64_t count, const float* dy, const float* mask, float* dx, bool accumulate);
+
+/**
+ * Mean softmax cross-entropy over rows (labels are class indices stored as floats) with label
+ * smoothing; writes the gradient of the mean, the loss into *loss and the rows whose arg-max is the
+ * label into *correct. A label outside [0, classes) makes the loss NaN.
+ */
+cudaError_t softmaxCrossEntropy(cudaStream_t stream, int64_t rows, int64_t classes, const float* logits, const float* labels,
+                                float smoothing, double* rowScratch /* 2·rows */, float* dlogits, float* loss, int32_t* correct);
+/** Blocks meanSquaredError uses; `partial` holds that many doubles. */
+constexpr int kLossPartials = 1024;
+cudaError_t meanSquaredError(cudaStream_t stream, int64_t count, const float* prediction, const float* target, double* partial,
+                             float* dprediction, float* loss);
+
+/** One chunk of one tensor for the multi-tensor optimizer launch. */
+struct OptimizerChunk {
+  float* value;
+  const float* gradient;
+  float* first;   // momentum buffer / exp_avg (null for plain SGD)
+  float* second;  // exp_avg_sq (Adam)
+  int64_t begin, end;
+};
+struct OptimizerStep {
+  float lr;
+  float correction1;      // Adam: 1 − β1ᵗ
+  float correction2Sqrt;  // Adam: √(1 − β2ᵗ)
+  int32_t firstStep;      // SGD: the momentum buffer starts as the first gradient
+  int32_t pad;
+};
+enum class OptimizerKind { Sgd, Adam, AdamW };
+struct OptimizerConfig {
+  OptimizerKind kind;
+  float momentum, dampening, weightDecay, beta1, beta2, eps;
+  bool nesterov;
+};
+/**
+ * Updates every chunk in one launch. The step's rate and bias corrections are read from device
+ * memory (`step`), and nothing is updated when `*loss` is not finite, so a replayed graph follows the
+ * CPU engine's rule that a NaN step changes nothing.
+ */
+cudaError_t optimizerUpdate(cudaStream_t stream, const OptimizerConfig& config, const OptimizerChunk* chunks, int chunkCount,
+                            const OptimizerStep* step, const float* loss);
+/** *counter += 1 (the dropout step counter), on the device. */
+cudaError_t incrementCounter(cudaStream_t stream, uint64_t* counter);
+
+}  // namespace netlens::cuda::kernels

@@ -1,0 +1,117 @@
+// Function tables for the GPU libraries that Netlens opens with dlopen (never links), so one add-on
+// loads on machines without them. Internal to native/cuda: cuDNN types appear here, so only the CUDA
+// backend's own sources include this header.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime_api.h>
+#include <library_types.h>
+
+#ifdef NETLENS_WITH_CUDNN
+#include <cudnn.h>
+#endif
+
+#include "cuda_backend.h"
+
+namespace netlens::cuda {
+
+/**
+ * Where one library was looked for and what came of it. `notes` lists each place tried and why it
+ * did not do (missing directory, dlopen's message), so a failure explains itself.
+ */
+struct LoadOutcome {
+  void* handle = nullptr;
+  std::string loadedFrom;
+  std::string failure;
+  std::vector<std::string> notes;
+};
+
+/**
+ * Opens the first of `sonames` found, trying in order: search.explicitPath (a file or a directory;
+ * the NETLENS_*_PATH variable when search.environment is set and explicitPath is empty), the roots
+ * named by CUDNN_ROOT / CUDA_HOME / CUDA_PATH (lib64, lib and the pip wheel layout `wheelSubdir`),
+ * `buildDirectory` (found by CMake), then the dynamic loader's own search by soname.
+ */
+LoadOutcome openLibrary(const std::vector<std::string>& sonames, const std::string& pathVariable,
+                        const std::string& wheelSubdir, const std::string& buildDirectory, const LibrarySearch& search);
+
+#ifdef NETLENS_WITH_CUDNN
+/** The cuDNN 9 entry points the CUDA executor uses (the legacy convolution API). */
+struct CudnnApi {
+  bool loaded = false;         // libcudnn.so.9 and libcudnn_graph.so.9 opened: version and handle calls work
+  bool convolutions = false;   // libcudnn_ops.so.9 and libcudnn_cnn.so.9 present and every symbol bound
+  std::string loadedFrom;
+  std::string failure;         // why not loaded, or why convolutions are missing
+  decltype(&cudnnGetVersion) getVersion = nullptr;
+  decltype(&cudnnGetErrorString) getErrorString = nullptr;
+  decltype(&cudnnCreate) create = nullptr;
+  decltype(&cudnnDestroy) destroy = nullptr;
+  decltype(&cudnnSetStream) setStream = nullptr;
+  decltype(&cudnnCreateTensorDescriptor) createTensorDescriptor = nullptr;
+  decltype(&cudnnSetTensor4dDescriptor) setTensor4dDescriptor = nullptr;
+  decltype(&cudnnDestroyTensorDescriptor) destroyTensorDescriptor = nullptr;
+  decltype(&cudnnCreateFilterDescriptor) createFilterDescriptor = nullptr;
+  decltype(&cudnnSetFilter4dDescriptor) setFilter4dDescriptor = nullptr;
+  decltype(&cudnnDestroyFilterDescriptor) destroyFilterDescriptor = nullptr;
+  decltype(&cudnnCreateConvolutionDescriptor) createConvolutionDescriptor = nullptr;
+  decltype(&cudnnSetConvolution2dDescriptor) setConvolution2dDescriptor = nullptr;
+  decltype(&cudnnSetConvolutionGroupCount) setConvolutionGroupCount = nullptr;
+  decltype(&cudnnSetConvolutionMathType) setConvolutionMathType = nullptr;
+  decltype(&cudnnDestroyConvolutionDescriptor) destroyConvolutionDescriptor = nullptr;
+  decltype(&cudnnGetConvolutionForwardAlgorithm_v7) forwardAlgorithms = nullptr;
+  decltype(&cudnnGetConvolutionBackwardDataAlgorithm_v7) backwardDataAlgorithms = nullptr;
+  decltype(&cudnnGetConvolutionBackwardFilterAlgorithm_v7) backwardFilterAlgorithms = nullptr;
+  decltype(&cudnnGetConvolutionForwardWorkspaceSize) forwardWorkspaceSize = nullptr;
+  decltype(&cudnnGetConvolutionBackwardDataWorkspaceSize) backwardDataWorkspaceSize = nullptr;
+  decltype(&cudnnGetConvolutionBackwardFilterWorkspaceSize) backwardFilterWorkspaceSize = nullptr;
+  decltype(&cudnnConvolutionForward) convolutionForward = nullptr;
+  decltype(&cudnnConvolutionBackwardData) convolutionBackwardData = nullptr;
+  decltype(&cudnnConvolutionBackwardFilter) convolutionBackwardFilter = nullptr;
+  decltype(&cudnnConvolutionBackwardBias) convolutionBackwardBias = nullptr;
+  decltype(&cudnnAddTensor) addTensor = nullptr;
+};
+
+/** Loads cuDNN as `search` says (uncached; the engine uses cudnnApi()). */
+CudnnApi loadCudnn(const LibrarySearch& search);
+/** The process-wide cuDNN, loaded once with the default search. */
+const CudnnApi& cudnnApi();
+#endif
+
+/**
+ * cuBLAS entry points. NVIDIA's cuBLAS headers are not needed to build Netlens (the pip cuDNN wheel
+ * and a bare nvcc have none), so the few C signatures used are declared here from the cuBLAS API
+ * reference; handles are opaque pointers and enums plain ints, which is their C ABI.
+ */
+struct CublasApi {
+  using Handle = void*;
+  using Status = int;
+  bool loaded = false;
+  std::string loadedFrom;
+  std::string ltLoadedFrom;
+  std::string failure;
+  Status (*create)(Handle*) = nullptr;                   // cublasCreate_v2
+  Status (*destroy)(Handle) = nullptr;                   // cublasDestroy_v2
+  Status (*setStream)(Handle, cudaStream_t) = nullptr;   // cublasSetStream_v2
+  Status (*setMathMode)(Handle, int) = nullptr;          // cublasSetMathMode
+  Status (*setWorkspace)(Handle, void*, size_t) = nullptr;  // cublasSetWorkspace_v2
+  Status (*getProperty)(libraryPropertyType, int*) = nullptr;  // cublasGetProperty
+  const char* (*statusString)(Status) = nullptr;         // cublasGetStatusString
+  Status (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
+                  float*, int) = nullptr;                // cublasSgemm_v2
+  size_t (*ltVersion)() = nullptr;                       // cublasLtGetVersion
+};
+
+// cuBLAS enum values (cublas_api.h): cublasOperation_t and cublasMath_t.
+constexpr int kCublasOpN = 0;
+constexpr int kCublasOpT = 1;
+constexpr int kCublasDefaultMath = 0;
+constexpr int kCublasPedanticMath = 2;
+constexpr int kCublasTf32TensorOpMath = 3;
+
+CublasApi loadCublas(const LibrarySearch& search);
+const CublasApi& cublasApi();
+
+}  // namespace netlens::cuda

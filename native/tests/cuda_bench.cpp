@@ -1,0 +1,179 @@
+// GPU training-step time of the CUDA executor: median over timed steps (after a warm-up) of
+// trainStep() — host staging of the batch, the step (CUDA graph replay or eager launches), and the
+// loss read back — for the models scripts/gpu/bench_torch.py times in PyTorch on the same card:
+//   cifar: the CIFAR CNN of engine_bench (conv 32,32,pool,64,64,pool, fc-512, fc-10)
+//   seed:  issue 7's seed net, [conv-relu-conv-relu-pool]×3 with widths 64/128/256, fc-512×2, fc-10
+//   resnet8: a ResNet-18-style stem + 3 basic blocks with batch norm on 32×32 (residual adds)
+// SGD with momentum 0.9, cross-entropy, synthetic data; strict fp32 and TF32; graph and eager.
+// Prints one JSON object a line. Not a test.
+//
+// Usage: cuda_bench [batch...]   (default: 64 256)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "cuda_executor.h"
+
+using namespace netlens;
+
+namespace {
+
+std::string node(const std::string& id, const std::string& op, const std::vector<std::string>& inputs, const std::string& attrs) {
+  std::string list;
+  for (const std::string& input : inputs) list += (list.empty() ? "\"" : ",\"") + input + "\"";
+  return "{\"id\":\"" + id + "\",\"op\":\"" + op + "\",\"inputs\":[" + list + "],\"attrs\":" + attrs + "}";
+}
+
+std::string conv(const std::string& id, const std::string& input, int in, int out, int stride = 1, bool bias = true) {
+  return node(id, "conv2d", {input}, "{\"in_channels\":" + std::to_string(in) + ",\"out_channels\":" + std::to_string(out) +
+                                         ",\"kernel_size\":3,\"padding\":1,\"stride\":" + std::to_string(stride) +
+                                         ",\"bias\":" + (bias ? "true" : "false") + "}");
+}
+
+std::string linear(const std::string& id, const std::string& input, int in, int out) {
+  return node(id, "linear", {input}, "{\"in_features\":" + std::to_string(in) + ",\"out_features\":" + std::to_string(out) + "}");
+}
+
+struct Model {
+  std::vector<std::string> nodes;
+  std::string last;
+  double forwardMacs = 0.0;  // per image
+};
+
+Model cifar() {
+  Model m;
+  m.nodes = {conv("c1", "x", 3, 32), node("r1", "relu", {"c1"}, "{}"), conv("c2", "r1", 32, 32), node("r2", "relu", {"c2"}, "{}"),
+             node("p1", "max_pool2d", {"r2"}, "{\"kernel_size\":2}"), conv("c3", "p1", 32, 64), node("r3", "relu", {"c3"}, "{}"),
+             conv("c4", "r3", 64, 64), node("r4", "relu", {"c4"}, "{}"), node("p2", "max_pool2d", {"r4"}, "{\"kernel_size\":2}"),
+             node("f", "flatten", {"p2"}, "{}"), linear("fc1", "f", 4096, 512), node("r5", "relu", {"fc1"}, "{}"),
+             linear("fc2", "r5", 512, 10)};
+  m.last = "fc2";
+  m.forwardMacs = 32.0 * 32 * 32 * 3 * 9 + 32.0 * 32 * 32 * 32 * 9 + 16.0 * 16 * 64 * 32 * 9 + 16.0 * 16 * 64 * 64 * 9 + 4096.0 * 512 + 512.0 * 10;
+  return m;
+}
+
+Model seed() {
+  Model m;
+  std::string last = "x";
+  int channels = 3, size = 32;
+  for (const int width : {64, 128, 256}) {
+    const std::string w = std::to_string(width);
+    m.nodes.push_back(conv("a" + w, last, channels, width));
+    m.nodes.push_back(node("ra" + w, "relu", {"a" + w}, "{}"));
+    m.nodes.push_back(conv("b" + w, "ra" + w, width, width));
+    m.nodes.push_back(node("rb" + w, "relu", {"b" + w}, "{}"));
+    m.nodes.push_back(node("p" + w, "max_pool2d", {"rb" + w}, "{\"kernel_size\":2}"));
+    m.forwardMacs += static_cast<double>(size) * size * 9.0 * (channels * width + width * width);
+    last = "p" + w;
+    channels = width;
+    size /= 2;
+  }
+  m.nodes.push_back(node("f", "flatten", {last}, "{}"));
+  m.nodes.push_back(linear("fc1", "f", 256 * 16, 512));
+  m.nodes.push_back(node("r1", "relu", {"fc1"}, "{}"));
+  m.nodes.push_back(linear("fc2", "r1", 512, 512));
+  m.nodes.push_back(node("r2", "relu", {"fc2"}, "{}"));
+  m.nodes.push_back(linear("fc3", "r2", 512, 10));
+  m.forwardMacs += 4096.0 * 512 + 512.0 * 512 + 512.0 * 10;
+  m.last = "fc3";
+  return m;
+}
+
+Model resnet8() {
+  Model m;
+  const auto bn = [](const std::string& id, const std::string& input, int channels) {
+    return node(id, "batch_norm2d", {input}, "{\"num_features\":" + std::to_string(channels) + "}");
+  };
+  m.nodes = {conv("stem", "x", 3, 64, 1, false), bn("stem_bn", "stem", 64), node("stem_r", "relu", {"stem_bn"}, "{}")};
+  std::string last = "stem_r";
+  m.forwardMacs = 32.0 * 32 * 27 * 64;
+  for (int block = 0; block < 3; ++block) {
+    const std::string b = "b" + std::to_string(block);
+    m.nodes.push_back(conv(b + "c1", last, 64, 64, 1, false));
+    m.nodes.push_back(bn(b + "n1", b + "c1", 64));
+    m.nodes.push_back(node(b + "r1", "relu", {b + "n1"}, "{}"));
+    m.nodes.push_back(conv(b + "c2", b + "r1", 64, 64, 1, false));
+    m.nodes.push_back(bn(b + "n2", b + "c2", 64));
+    m.nodes.push_back(node(b + "s", "add", {b + "n2", last}, "{}"));
+    m.nodes.push_back(node(b + "r2", "relu", {b + "s"}, "{}"));
+    m.forwardMacs += 2.0 * 32 * 32 * 9 * 64 * 64;
+    last = b + "r2";
+  }
+  m.nodes.push_back(node("pool", "adaptive_avg_pool2d", {last}, "{\"output_size\":1}"));
+  m.nodes.push_back(node("f", "flatten", {"pool"}, "{}"));
+  m.nodes.push_back(linear("fc", "f", 64, 10));
+  m.last = "fc";
+  return m;
+}
+
+GraphSpec specFor(const Model& model, int64_t batch) {
+  std::string list;
+  for (const std::string& n : model.nodes) list += (list.empty() ? "" : ",") + n;
+  const std::string b = std::to_string(batch);
+  return parseGraphSpec("{\"inputs\":[{\"name\":\"x\",\"shape\":[" + b + ",3,32,32]},{\"name\":\"y\",\"shape\":[" + b +
+                        "],\"dtype\":\"int64\"}],\"nodes\":[" + list + "],\"outputs\":[\"" + model.last +
+                        "\"],\"loss\":{\"op\":\"cross_entropy\",\"input\":\"" + model.last +
+                        "\",\"target\":\"y\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9}}");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string reason;
+  if (!cuda::cudaExecutorAvailable(&reason)) {
+    std::printf("{\"skipped\":\"%s\"}\n", reason.c_str());
+    return 0;
+  }
+  std::vector<int64_t> batches;
+  for (int i = 1; i < argc; ++i) batches.push_back(std::atoll(argv[i]));
+  if (batches.empty()) batches = {64, 256};
+  const std::vector<std::pair<std::string, Model>> models{{"cifar", cifar()}, {"seed", seed()}, {"resnet8", resnet8()}};
+  constexpr int kWarmup = 5;
+  constexpr int kSteps = 30;
+  int failures = 0;
+  for (const auto& [name, model] : models) {
+    for (const int64_t batch : batches) {
+      for (const bool tf32 : {false, true}) {
+        for (const bool graph : {true, false}) {
+          try {
+            cuda::CudaOptions options;
+            options.tf32 = tf32;
+            options.cudaGraph = graph;
+            cuda::CudaExecutor executor(specFor(model, batch), 0, options);
+            Rng rng(1);
+            Tensor x({batch, 3, 32, 32});
+            for (float& value : x.data) value = rng.uniform(-1.0f, 1.0f);
+            Tensor y({batch});
+            for (float& value : y.data) value = static_cast<float>(rng.next() % 10);
+            const TensorMap inputs{{"x", x}, {"y", y}};
+            for (int i = 0; i < kWarmup; ++i) executor.trainStep(inputs);
+            std::vector<double> times;
+            double loss = 0.0;
+            for (int i = 0; i < kSteps; ++i) {
+              const auto start = std::chrono::steady_clock::now();
+              loss = executor.trainStep(inputs);
+              times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+            }
+            std::sort(times.begin(), times.end());
+            const double median = times[times.size() / 2];
+            const double tflops = 3.0 * 2.0 * model.forwardMacs * static_cast<double>(batch) / (median * 1e9);
+            std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"step_ms_median\":%.3f,"
+                        "\"step_ms_min\":%.3f,\"images_per_s\":%.1f,\"tflops\":%.2f,\"plan_bytes\":%llu,\"last_loss\":%.4f}\n",
+                        name.c_str(), static_cast<long long>(batch), tf32 ? "tf32" : "fp32", graph ? "graph" : "eager", median,
+                        times.front(), 1000.0 * static_cast<double>(batch) / median, tflops,
+                        static_cast<unsigned long long>(executor.plan().total), loss);
+            std::fflush(stdout);
+          } catch (const std::exception& error) {
+            ++failures;
+            std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"error\":\"%s\"}\n",
+                        name.c_str(), static_cast<long long>(batch), tf32 ? "tf32" : "fp32", graph ? "graph" : "eager", error.what());
+          }
+        }
+      }
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}

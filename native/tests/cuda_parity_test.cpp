@@ -1,0 +1,316 @@
+// The CUDA executor against the CPU Executor (the reference): every supported op's forward value,
+// loss and gradients on the same random inputs and the same initial parameters (strict fp32:
+// relative error < 1e-4 of each tensor's scale; TF32: < 5e-3, see kTf32Tolerance), 20 training steps
+// of the CIFAR CNN with SGD+momentum (loss within 1e-3 at every step, graph replay and eager), a
+// batch-norm CNN with AdamW, and the executor's refusals: unsupported ops, another batch size, a
+// NaN step (nothing updated), a plan larger than the GPU (out-of-memory message with the numbers).
+//
+// Without a usable GPU it prints "skipped: <reason>" and passes, unless NETLENS_EXPECT_GPU=1.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cuda_executor.h"
+#include "netlens/executor.h"
+#include "test_support.h"
+
+using namespace netlens;
+using namespace netlens::test;
+using cuda::CudaExecutor;
+using cuda::CudaOptions;
+
+namespace {
+
+constexpr double kStrictTolerance = 1e-4;
+// TF32 rounds each product's inputs to a 10-bit mantissa (relative error ≤ 2⁻¹¹ ≈ 4.9e-4 per
+// operand); summed over a few hundred products with random signs the error relative to the output's
+// largest value stays around 1e-3, so 5e-3 leaves room without hiding a wrong algorithm (which is off by O(1)).
+constexpr double kTf32Tolerance = 5e-3;
+constexpr double kLossTolerance = 1e-3;
+
+std::string node(const std::string& id, const std::string& op, const std::vector<std::string>& inputs, const std::string& attrs) {
+  std::string list;
+  for (const std::string& input : inputs) list += (list.empty() ? "\"" : ",\"") + input + "\"";
+  return "{\"id\":\"" + id + "\",\"op\":\"" + op + "\",\"inputs\":[" + list + "],\"attrs\":" + attrs + "}";
+}
+
+std::string shapeText(const Shape& shape) {
+  std::string text;
+  for (const int64_t extent : shape) text += (text.empty() ? "" : ",") + std::to_string(extent);
+  return "[" + text + "]";
+}
+
+// One op (or a short chain) between input x and an mse loss against target t.
+GraphSpec singleOpSpec(const Shape& input, const std::vector<std::string>& nodes, const std::string& last, const Shape& output) {
+  std::string list;
+  for (const std::string& n : nodes) list += (list.empty() ? "" : ",") + n;
+  return parseGraphSpec("{\"inputs\":[{\"name\":\"x\",\"shape\":" + shapeText(input) + "},{\"name\":\"t\",\"shape\":" + shapeText(output) +
+                        "}],\"nodes\":[" + list + "],\"outputs\":[\"" + last + "\"],\"loss\":{\"op\":\"mse\",\"input\":\"" + last +
+                        "\",\"target\":\"t\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1,\"momentum\":0.9}}");
+}
+
+Tensor randomTensor(const Shape& shape, Rng& rng, float low = -1.0f, float high = 1.0f) {
+  Tensor tensor(shape);
+  for (float& value : tensor.data) value = rng.uniform(low, high);
+  return tensor;
+}
+
+void compareOp(const std::string& name, const Shape& input, const std::vector<std::string>& nodes, const std::string& last,
+               const Shape& output, bool training, bool tf32) {
+  const double tolerance = tf32 ? kTf32Tolerance : kStrictTolerance;
+  const std::string label = name + (tf32 ? " [tf32]" : "") + (training ? "" : " [eval]");
+  std::printf("op %s\n", label.c_str());  // progress, so a crash log shows where it happened
+  std::fflush(stdout);
+  try {
+    const GraphSpec spec = singleOpSpec(input, nodes, last, output);
+    Executor cpu(spec, 7);
+    CudaOptions options;
+    options.tf32 = tf32;
+    CudaExecutor gpu(spec, 7, options);
+    cpu.setTraining(training);
+    gpu.setTraining(training);
+    Rng rng(11);
+    for (const std::string& key : cpu.stateNames()) {
+      checkClose(gpu.state(key), cpu.state(key), 0.0, label + ": initial " + key + " equals the CPU's");
+      if (!cpu.isBuffer(key)) continue;
+      // Running statistics away from their defaults, so eval mode is a real test.
+      if (key.find("running_var") != std::string::npos || key.find("running_mean") != std::string::npos) {
+        Tensor value = randomTensor(cpu.state(key).shape, rng, 0.5f, 1.5f);
+        cpu.setState(key, value);
+        gpu.setState(key, value);
+      }
+    }
+    const TensorMap inputs{{"x", randomTensor(input, rng)}, {"t", randomTensor(output, rng)}};
+    const double cpuLoss = cpu.lossBackward(inputs);
+    const double gpuLoss = gpu.lossBackward(inputs);
+    check(std::fabs(cpuLoss - gpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkClose(gpu.value(last), cpu.value(last), tolerance, label + ": forward value");
+    checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), tolerance, label + ": input gradient");
+    for (const std::string& key : cpu.stateNames()) {
+      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key);
+      if (cpu.isBuffer(key)) checkClose(gpu.state(key), cpu.state(key), tolerance, label + ": buffer " + key + " after forward");
+    }
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+void opParity() {
+  const Shape image{4, 6, 9, 9};
+  const std::string conv = "{\"in_channels\":6,\"out_channels\":8,\"kernel_size\":3,\"stride\":2,\"padding\":1}";
+  for (const bool tf32 : {false, true}) {
+    compareOp("conv2d", image, {node("c", "conv2d", {"x"}, conv)}, "c", {4, 8, 5, 5}, true, tf32);
+    compareOp("linear", {16, 40}, {node("l", "linear", {"x"}, "{\"in_features\":40,\"out_features\":24}")}, "l", {16, 24}, true, tf32);
+  }
+  compareOp("conv2d groups+dilation, no bias", image,
+            {node("c", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":4,\"kernel_size\":3,\"dilation\":2,\"groups\":2,\"bias\":false,\"padding\":\"same\"}")},
+            "c", {4, 4, 9, 9}, true, false);
+  compareOp("linear on 3-D input", {3, 5, 12}, {node("l", "linear", {"x"}, "{\"in_features\":12,\"out_features\":7}")}, "l", {3, 5, 7}, true, false);
+  for (const std::string op : {"relu", "relu6", "sigmoid", "tanh", "silu", "gelu"}) {
+    compareOp(op, {4, 3, 5, 5}, {node("a", op, {"x"}, "{}")}, "a", {4, 3, 5, 5}, true, false);
+  }
+  compareOp("leaky_relu", {4, 30}, {node("a", "leaky_relu", {"x"}, "{\"negative_slope\":0.2}")}, "a", {4, 30}, true, false);
+  compareOp("gelu tanh", {4, 30}, {node("a", "gelu", {"x"}, "{\"approximate\":\"tanh\"}")}, "a", {4, 30}, true, false);
+  compareOp("max_pool2d", image, {node("p", "max_pool2d", {"x"}, "{\"kernel_size\":3,\"stride\":2,\"padding\":1}")}, "p", {4, 6, 5, 5}, true, false);
+  compareOp("max_pool2d ceil_mode", image, {node("p", "max_pool2d", {"x"}, "{\"kernel_size\":2,\"ceil_mode\":true}")}, "p", {4, 6, 5, 5}, true, false);
+  compareOp("avg_pool2d", image,
+            {node("p", "avg_pool2d", {"x"}, "{\"kernel_size\":3,\"stride\":2,\"padding\":1,\"count_include_pad\":false}")}, "p", {4, 6, 5, 5}, true, false);
+  compareOp("avg_pool2d ceil_mode", image, {node("p", "avg_pool2d", {"x"}, "{\"kernel_size\":2,\"ceil_mode\":true}")}, "p", {4, 6, 5, 5}, true, false);
+  compareOp("adaptive_avg_pool2d", {4, 6, 7, 7}, {node("p", "adaptive_avg_pool2d", {"x"}, "{\"output_size\":3}")}, "p", {4, 6, 3, 3}, true, false);
+  for (const bool training : {true, false}) {
+    compareOp("batch_norm2d", image, {node("b", "batch_norm2d", {"x"}, "{\"num_features\":6}")}, "b", image, training, false);
+  }
+  compareOp("batch_norm2d momentum=None", image, {node("b", "batch_norm2d", {"x"}, "{\"num_features\":6,\"momentum\":null}")}, "b", image, true, false);
+  compareOp("batch_norm1d", {16, 10}, {node("b", "batch_norm1d", {"x"}, "{\"num_features\":10}")}, "b", {16, 10}, true, false);
+  compareOp("flatten", image, {node("f", "flatten", {"x"}, "{}")}, "f", {4, 486}, true, false);
+  compareOp("conv, flatten, linear (aliased view)", image,
+            {node("c", "conv2d", {"x"}, conv), node("f", "flatten", {"c"}, "{}"),
+             node("l", "linear", {"f"}, "{\"in_features\":200,\"out_features\":5}")},
+            "l", {4, 5}, true, false);
+  compareOp("reshape", {4, 6, 4}, {node("r", "reshape", {"x"}, "{\"shape\":[4,24]}")}, "r", {4, 24}, true, false);
+  // A residual block: x is read by the convolution and the add, so its gradient accumulates.
+  compareOp("residual add", {2, 6, 8, 8},
+            {node("c", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":6,\"kernel_size\":3,\"padding\":1}"),
+             node("r", "relu", {"c"}, "{}"), node("s", "add", {"x", "r"}, "{}")},
+            "s", {2, 6, 8, 8}, true, false);
+  compareOp("add with alpha", {4, 10},
+            {node("a", "relu", {"x"}, "{}"), node("b", "sigmoid", {"x"}, "{}"), node("s", "add", {"a", "b"}, "{\"alpha\":-0.5}")}, "s",
+            {4, 10}, true, false);
+  compareOp("shared weights", {4, 10},
+            {node("a", "linear", {"x"}, "{\"in_features\":10,\"out_features\":10}"), node("r", "tanh", {"a"}, "{}"),
+             "{\"id\":\"b\",\"op\":\"linear\",\"inputs\":[\"r\"],\"attrs\":{\"in_features\":10,\"out_features\":10},"
+             "\"params\":{\"weight\":\"a.weight\",\"bias\":\"a.bias\"}}"},
+            "b", {4, 10}, true, false);
+  compareOp("dropout in eval", {4, 30}, {node("d", "dropout", {"x"}, "{\"p\":0.5}")}, "d", {4, 30}, false, false);
+}
+
+// Dropout masks come from another generator than the CPU's, so the check is structural: every
+// output is 0 or x/(1−p), about p of them are dropped, and the gradient uses the same mask.
+void dropoutCheck() {
+  const Shape shape{64, 256};
+  const GraphSpec spec = singleOpSpec(shape, {node("d", "dropout", {"x"}, "{\"p\":0.3}")}, "d", shape);
+  CudaExecutor gpu(spec, 3);
+  Rng rng(5);
+  const Tensor x = randomTensor(shape, rng, 0.5f, 1.5f);
+  const Tensor t = randomTensor(shape, rng);
+  gpu.lossBackward({{"x", x}, {"t", t}});
+  const Tensor y = gpu.value("d");
+  const Tensor dx = gpu.inputGradient("x");
+  int64_t dropped = 0;
+  bool structured = true;
+  const float kept = 1.0f / 0.7f;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float mask = y.data[i] == 0.0f ? 0.0f : kept;
+    if (mask == 0.0f) ++dropped;
+    structured = structured && (mask == 0.0f || std::fabs(y.data[i] - x.data[i] * kept) <= 1e-5f * kept);
+    const float dy = 2.0f * (y.data[i] - t.data[i]) / static_cast<float>(x.numel());
+    structured = structured && std::fabs(dx.data[i] - dy * mask) <= 1e-6f;
+  }
+  const double fraction = static_cast<double>(dropped) / static_cast<double>(x.numel());
+  check(structured, "dropout: outputs are 0 or x/(1-p) and the gradient uses the same mask");
+  check(std::fabs(fraction - 0.3) < 0.02, "dropout: dropped fraction " + std::to_string(fraction) + " is near p=0.3");
+  gpu.lossBackward({{"x", x}, {"t", t}});
+  const Tensor again = gpu.value("d");
+  check(again.data != y.data, "dropout: the next step draws another mask");
+}
+
+std::string cifarSpec(int64_t batch, const std::string& optimizer, bool batchNorm) {
+  const auto conv = [](const std::string& id, const std::string& input, int in, int out) {
+    return node(id, "conv2d", {input}, "{\"in_channels\":" + std::to_string(in) + ",\"out_channels\":" + std::to_string(out) +
+                                           ",\"kernel_size\":3,\"padding\":1}");
+  };
+  std::vector<std::string> nodes;
+  std::string last = "x";
+  int channels = 3;
+  int index = 0;
+  for (const int width : {32, 32, 0, 64, 64, 0}) {
+    const std::string id = std::to_string(index++);
+    if (width == 0) {
+      nodes.push_back(node("p" + id, "max_pool2d", {last}, "{\"kernel_size\":2}"));
+      last = "p" + id;
+      continue;
+    }
+    nodes.push_back(conv("c" + id, last, channels, width));
+    last = "c" + id;
+    if (batchNorm) {
+      nodes.push_back(node("b" + id, "batch_norm2d", {last}, "{\"num_features\":" + std::to_string(width) + "}"));
+      last = "b" + id;
+    }
+    nodes.push_back(node("r" + id, "relu", {last}, "{}"));
+    last = "r" + id;
+    channels = width;
+  }
+  nodes.push_back(node("f", "flatten", {last}, "{}"));
+  nodes.push_back(node("fc1", "linear", {"f"}, "{\"in_features\":4096,\"out_features\":512}"));
+  nodes.push_back(node("r", "relu", {"fc1"}, "{}"));
+  nodes.push_back(node("fc2", "linear", {"r"}, "{\"in_features\":512,\"out_features\":10}"));
+  std::string list;
+  for (const std::string& n : nodes) list += (list.empty() ? "" : ",") + n;
+  const std::string b = std::to_string(batch);
+  return "{\"inputs\":[{\"name\":\"x\",\"shape\":[" + b + ",3,32,32]},{\"name\":\"y\",\"shape\":[" + b +
+         "],\"dtype\":\"int64\"}],\"nodes\":[" + list +
+         "],\"outputs\":[\"fc2\"],\"loss\":{\"op\":\"cross_entropy\",\"input\":\"fc2\",\"target\":\"y\"},\"optimizer\":" + optimizer + "}";
+}
+
+void trainingParity(const std::string& label, const std::string& specText, int steps, bool cudaGraph) {
+  try {
+    const GraphSpec spec = parseGraphSpec(specText);
+    const int64_t batch = spec.inputs[0].shape[0];
+    Executor cpu(spec, 1);
+    CudaOptions options;
+    options.cudaGraph = cudaGraph;
+    CudaExecutor gpu(spec, 1, options);
+    std::printf("%s: %s\n%s", label.c_str(), gpu.plan().describe().c_str(), gpu.describeAlgorithms().c_str());
+    std::fflush(stdout);
+    Rng rng(2);
+    double worst = 0.0;
+    for (int step = 0; step < steps; ++step) {
+      Tensor x = randomTensor({batch, 3, 32, 32}, rng);
+      Tensor y({batch});
+      for (float& value : y.data) value = static_cast<float>(rng.next() % 10);
+      const TensorMap inputs{{"x", x}, {"y", y}};
+      const double cpuLoss = cpu.trainStep(inputs);
+      const double gpuLoss = gpu.trainStep(inputs);
+      worst = std::max(worst, std::fabs(cpuLoss - gpuLoss));
+      check(std::fabs(cpuLoss - gpuLoss) <= kLossTolerance,
+            label + ": step " + std::to_string(step + 1) + " loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+      // Rows whose two best logits nearly tie may rank differently; more than one is a real difference.
+      check(std::llabs(gpu.lastStepCorrect() - cpu.lastStepCorrect()) <= 1,
+            label + ": step " + std::to_string(step + 1) + " correct rows " + std::to_string(gpu.lastStepCorrect()) + " vs CPU " +
+                std::to_string(cpu.lastStepCorrect()));
+    }
+    check(gpu.graphCaptured() == cudaGraph, label + ": the step was " + (cudaGraph ? "" : "not ") + "captured as a CUDA graph");
+    check(gpu.stepsTaken() == steps, label + ": steps counted");
+    double worstParameter = 0.0;
+    for (const std::string& key : cpu.stateNames()) worstParameter = std::max(worstParameter, relativeError(gpu.state(key), cpu.state(key)));
+    std::printf("%s: %d steps, largest loss difference %.2e, largest parameter difference %.2e (relative)\n", label.c_str(), steps, worst,
+                worstParameter);
+    check(worstParameter < 1e-2, label + ": parameters after training stay close to the CPU's");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+void refusals() {
+  expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[4]}")}, "n", {2, 4})); },
+               "node \"n\" (layer_norm): not supported by the CUDA executor", "an unsupported op is refused by name");
+  expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "conv2d", {"x"}, "{\"in_channels\":3,\"out_channels\":3,\"kernel_size\":1}")}, "n", {2, 4})); },
+               "node \"n\" (conv2d)", "the CPU executor's spec errors come first");
+  const GraphSpec spec = singleOpSpec({4, 8}, {node("l", "linear", {"x"}, "{\"in_features\":8,\"out_features\":3}")}, "l", {4, 3});
+  CudaExecutor gpu(spec, 0);
+  Rng rng(1);
+  expectThrows([&] { gpu.lossBackward({{"x", randomTensor({5, 8}, rng)}, {"t", randomTensor({5, 3}, rng)}}); }, "memory plan is for [4, 8]",
+               "another batch size is refused");
+  // A NaN loss: trainStep throws and the optimizer kernel leaves every parameter as it was.
+  const Tensor biasBefore = gpu.state("l.bias");
+  Tensor poisoned = gpu.state("l.weight");
+  poisoned.data[0] = NAN;
+  gpu.setState("l.weight", poisoned);
+  expectThrows([&] { gpu.trainStep({{"x", randomTensor({4, 8}, rng)}, {"t", randomTensor({4, 3}, rng)}}); }, "training loss is NaN",
+               "a NaN step throws");
+  check(gpu.state("l.bias").data == biasBefore.data, "a NaN step updates nothing");
+  check(gpu.stepsTaken() == 0, "a NaN step is not counted");
+  // A plan far beyond any GPU: the out-of-memory message carries the numbers.
+  expectThrows([] { CudaExecutor(singleOpSpec({1 << 22, 8192}, {node("l", "linear", {"x"}, "{\"in_features\":8192,\"out_features\":16}")}, "l", {1 << 22, 16})); },
+               "out of GPU memory: the training step needs", "an impossible plan reports out of memory");
+  try {
+    CudaExecutor(singleOpSpec({1 << 22, 8192}, {node("l", "linear", {"x"}, "{\"in_features\":8192,\"out_features\":16}")}, "l", {1 << 22, 16}));
+  } catch (const std::exception& error) {
+    const std::string message = error.what();
+    check(message.find(" are free") != std::string::npos && message.find(" of ") != std::string::npos,
+          "the out-of-memory message has free and total memory: " + message);
+    std::printf("out-of-memory message: %s\n", message.c_str());
+  }
+}
+
+}  // namespace
+
+int main() {
+  std::string reason;
+  const bool available = cuda::cudaExecutorAvailable(&reason);
+  const char* expect = std::getenv("NETLENS_EXPECT_GPU");
+  const bool expectGpu = expect != nullptr && std::string(expect) == "1";
+  if (!available) {
+    std::printf("skipped: %s\n", reason.c_str());
+    // Even without a GPU, building the executor must fail with that reason rather than crash.
+    expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("a", "relu", {"x"}, "{}")}, "a", {2, 4})); }, "cannot run here",
+                 "the executor explains why it cannot run");
+    if (expectGpu) check(false, "NETLENS_EXPECT_GPU=1 but the CUDA executor cannot run: " + reason);
+    return finish("cuda_parity_test");
+  }
+  opParity();
+  dropoutCheck();
+  const std::string sgd = "{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9}";
+  trainingParity("CIFAR CNN, SGD momentum, CUDA graph", cifarSpec(64, sgd, false), 20, true);
+  trainingParity("CIFAR CNN, SGD momentum, eager", cifarSpec(64, sgd, false), 20, false);
+  trainingParity("CIFAR CNN, SGD nesterov + weight decay", cifarSpec(32, "{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9,\"nesterov\":true,\"weight_decay\":0.0005}", false), 10, true);
+  trainingParity("BN CNN, AdamW", cifarSpec(32, "{\"type\":\"adamw\",\"lr\":0.001,\"weight_decay\":0.01}", true), 10, true);
+  trainingParity("BN CNN, Adam + cosine schedule", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001,\"weight_decay\":0.0001,\"schedule\":{\"type\":\"cosine\",\"t_max\":5}}", true), 10, true);
+  refusals();
+  std::printf("worst relative error %.3g\n", worstRelativeError);
+  return finish("cuda_parity_test");
+}

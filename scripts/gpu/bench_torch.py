@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""PyTorch's training-step time for the models native/tests/cuda_bench.cpp times in Netlens.
+
+Run on the lent GPU machine (scripts/gpu/device-check.sh does). Same models, batch sizes and
+precisions as cuda_bench, same step: the batch copied from pinned host memory, forward,
+cross-entropy, backward, SGD with momentum 0.9, and the loss read back (loss.item(), as Netlens's
+trainStep returns the loss). Timed with CUDA events after a warm-up, torch.backends.cudnn.benchmark
+on (PyTorch's best convolution algorithms). Prints one JSON object a line.
+
+Usage: python3 scripts/gpu/bench_torch.py [batch ...]   (default: 64 256)
+"""
+import json
+import statistics
+import sys
+
+import torch
+from torch import nn
+
+WARMUP = 5
+STEPS = 30
+
+
+def cifar():
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(4096, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
+def seed():
+    layers, channels = [], 3
+    for width in (64, 128, 256):
+        layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+                   nn.MaxPool2d(2)]
+        channels = width
+    layers += [nn.Flatten(), nn.Linear(4096, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)]
+    return nn.Sequential(*layers)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.n1 = nn.BatchNorm2d(64)
+        self.c2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.n2 = nn.BatchNorm2d(64)
+
+    def forward(self, x):
+        return torch.relu(self.n2(self.c2(torch.relu(self.n1(self.c1(x))))) + x)
+
+
+def resnet8():
+    return nn.Sequential(nn.Conv2d(3, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), Block(), Block(), Block(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def bench(name, build, batch, precision):
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    device = torch.device("cuda")
+    model = build().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(1)
+    x_host = (torch.rand(batch, 3, 32, 32, generator=generator) * 2 - 1).pin_memory()
+    y_host = torch.randint(0, 10, (batch,), generator=generator).pin_memory()
+
+    def step():
+        x = x_host.to(device, non_blocking=True)
+        y = y_host.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    for _ in range(WARMUP):
+        step()
+    torch.cuda.synchronize()
+    times = []
+    loss = 0.0
+    for _ in range(STEPS):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        loss = step()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    median = statistics.median(times)
+    return {"engine": "torch", "model": name, "batch": batch, "precision": precision, "mode": "eager",
+            "step_ms_median": round(median, 3), "step_ms_min": round(min(times), 3),
+            "images_per_s": round(1000.0 * batch / median, 1), "last_loss": round(loss, 4),
+            "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "gpu": torch.cuda.get_device_name(0)}
+
+
+def main():
+    if not torch.cuda.is_available():
+        print(json.dumps({"skipped": "torch.cuda.is_available() is False"}))
+        return 0
+    torch.backends.cudnn.benchmark = True
+    batches = [int(b) for b in sys.argv[1:]] or [64, 256]
+    failures = 0
+    for name, build in (("cifar", cifar), ("seed", seed), ("resnet8", resnet8)):
+        for batch in batches:
+            for precision in ("fp32", "tf32"):
+                try:
+                    print(json.dumps(bench(name, build, batch, precision)), flush=True)
+                except Exception as error:  # one failing configuration must not hide the others
+                    failures += 1
+                    print(json.dumps({"engine": "torch", "model": name, "batch": batch, "precision": precision,
+                                      "error": str(error)}), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
