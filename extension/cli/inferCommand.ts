@@ -2,11 +2,9 @@
 // inference requests the model inspector uses (inferOpen, inferImageFile, inferRun).
 import * as path from 'node:path';
 
-import { prepareModel } from '../training/modelSpec';
 import type { CommandIo } from './analyzeCommand';
 import { UsageError } from './args';
-import { findPythonEnvironment } from './pythonEnvironment';
-import { dataFor, readableFile, reportFailure, withEngine } from './trainCommand';
+import { dataFor, prepareEvalModel, readableFile, reportFailure, withEngine } from './trainCommand';
 import { inferUsage, parseInfer } from './trainArgs';
 
 const REQUEST_TIMEOUT_MS = 10 * 60_000;
@@ -33,20 +31,7 @@ export async function runInferCommand(args: readonly string[], io: CommandIo): P
   const checkpoint = options.checkpoint === undefined ? undefined : path.resolve(io.cwd, options.checkpoint);
   try {
     return await withEngine(io, async (client) => {
-      const environment = findPythonEnvironment(io.env);
-      // Lowered as for training; the loss and optimizer that adds stay unused in eval mode.
-      const prepared = await prepareModel({
-        file,
-        analyze: {
-          entry: options.entry,
-          inputs: options.inputs.length > 0 ? options.inputs : undefined,
-          batch: 1,
-          pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
-          sitePackages: environment?.sitePackages,
-        },
-        engineOps: await client.request('engineOps', {}),
-        optimizer: { type: 'sgd', lr: 0 },
-      });
+      const prepared = await prepareEvalModel(io, client, { ...options, file });
       const data = options.data === 'default' ? undefined : dataFor(options.data, prepared.sampleShape, io, 'test');
       const opened = await client.request('inferOpen', {
         spec: JSON.stringify(prepared.spec), seed: options.seed, ...(checkpoint ? { checkpoint } : {}), ...(data ? { data } : {}),

@@ -8,11 +8,9 @@ import type { OnnxLayerTable } from '../onnx/layers';
 import { formatLayerTable } from '../onnx/layers';
 import { OnnxFileError } from '../onnx/model';
 import { layerTableOf, loadOnnxRuntime, type Ort } from '../onnx/runtime';
-import { prepareModel } from '../training/modelSpec';
 import type { CommandIo } from './analyzeCommand';
 import { parseInputSpec, UsageError } from './args';
-import { findPythonEnvironment } from './pythonEnvironment';
-import { readableFile, reportFailure, withEngine } from './trainCommand';
+import { prepareEvalModel, readableFile, reportFailure, withEngine } from './trainCommand';
 import type { InputSpec } from '../analysis/reportTypes';
 
 export const onnxUsage = `Usage: netlens onnx FILE.onnx [--json]
@@ -126,20 +124,7 @@ export async function runExportOnnxCommand(args: readonly string[], io: CommandI
   const out = path.resolve(io.cwd, options.out);
   try {
     return await withEngine(io, async (client) => {
-      const environment = findPythonEnvironment(io.env);
-      const prepared = await prepareModel({
-        file,
-        analyze: {
-          entry: options.entry,
-          inputs: options.inputs.length > 0 ? options.inputs : undefined,
-          batch: 1,
-          pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
-          sitePackages: environment?.sitePackages,
-        },
-        engineOps: await client.request('engineOps', {}),
-        // Lowered as for training; the loss and optimizer stay unused by the export.
-        optimizer: { type: 'sgd', lr: 0 },
-      });
+      const prepared = await prepareEvalModel(io, client, { ...options, file });
       const result = await client.request('onnxExport', { spec: JSON.stringify(prepared.spec), seed: options.seed, ...(checkpoint ? { checkpoint } : {}), out });
       if (options.json) io.stdout(`${JSON.stringify({ model: prepared.model.name, weights: checkpoint ? 'checkpoint' : 'initial', ...result })}\n`);
       else {

@@ -16,6 +16,7 @@ import { readResumePoint } from '../training/resume';
 import { RunControl } from '../training/runControl';
 import { RunStore } from '../training/runStore';
 import { runTraining, type TrainingEvent } from '../training/train';
+import type { InputSpec } from '../analysis/reportTypes';
 import type { CommandIo } from './analyzeCommand';
 import { UsageError, type OptimizerName } from './args';
 import { findPythonEnvironment } from './pythonEnvironment';
@@ -33,6 +34,26 @@ function engineLocation(io: CommandIo): { hostModule: string; execArgv: string[]
   return bundled
     ? { hostModule: bundledHostModule(root), execArgv: [], addonPath: addon.path }
     : { hostModule: path.join(root, 'extension', 'engine', 'host.ts'), execArgv: ['--import', 'tsx'], addonPath: addon.path };
+}
+
+/**
+ * Analyzes FILE at batch 1 and lowers it for evaluation (inference, ONNX export): lowered as for
+ * training, so the loss and the optimizer the spec carries stay unused in eval mode.
+ */
+export async function prepareEvalModel(io: CommandIo, client: EngineClient, options: { file: string; entry?: string; inputs: InputSpec[]; pythonPath: string[] }): Promise<PreparedModel> {
+  const environment = findPythonEnvironment(io.env);
+  return prepareModel({
+    file: options.file,
+    analyze: {
+      entry: options.entry,
+      inputs: options.inputs.length > 0 ? options.inputs : undefined,
+      batch: 1,
+      pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
+      sitePackages: environment?.sitePackages,
+    },
+    engineOps: await client.request('engineOps', {}),
+    optimizer: { type: 'sgd', lr: 0 },
+  });
 }
 
 export async function withEngine<T>(io: CommandIo, body: (client: EngineClient) => Promise<T>): Promise<T> {
