@@ -70,7 +70,12 @@ test('"Run on an image…" shows top predictions and the activations panel with 
   await session.step('pick-image', async () => {
     const input = session.page.locator('.quick-input-widget input.input');
     await input.waitFor({ timeout: UI_TIMEOUT_MS });
-    await input.fill(path.join(session.workspaceDir, 'cat.png'));
+    // The dialog writes its start folder into the input after it opens; a path typed before that is
+    // overwritten (seen on CI: Enter then opened the folder). Wait for the folder, then type.
+    const target = path.join(session.workspaceDir, 'cat.png');
+    await session.page.waitForFunction(() => ((document.querySelector('.quick-input-widget input.input') as HTMLInputElement | null)?.value ?? '') !== '', undefined, { timeout: UI_TIMEOUT_MS });
+    await input.fill(target);
+    await session.page.waitForFunction((expected) => (document.querySelector('.quick-input-widget input.input') as HTMLInputElement | null)?.value === expected, target, { timeout: UI_TIMEOUT_MS });
     await session.page.keyboard.press('Enter');
   });
   await session.step('predictions', () => waitInFrame(frame, 'predictions shown', () => document.body.dataset['predicted'] === 'yes', 90_000));
