@@ -70,13 +70,17 @@ test('"Run on an image…" shows top predictions and the activations panel with 
   await session.step('pick-image', async () => {
     const input = session.page.locator('.quick-input-widget input.input');
     await input.waitFor({ timeout: UI_TIMEOUT_MS });
-    // The dialog writes its start folder into the input after it opens; a path typed before that is
-    // overwritten (seen on CI: Enter then opened the folder). Wait for the folder, then type.
-    const target = path.join(session.workspaceDir, 'cat.png');
-    await session.page.waitForFunction(() => ((document.querySelector('.quick-input-widget input.input') as HTMLInputElement | null)?.value ?? '') !== '', undefined, { timeout: UI_TIMEOUT_MS });
-    await input.fill(target);
-    await session.page.waitForFunction((expected) => (document.querySelector('.quick-input-widget input.input') as HTMLInputElement | null)?.value === expected, target, { timeout: UI_TIMEOUT_MS });
-    await session.page.keyboard.press('Enter');
+    // The dialog fills the input with its start folder (the workspace) asynchronously, so typing a
+    // path races with it (seen: the start folder prefixed to the typed path). Pick the file from the
+    // dialog's own list instead, as a user would.
+    const row = session.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'cat.png' });
+    await row.first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await row.first().click();
+    // A click on a file accepts it in some builds and only selects it in others.
+    if (await input.isVisible()) {
+      await session.page.waitForFunction(() => ((document.querySelector('.quick-input-widget input.input') as HTMLInputElement | null)?.value ?? '').endsWith('cat.png'), undefined, { timeout: UI_TIMEOUT_MS }).catch(() => undefined);
+      if (await input.isVisible()) await session.page.keyboard.press('Enter');
+    }
   });
   await session.step('predictions', () => waitInFrame(frame, 'predictions shown', () => document.body.dataset['predicted'] === 'yes', 90_000));
   const top = await frame.$$eval('#onnx-top tr', (items) => items.map((row) => (row.textContent ?? '').trim()));
