@@ -1,6 +1,7 @@
 // The "Netlens Activations" page: the image and its top-5 classes, every layer's feature maps as
 // colormapped grids (hover reads a value), the first layer's filters, a saliency overlay and an
 // occlusion map. It renders what the messages carry and asks for more; it computes no model.
+import { element } from '../shared/dom';
 import { connect } from '../shared/vscodeApi';
 import { inspectorBodyHtml } from './body';
 import {
@@ -36,12 +37,6 @@ if (!document.getElementById('inspector-layers')) document.body.insertAdjacentHT
 
 const channel = connect<FromInspector>();
 const colormap = viridisTable();
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`activations page: #${id} is missing`);
-  return found as T;
-}
 
 const ui = {
   title: element('inspector-title'),

@@ -1,4 +1,5 @@
 // The "Netlens Engine" page: renders the engine's hello as a table, or why there is none.
+import { element } from '../shared/dom';
 import { connect } from '../shared/vscodeApi';
 import { isToEngineInfoView, type EngineInfoViewState, type FromEngineInfoView } from './messages';
 import { engineInfoBodyHtml } from './body';
@@ -8,12 +9,6 @@ import { engineInfoRows } from './rows';
 if (!document.getElementById('engine-table')) document.body.insertAdjacentHTML('afterbegin', engineInfoBodyHtml);
 
 const channel = connect<FromEngineInfoView>();
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`engine info page: #${id} is missing`);
-  return found as T;
-}
 
 function renderTable(table: HTMLTableElement, state: EngineInfoViewState): void {
   const body = table.tBodies[0] ?? table.createTBody();

@@ -1,5 +1,6 @@
 // The ONNX model page: the layer table of a .onnx file (like the model summary), its totals, and
 // the top predictions after "Run on an image…". Activations go to the Activations panel.
+import { cell, element } from '../shared/dom';
 import { connect } from '../shared/vscodeApi';
 import { onnxBodyHtml } from './body';
 import { isToOnnxView, type FromOnnxView, type OnnxPrediction, type OnnxViewTable } from './protocol';
@@ -8,19 +9,6 @@ import { isToOnnxView, type FromOnnxView, type OnnxPrediction, type OnnxViewTabl
 if (!document.getElementById('onnx-layers')) document.body.insertAdjacentHTML('afterbegin', onnxBodyHtml);
 
 const channel = connect<FromOnnxView>();
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`onnx page: #${id} is missing`);
-  return found as T;
-}
-
-function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
 
 function fileName(file: string): string {
   return file.split(/[\\/]/).pop() ?? file;

@@ -1,5 +1,6 @@
 // The "Netlens Summary" page: one torchinfo-like table per model of the file, rendered from
 // rows the extension already formatted; clicking a layer's name jumps to its line.
+import { cell, element } from '../shared/dom';
 import { connect } from '../shared/vscodeApi';
 import { summaryBodyHtml } from './body';
 import { isToSummaryView, type FromSummaryView, type SummaryModel, type SummaryViewState } from './messages';
@@ -8,19 +9,6 @@ import { isToSummaryView, type FromSummaryView, type SummaryModel, type SummaryV
 if (!document.getElementById('summary-models')) document.body.insertAdjacentHTML('afterbegin', summaryBodyHtml);
 
 const channel = connect<FromSummaryView>();
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`summary page: #${id} is missing`);
-  return found as T;
-}
-
-function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
 
 function modelSection(model: SummaryModel, index: number): HTMLElement {
   const section = document.createElement('section');

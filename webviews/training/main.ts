@@ -9,6 +9,7 @@
 // page says `ready`, so a restored page draws the same curves.
 import uPlot from 'uplot';
 
+import { cell, element } from '../shared/dom';
 import { connect } from '../shared/vscodeApi';
 import { dashboardBodyHtml } from './body';
 import { isToDashboard, type DashboardRun, type FromDashboard } from './protocol';
@@ -56,12 +57,6 @@ let listRenderQueued = false;
 /** The run list last rendered (a new `runs` message always renders at once). */
 let listedRuns: DashboardRun[] | undefined;
 let redraws = 0;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`training dashboard: #${id} is missing`);
-  return found as T;
-}
 
 // ---- colours: VS Code's chart palette when the page runs inside it, fixed fallbacks otherwise.
 
@@ -141,13 +136,6 @@ function seriesOf(id: string): RunSeries {
     seriesByRun.set(id, series);
   }
   return series;
-}
-
-function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
 }
 
 function renderRunList(): void {
