@@ -2,22 +2,11 @@
 // the totals, the layer links and the copy button, checked without VS Code. Needs dist/ (npm run
 // build) and Debian's chromium; skips with the reason otherwise.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import { launchChromium, newWebviewPage, pageOrigin, pageSkipReason } from './webviewPage';
 
-const webviewsDist = path.resolve(__dirname, '..', '..', 'dist', 'webviews');
-const chromiumBin = process.env['NETLENS_CHROMIUM'] ?? '/usr/bin/chromium';
-const origin = 'http://netlens.test';
-const contentTypes: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
-
-const skipReason = !fs.existsSync(path.join(webviewsDist, 'summary.dev.html'))
-  ? 'dist/webviews not built (npm run build)'
-  : !fs.existsSync(chromiumBin)
-    ? `no chromium at ${chromiumBin} (set NETLENS_CHROMIUM)`
-    : undefined;
+const skipReason = pageSkipReason('summary.dev.html');
 
 interface RenderedSummary {
   status: string;
@@ -31,18 +20,10 @@ interface RenderedSummary {
 }
 
 async function renderFixture(fixture: string): Promise<RenderedSummary> {
-  const browser = await chromium.launch({ executablePath: chromiumBin, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    // Files come straight from dist/webviews; nothing listens on a port.
-    await page.route(`${origin}/**`, async (route) => {
-      const file = path.join(webviewsDist, decodeURIComponent(new URL(route.request().url()).pathname));
-      if (!file.startsWith(webviewsDist) || !fs.existsSync(file)) return route.fulfill({ status: 404 });
-      return route.fulfill({ path: file, contentType: contentTypes[path.extname(file)] ?? 'application/octet-stream' });
-    });
-    await page.goto(`${origin}/summary.dev.html?fixture=fixtures/summary/${fixture}`);
+    const { page, errors } = await newWebviewPage(browser);
+    await page.goto(`${pageOrigin}/summary.dev.html?fixture=fixtures/summary/${fixture}`);
     await page.waitForFunction(() => ['ready', 'empty'].includes(document.body.dataset['status'] ?? ''));
     assert.deepEqual(errors, []);
     return await page.evaluate(() => ({

@@ -8,22 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 import type { InspectorFilters, InspectorImage, InspectorOcclusion, InspectorSaliency, InspectorSession, ToInspector } from '../../webviews/activations/protocol';
 import { formatValue, gridLayout, positionAt, topPredictions } from '../../webviews/activations/render';
+import { launchChromium, newWebviewPage, pageOrigin, pageSkipReason } from './webviewPage';
 
-const webviewsDist = path.resolve(__dirname, '..', '..', 'dist', 'webviews');
 const fixtureFile = path.resolve(__dirname, '..', '..', 'webviews', 'activations', 'fixtures', 'lenet5.json');
-const chromiumBin = process.env['NETLENS_CHROMIUM'] ?? '/usr/bin/chromium';
-const origin = 'http://netlens.test';
-const contentTypes: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 
-const skipReason = !fs.existsSync(path.join(webviewsDist, 'activations.dev.html'))
-  ? 'dist/webviews not built (npm run build)'
-  : !fs.existsSync(chromiumBin)
-    ? `no chromium at ${chromiumBin} (set NETLENS_CHROMIUM)`
-    : undefined;
+const skipReason = pageSkipReason('activations.dev.html');
 
 function recorded(): { session: InspectorSession; image: InspectorImage; filters: InspectorFilters; saliency: InspectorSaliency; occlusion: InspectorOcclusion } {
   const log = JSON.parse(fs.readFileSync(fixtureFile, 'utf8')) as ToInspector[];
@@ -37,20 +30,14 @@ function recorded(): { session: InspectorSession; image: InspectorImage; filters
 
 /** Opens the page on a log: a file under dist/webviews/fixtures, or messages served for this test only. */
 async function withPage(log: string | ToInspector[], check: (page: Page, errors: string[]) => Promise<void>): Promise<void> {
-  const browser = await chromium.launch({ executablePath: chromiumBin, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.route(`${origin}/**`, async (route) => {
-      const url = new URL(route.request().url());
-      if (url.pathname === '/inline.json' && typeof log !== 'string') return route.fulfill({ body: JSON.stringify(log), contentType: 'application/json' });
-      const file = path.join(webviewsDist, decodeURIComponent(url.pathname));
-      if (!file.startsWith(webviewsDist) || !fs.existsSync(file)) return route.fulfill({ status: 404 });
-      return route.fulfill({ path: file, contentType: contentTypes[path.extname(file)] ?? 'application/octet-stream' });
+    const { page, errors } = await newWebviewPage(browser, {
+      viewport: { width: 1400, height: 1000 },
+      serve: (pathname) => (pathname === '/inline.json' && typeof log !== 'string' ? { body: JSON.stringify(log), contentType: 'application/json' } : undefined),
     });
     const fixture = typeof log === 'string' ? `fixtures/activations/${log}` : 'inline.json';
-    await page.goto(`${origin}/activations.dev.html?fixture=${fixture}`);
+    await page.goto(`${pageOrigin}/activations.dev.html?fixture=${fixture}`);
     await check(page, errors);
   } finally {
     await browser.close();

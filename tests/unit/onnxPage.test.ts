@@ -7,24 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
 import { onnxMarkdown, onnxViewTable } from '../../extension/editor/onnxView';
 import { buildLayerTable } from '../../extension/onnx/layers';
 import { readOnnxFile } from '../../extension/onnx/model';
 import { isToOnnxView, type OnnxViewTable, type ToOnnxView } from '../../webviews/onnx/protocol';
+import { launchChromium, newWebviewPage, pageOrigin, pageSkipReason } from './webviewPage';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
-const webviewsDist = path.join(repoRoot, 'dist', 'webviews');
-const chromiumBin = process.env['NETLENS_CHROMIUM'] ?? '/usr/bin/chromium';
-const origin = 'http://netlens.test';
-const contentTypes: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
-
-const skipReason = !fs.existsSync(path.join(webviewsDist, 'onnx.dev.html'))
-  ? 'dist/webviews not built (npm run build)'
-  : !fs.existsSync(chromiumBin)
-    ? `no chromium at ${chromiumBin} (set NETLENS_CHROMIUM)`
-    : undefined;
+const skipReason = pageSkipReason('onnx.dev.html');
 
 test('the recorded log is what onnxView makes of the golden model, and it parses as page messages', () => {
   const log = JSON.parse(fs.readFileSync(path.join(repoRoot, 'webviews', 'onnx', 'fixtures', 'small_cnn.json'), 'utf8')) as ToOnnxView[];
@@ -39,17 +29,10 @@ test('the recorded log is what onnxView makes of the golden model, and it parses
 });
 
 async function render(fixture: string): Promise<Record<string, unknown>> {
-  const browser = await chromium.launch({ executablePath: chromiumBin, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.route(`${origin}/**`, async (route) => {
-      const file = path.join(webviewsDist, decodeURIComponent(new URL(route.request().url()).pathname));
-      if (!file.startsWith(webviewsDist) || !fs.existsSync(file)) return route.fulfill({ status: 404 });
-      return route.fulfill({ path: file, contentType: contentTypes[path.extname(file)] ?? 'application/octet-stream' });
-    });
-    await page.goto(`${origin}/onnx.dev.html?fixture=fixtures/onnx/${fixture}`);
+    const { page, errors } = await newWebviewPage(browser);
+    await page.goto(`${pageOrigin}/onnx.dev.html?fixture=fixtures/onnx/${fixture}`);
     await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset['status'] ?? ''));
     if (fixture === 'small_cnn.json') await page.waitForFunction(() => document.body.dataset['predicted'] === 'yes');
     assert.deepEqual(errors, []);

@@ -5,22 +5,13 @@
 // over a reload (the page's hide/restore path). Needs dist/ (npm run build) and Debian's
 // chromium; skips with the reason otherwise.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
-const webviewsDist = path.resolve(__dirname, '..', '..', 'dist', 'webviews');
-const chromiumBin = process.env['NETLENS_CHROMIUM'] ?? '/usr/bin/chromium';
-const origin = 'http://netlens.test';
-const contentTypes: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
+import { launchChromium, newWebviewPage, pageOrigin, pageSkipReason } from './webviewPage';
 
-const skipReason = !fs.existsSync(path.join(webviewsDist, 'training.dev.html'))
-  ? 'dist/webviews not built (npm run build)'
-  : !fs.existsSync(chromiumBin)
-    ? `no chromium at ${chromiumBin} (set NETLENS_CHROMIUM)`
-    : undefined;
+const skipReason = pageSkipReason('training.dev.html');
 
 interface Opened {
   browser: Browser;
@@ -30,24 +21,16 @@ interface Opened {
 }
 
 async function open(fixture: string): Promise<Opened> {
-  const browser = await chromium.launch({ executablePath: chromiumBin, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
-  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
-  const errors: string[] = [];
+  const browser = await launchChromium();
+  const { page, errors } = await newWebviewPage(browser, { viewport: { width: 1000, height: 900 } });
   const posted: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   // Outside VS Code the page logs what it would post; the second argument is the message.
   page.on('console', async (message) => {
     if (!message.text().startsWith('[netlens webview] would post')) return;
     const value = await message.args()[1]?.jsonValue().catch(() => undefined);
     posted.push(JSON.stringify(value));
   });
-  await page.route(`${origin}/**`, async (route) => {
-    const file = path.join(webviewsDist, decodeURIComponent(new URL(route.request().url()).pathname));
-    if (!file.startsWith(webviewsDist) || !fs.existsSync(file)) return route.fulfill({ status: 404 });
-    // A concurrent `npm run build` may remove dist/ between the check and the read: answer 404, not a crash.
-    return route.fulfill({ path: file, contentType: contentTypes[path.extname(file)] ?? 'application/octet-stream' }).catch(() => route.fulfill({ status: 404 }));
-  });
-  await page.goto(`${origin}/training.dev.html?fixture=fixtures/training/${fixture}`);
+  await page.goto(`${pageOrigin}/training.dev.html?fixture=fixtures/training/${fixture}`);
   await page.waitForFunction(() => ['ready', 'empty'].includes(document.body.dataset['status'] ?? ''));
   return { browser, page, errors, posted };
 }
