@@ -26,6 +26,7 @@ import { parseInputComment } from './inputs';
 export type { AnalyzeOptions, FileReport, ModelReport } from './reportTypes';
 export type { TextEdit } from './python/parser';
 export { flushAstCacheWrites } from './python/astCache';
+export { createAnalyzerWarmUp, warmUpAnalyzer, WARM_UP_ROUNDS, type AnalyzerWarmUp } from './warmUp';
 
 /** Imported files' ASTs, shared by every analyzer in the process (keyed by path, checked by content). */
 const sharedAstCache = new Map<string, { source: string; ast: ModuleAst }>();

@@ -6,7 +6,7 @@
 // the analyzer holds.
 import { parentPort } from 'node:worker_threads';
 
-import { DocumentAnalyzer } from '../analysis/index';
+import { createAnalyzerWarmUp, DocumentAnalyzer, type AnalyzerWarmUp } from '../analysis/index';
 import type { AnalyzeOptions, FileReport } from '../analysis/reportTypes';
 import { findPythonEnvironment } from '../cli/pythonEnvironment';
 import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob } from './analysisJob';
@@ -149,9 +149,36 @@ function send(reply: WorkerReply): void {
   port!.postMessage(reply, reply.ok && reply.kind === 'analyze' ? transferablesOf(reply.view) : []);
 }
 
+// Start-up warm-up (analysis/warmUp.ts): while no request has come, analyze a built-in model one
+// step at a time so the interpreter is compiled before the user's first file. The first request
+// ends it; it waits at most for the step under way.
+let warmUp: AnalyzerWarmUp | undefined;
+let requestSeen = false;
+function stopWarmUp(): void {
+  warmUp?.dispose();
+  warmUp = undefined;
+}
+function warmUpStep(): void {
+  if (!warmUp || requestSeen) return stopWarmUp();
+  let more = false;
+  try {
+    more = warmUp.step();
+  } catch {
+    // A warm-up failure only costs speed; the real analysis reports its own errors.
+  }
+  if (more) setImmediate(warmUpStep);
+  else stopWarmUp();
+}
+createAnalyzerWarmUp().then((created) => {
+  if (requestSeen) return created.dispose();
+  warmUp = created;
+  setImmediate(warmUpStep);
+}, () => { /* the parser failed to load: the first job reports it */ });
+
 // Jobs (and queries that run the analyzer) run strictly one after another: the analyzers are not reentrant.
 let queue = Promise.resolve();
 port.on('message', (request: WorkerRequest) => {
+  requestSeen = true;
   if (request.kind === 'query' && request.query.kind !== 'maxBatch') {
     const started = performance.now();
     try {

@@ -194,9 +194,27 @@ function scalePoly(a: Poly, k: number): Poly {
   return normalise(a.terms.map((t) => ({ coef: t.coef * k, atoms: t.atoms })), a.constant * k);
 }
 
+// Products of symbolic polynomials are memoised by the canonical forms of both factors: a
+// symbolic trace multiplies the same `N*floor((H - 1)/2 + 1)*...` for the MACs of every layer
+// of a stage, each as a fresh polynomial, and expanding and re-sorting the product was the
+// largest cost of a symbolic re-analysis. Bounded, cleared when full, like the display memo.
+const PRODUCT_MEMO_LIMIT = 20_000;
+const productMemo = new Map<string, Poly>();
+
 function mulPoly(a: Poly, b: Poly): Poly {
   if (b.terms.length === 0) return scalePoly(a, b.constant);
   if (a.terms.length === 0) return scalePoly(b, a.constant);
+  const key = `${canonicalKey(a)}#${canonicalKey(b)}`;
+  let product = productMemo.get(key);
+  if (product === undefined) {
+    product = expandProduct(a, b);
+    if (productMemo.size >= PRODUCT_MEMO_LIMIT) productMemo.clear();
+    productMemo.set(key, product);
+  }
+  return product;
+}
+
+function expandProduct(a: Poly, b: Poly): Poly {
   const terms: { coef: number; atoms: readonly Atom[] }[] = [];
   const aTerms = [...a.terms, { coef: a.constant, atoms: [] as Atom[] }];
   const bTerms = [...b.terms, { coef: b.constant, atoms: [] as Atom[] }];
@@ -586,9 +604,17 @@ export function shapeToString(s: Shape): string {
 
 /** Product of dims (numel). */
 export function product(dims: Shape): Dim {
-  let out: Dim = 1;
-  for (const d of dims) out = mul(out, d);
-  return out;
+  // Known factors first, then the symbolic ones, then one scaling: the symbolic part of a
+  // layer's numel (`N*H*W`) is the same for every layer of a stage and hits the product memo.
+  let known = 1;
+  let symbolic: Poly | undefined;
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (typeof d === 'number') known *= d;
+    else symbolic = symbolic === undefined ? toPoly(d) : mulPoly(symbolic, toPoly(d));
+  }
+  if (symbolic === undefined || known === 0) return known;
+  return fromPoly(scalePoly(symbolic, known));
 }
 
 /**

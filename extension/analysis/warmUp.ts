@@ -1,0 +1,212 @@
+// Start-up warm-up of a long-lived analyzer process (the editor's analysis worker). V8 runs a
+// function in its bytecode interpreter until it has run a while, then compiles it with its
+// optimizing tiers; the analyzer's interpreter, torch catalog and report code are the same for
+// every Python file, so a few analyses of a built-in model at start-up leave them compiled, and
+// the user's first file is analyzed at the speed of a later one (measured in
+// docs/PERFORMANCE.md: scripts/bench-analyzer.mjs, "cold" with and without it).
+//
+// The built-in file is analyzed from memory (no disk, no imports outside the catalog) the two
+// ways the editor analyzes: discovery (symbolic input) and an entry with a concrete input, each
+// followed by a one-line edit and an incremental re-analysis. Each analysis is a separate step so
+// that a caller can stop between them when real work arrives.
+import { DocumentAnalyzer, type AnalyzeOptions } from './index';
+import type { TextEdit } from './python/parser';
+
+/** A file that looks like the model code people write: stages built in loops, concatenation and residual additions, an init loop. */
+export const WARM_UP_MODEL = `import math
+from collections import OrderedDict
+from functools import partial
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, num_input_features: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1, stride=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(bn_size * growth_rate, growth_rate)
+        self.drop_rate = float(drop_rate)
+
+    def forward(self, inputs: List[torch.Tensor]) -> torch.Tensor:
+        concated = torch.cat(inputs, 1)
+        out = self.conv1(self.relu1(self.norm1(concated)))
+        out = self.conv2(self.relu2(self.norm2(out)))
+        if self.drop_rate > 0:
+            out = F.dropout(out, p=self.drop_rate, training=self.training)
+        return out
+
+
+class DenseBlock(nn.ModuleDict):
+    def __init__(self, num_layers: int, num_input_features: int, bn_size: int, growth_rate: int, drop_rate: float) -> None:
+        super().__init__()
+        for i in range(num_layers):
+            layer = DenseLayer(num_input_features + i * growth_rate, growth_rate=growth_rate, bn_size=bn_size, drop_rate=drop_rate)
+            self.add_module("denselayer%d" % (i + 1), layer)
+
+    def forward(self, init_features: torch.Tensor) -> torch.Tensor:
+        features = [init_features]
+        for name, layer in self.items():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class Transition(nn.Sequential):
+    def __init__(self, num_input_features: int, num_output_features: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_input_features)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(num_input_features, num_output_features, kernel_size=1, stride=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class BasicBlock(nn.Module):
+    expansion: int = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None, norm_layer=None) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class WarmUpNet(nn.Module):
+    def __init__(self, growth_rate: int = 8, block_config: Tuple[int, ...] = (3, 4), num_init_features: int = 16, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict([
+            ("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+            ("norm0", nn.BatchNorm2d(num_init_features)),
+            ("relu0", nn.ReLU(inplace=True)),
+            ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
+        ]))
+        num_features = num_init_features
+        for i, num_layers in enumerate(block_config):
+            block = DenseBlock(num_layers=num_layers, num_input_features=num_features, bn_size=2, growth_rate=growth_rate, drop_rate=0.0)
+            self.features.add_module(f"denseblock{i + 1}", block)
+            num_features = num_features + num_layers * growth_rate
+            if i != len(block_config) - 1:
+                self.features.add_module("transition%d" % (i + 1), Transition(num_features, num_features // 2))
+                num_features = num_features // 2
+        width = num_features
+        self.stage = nn.Sequential(*[BasicBlock(width, width, norm_layer=partial(nn.BatchNorm2d, eps=1e-5)) for _ in range(2)])
+        self.down = BasicBlock(width, 2 * width, stride=2, downsample=nn.Sequential(nn.Conv2d(width, 2 * width, 1, stride=2, bias=False), nn.BatchNorm2d(2 * width)))
+        self.heads = nn.ModuleList([nn.Linear(2 * width, num_classes), nn.Linear(2 * width, 1)])
+        self.dropout = nn.Dropout(p=0.2)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 1.0 / math.sqrt(m.in_features))
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        features = F.relu(self.features(x), inplace=True)
+        out = self.down(self.stage(features))
+        out = F.adaptive_avg_pool2d(out, (1, 1))
+        out = torch.flatten(out, 1)
+        out = self.dropout(out.view(out.size(0), -1))
+        return self.heads[0](out), torch.sigmoid(self.heads[1](out)).squeeze(-1)
+`;
+
+export const WARM_UP_FILE = '/netlens-warm-up/warm_up_model.py';
+const EDIT_FROM = 'num_classes: int = 10)';
+const EDIT_TO = 'num_classes: int = 100)';
+
+/** The analyses of one round: discovery, then an entry with a concrete input. */
+const ROUND_OPTIONS: AnalyzeOptions[] = [
+  {},
+  { entry: 'WarmUpNet()', inputs: [{ shape: [2, 3, 64, 64] }] },
+];
+
+/** How many rounds the editor's worker runs at start-up (see docs/PERFORMANCE.md for the effect). */
+export const WARM_UP_ROUNDS = 6;
+
+export interface AnalyzerWarmUp {
+  /** Runs one analysis of the warm-up (a few tens of ms); false once all have run. */
+  step(): boolean;
+  dispose(): void;
+}
+
+/** A warm-up of `rounds` rounds on its own analyzer; the parser is loaded here. */
+export async function createAnalyzerWarmUp(rounds: number = WARM_UP_ROUNDS): Promise<AnalyzerWarmUp> {
+  const analyzer = await DocumentAnalyzer.create(WARM_UP_FILE, { astCacheDir: false });
+  const at = WARM_UP_MODEL.indexOf(EDIT_FROM);
+  const edited = WARM_UP_MODEL.slice(0, at) + EDIT_TO + WARM_UP_MODEL.slice(at + EDIT_FROM.length);
+  const edit = lineEdit(WARM_UP_MODEL, at, EDIT_FROM.length, EDIT_TO.length);
+  const readFile = (file: string): string | undefined => (file === WARM_UP_FILE ? WARM_UP_MODEL : undefined);
+  // Each round: per option set, the file as written, then the edit applied incrementally.
+  const steps: (() => void)[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const options of ROUND_OPTIONS) {
+      const withFs: AnalyzeOptions = { ...options, readFile };
+      steps.push(() => { analyzer.update(WARM_UP_MODEL); analyzer.analyze(withFs); });
+      steps.push(() => { analyzer.update(edited, edit); analyzer.analyze(withFs); });
+    }
+  }
+  let next = 0;
+  return {
+    step(): boolean {
+      if (next < steps.length) steps[next++]();
+      return next < steps.length;
+    },
+    dispose(): void {
+      next = steps.length;
+      analyzer.dispose();
+    },
+  };
+}
+
+/** Runs the whole warm-up at once (scripts, tests, one-shot processes); returns the milliseconds it took. */
+export async function warmUpAnalyzer(rounds: number = WARM_UP_ROUNDS): Promise<number> {
+  const started = performance.now();
+  const warmUp = await createAnalyzerWarmUp(rounds);
+  try {
+    while (warmUp.step()) { /* every step */ }
+  } finally {
+    warmUp.dispose();
+  }
+  return performance.now() - started;
+}
+
+/** A single-line replacement as the editor reports it; the source is ASCII. */
+function lineEdit(source: string, start: number, oldLength: number, newLength: number): TextEdit {
+  const position = (index: number): { row: number; column: number } => {
+    const before = source.slice(0, index);
+    const row = before.split('\n').length - 1;
+    return { row, column: index - (before.lastIndexOf('\n') + 1) };
+  };
+  const startPosition = position(start);
+  return {
+    startIndex: start,
+    oldEndIndex: start + oldLength,
+    newEndIndex: start + newLength,
+    startPosition,
+    oldEndPosition: position(start + oldLength),
+    newEndPosition: { row: startPosition.row, column: startPosition.column + newLength },
+  };
+}

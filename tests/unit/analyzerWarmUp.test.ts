@@ -1,0 +1,50 @@
+// The analysis worker's start-up warm-up (analysis/warmUp.ts) must exercise the analyzer's real
+// paths: its built-in model has to analyze cleanly both ways the editor analyzes, or the warm-up
+// would compile error paths instead of the interpreter, catalog and report code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { DocumentAnalyzer } from '../../extension/analysis/index';
+import { createAnalyzerWarmUp, WARM_UP_FILE, WARM_UP_MODEL } from '../../extension/analysis/warmUp';
+
+const readFile = (file: string): string | undefined => (file === WARM_UP_FILE ? WARM_UP_MODEL : undefined);
+
+test('the warm-up model analyzes without diagnostics, symbolic and concrete', async () => {
+  const analyzer = await DocumentAnalyzer.create(WARM_UP_FILE, { astCacheDir: false });
+  try {
+    analyzer.update(WARM_UP_MODEL);
+    const discovered = analyzer.analyze({ readFile });
+    assert.deepEqual(discovered.diagnostics, []);
+    assert.equal(discovered.models.length, 1);
+    const symbolic = discovered.models[0];
+    assert.equal(symbolic.name, 'WarmUpNet');
+    assert.deepEqual(symbolic.output, [['N', 10], ['N']]);
+    assert.deepEqual(symbolic.diagnostics.filter((d) => d.severity !== 'info'), []);
+
+    const concrete = analyzer.analyze({ readFile, entry: 'WarmUpNet()', inputs: [{ shape: [2, 3, 64, 64] }] });
+    assert.deepEqual(concrete.diagnostics, []);
+    const model = concrete.models[0];
+    assert.deepEqual(model.output, [[2, 10], [2]]);
+    assert.deepEqual(model.diagnostics, []);
+    // Leaf-layer calls: conv0/norm0/relu0/pool0, 7 dense layers of 6, a transition of 4, two basic
+    // blocks of 6 (the ReLU runs twice), the downsampling block of 8, dropout, 2 heads.
+    assert.equal(model.layers.length, 4 + 7 * 6 + 4 + 2 * 6 + 8 + 1 + 2);
+    assert.ok(model.memory.training_peak_bytes > 0);
+  } finally {
+    analyzer.dispose();
+  }
+});
+
+test('a warm-up runs four analyses per round, one per step, and stops when disposed', async () => {
+  const warmUp = await createAnalyzerWarmUp(2);
+  let steps = 1;
+  while (warmUp.step()) steps++;
+  assert.equal(steps, 8);
+  assert.equal(warmUp.step(), false);
+  warmUp.dispose();
+
+  const stopped = await createAnalyzerWarmUp(2);
+  assert.equal(stopped.step(), true);
+  stopped.dispose();
+  assert.equal(stopped.step(), false);
+});
