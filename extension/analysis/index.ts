@@ -27,6 +27,7 @@ export type { AnalyzeOptions, FileReport, ModelReport } from './reportTypes';
 export type { TextEdit } from './python/parser';
 export { flushAstCacheWrites } from './python/astCache';
 export { createAnalyzerWarmUp, warmUpAnalyzer, WARM_UP_ROUNDS, type AnalyzerWarmUp } from './warmUp';
+export { collectYoungGeneration } from './idleCollect';
 
 /** Imported files' ASTs, shared by every analyzer in the process (keyed by path, checked by content). */
 const sharedAstCache = new Map<string, { source: string; ast: ModuleAst }>();

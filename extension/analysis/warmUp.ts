@@ -5,7 +5,7 @@
 // the user's first file is analyzed at the speed of a later one (measured in
 // docs/PERFORMANCE.md: scripts/bench-analyzer.mjs, "cold" with and without it).
 //
-// The built-in file is analyzed from memory (no disk, no imports outside the catalog) the two
+// The built-in file and the module it imports are read from memory (no disk) and analyzed the two
 // ways the editor analyzes: discovery (symbolic input) and an entry with a concrete input, each
 // followed by a one-line edit and an incremental re-analysis. Each analysis is a separate step so
 // that a caller can stop between them when real work arrives.
@@ -22,9 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
+from warm_up_blocks import BasicBlock, conv3x3
 
 
 class DenseLayer(nn.Module):
@@ -70,29 +68,6 @@ class Transition(nn.Sequential):
         self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
 
 
-class BasicBlock(nn.Module):
-    expansion: int = 1
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None, norm_layer=None) -> None:
-        super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = norm_layer(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = norm_layer(planes)
-        self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        return self.relu(out)
-
-
 class WarmUpNet(nn.Module):
     def __init__(self, growth_rate: int = 8, block_config: Tuple[int, ...] = (3, 4), num_init_features: int = 16, num_classes: int = 10) -> None:
         super().__init__()
@@ -133,9 +108,49 @@ class WarmUpNet(nn.Module):
         return self.heads[0](out), torch.sigmoid(self.heads[1](out)).squeeze(-1)
 `;
 
+/** An imported module of the warm-up model: library code, whose function bodies are converted on first use. */
+export const WARM_UP_BLOCKS = `from typing import Optional
+
+import torch
+import torch.nn as nn
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion: int = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None, norm_layer=None) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+`;
+
 export const WARM_UP_FILE = '/netlens-warm-up/warm_up_model.py';
+const WARM_UP_BLOCKS_FILE = '/netlens-warm-up/warm_up_blocks.py';
 const EDIT_FROM = 'num_classes: int = 10)';
 const EDIT_TO = 'num_classes: int = 100)';
+
+/** The warm-up's two files, served from memory (the `readFile` option of the analysis). */
+export function warmUpFiles(file: string): string | undefined {
+  return file === WARM_UP_FILE ? WARM_UP_MODEL : file === WARM_UP_BLOCKS_FILE ? WARM_UP_BLOCKS : undefined;
+}
 
 /** The analyses of one round: discovery, then an entry with a concrete input. */
 const ROUND_OPTIONS: AnalyzeOptions[] = [
@@ -158,7 +173,7 @@ export async function createAnalyzerWarmUp(rounds: number = WARM_UP_ROUNDS): Pro
   const at = WARM_UP_MODEL.indexOf(EDIT_FROM);
   const edited = WARM_UP_MODEL.slice(0, at) + EDIT_TO + WARM_UP_MODEL.slice(at + EDIT_FROM.length);
   const edit = lineEdit(WARM_UP_MODEL, at, EDIT_FROM.length, EDIT_TO.length);
-  const readFile = (file: string): string | undefined => (file === WARM_UP_FILE ? WARM_UP_MODEL : undefined);
+  const readFile = warmUpFiles;
   // Each round: per option set, the file as written, then the edit applied incrementally.
   const steps: (() => void)[] = [];
   for (let round = 0; round < rounds; round++) {

@@ -6,7 +6,7 @@
 // the analyzer holds.
 import { parentPort } from 'node:worker_threads';
 
-import { createAnalyzerWarmUp, DocumentAnalyzer, type AnalyzerWarmUp } from '../analysis/index';
+import { collectYoungGeneration, createAnalyzerWarmUp, DocumentAnalyzer, type AnalyzerWarmUp } from '../analysis/index';
 import type { AnalyzeOptions, FileReport } from '../analysis/reportTypes';
 import { findPythonEnvironment } from '../cli/pythonEnvironment';
 import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob } from './analysisJob';
@@ -155,8 +155,10 @@ function send(reply: WorkerReply): void {
 let warmUp: AnalyzerWarmUp | undefined;
 let requestSeen = false;
 function stopWarmUp(): void {
-  warmUp?.dispose();
+  if (!warmUp) return;
+  warmUp.dispose();
   warmUp = undefined;
+  if (!requestSeen) collectYoungGeneration();
 }
 function warmUpStep(): void {
   if (!warmUp || requestSeen) return stopWarmUp();
@@ -175,6 +177,15 @@ createAnalyzerWarmUp().then((created) => {
   setImmediate(warmUpStep);
 }, () => { /* the parser failed to load: the first job reports it */ });
 
+// Idle-time collection (analysis/idleCollect.ts): when the last queued request is answered and
+// nothing new came in the meantime, the young generation is collected before the next keystroke.
+let queuedRequests = 0;
+function collectWhenIdle(): void {
+  setImmediate(() => {
+    if (queuedRequests === 0) collectYoungGeneration();
+  });
+}
+
 // Jobs (and queries that run the analyzer) run strictly one after another: the analyzers are not reentrant.
 let queue = Promise.resolve();
 port.on('message', (request: WorkerRequest) => {
@@ -191,5 +202,9 @@ port.on('message', (request: WorkerRequest) => {
     }
     return;
   }
-  queue = queue.then(() => handleQueued(request)).then(send);
+  queuedRequests++;
+  queue = queue.then(() => handleQueued(request)).then((reply) => {
+    send(reply);
+    if (--queuedRequests === 0) collectWhenIdle();
+  });
 });

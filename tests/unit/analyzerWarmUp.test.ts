@@ -4,10 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { DocumentAnalyzer } from '../../extension/analysis/index';
-import { createAnalyzerWarmUp, WARM_UP_FILE, WARM_UP_MODEL } from '../../extension/analysis/warmUp';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import * as vm from 'node:vm';
 
-const readFile = (file: string): string | undefined => (file === WARM_UP_FILE ? WARM_UP_MODEL : undefined);
+import { DocumentAnalyzer } from '../../extension/analysis/index';
+import { collectYoungGeneration } from '../../extension/analysis/idleCollect';
+import { createAnalyzerWarmUp, warmUpFiles, WARM_UP_FILE, WARM_UP_MODEL } from '../../extension/analysis/warmUp';
+
+const readFile = warmUpFiles;
 
 test('the warm-up model analyzes without diagnostics, symbolic and concrete', async () => {
   const analyzer = await DocumentAnalyzer.create(WARM_UP_FILE, { astCacheDir: false });
@@ -47,4 +51,19 @@ test('a warm-up runs four analyses per round, one per step, and stops when dispo
   assert.equal(stopped.step(), true);
   stopped.dispose();
   assert.equal(stopped.step(), false);
+});
+
+test('idle collection runs a young-generation GC and leaves no `gc` global behind', async () => {
+  const kinds: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) kinds.push(((entry as { detail?: { kind?: number } }).detail?.kind) ?? -1);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  assert.equal(collectYoungGeneration(), true);
+  assert.equal(collectYoungGeneration(), true);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observer.disconnect();
+  assert.ok(kinds.includes(constants.NODE_PERFORMANCE_GC_MINOR), `gc kinds seen: ${kinds.join(', ')}`);
+  assert.equal(vm.runInNewContext('typeof gc'), 'undefined');
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined');
 });
