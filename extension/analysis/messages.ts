@@ -30,5 +30,7 @@ export const messages = {
   divisionByZero: () => 'Division by zero.',
   mainBlockBudget: () => "Netlens stopped following this file's __main__ block (too much work); the models are analyzed anyway.",
   mainBlockStopped: (why: string) => `Netlens stopped following this file's __main__ block at: ${why.split('\n')[0]} The models are analyzed anyway.`,
+  cudaDeviceReported: (name: string, cc: string) => `${name} (sm ${cc})`,
+  cudaDeviceAssumed: (name: string, cc: string) => `${name} (sm ${cc}) assumed: no GPU reported`,
   inputSizeSolved: (sizes: string) => `No input size was given; Netlens assumes ${sizes}, the smallest size the layers accept. Add a '# netlens: input=(...)' comment to choose another.`,
 } as const;

@@ -8,7 +8,7 @@ import { nnHelpersOf } from './interp/nn';
 import type { DType, InstanceValue, TensorValue, Value } from './interp/values';
 import { reportDims, type GraphRecorder } from './interp/graphRecorder';
 import type { AnalyzeOptions, DiagnosticReport, GraphNodeReport, GraphReport, GraphTensorRef, LayerReport, ModelReport, ReportDim } from './reportTypes';
-import { modelMemory, type MemoryModelInput } from './memory/index';
+import { modelMemory, type MemoryModelInput, type MemoryRuntime, type ParameterTensor } from './memory/index';
 
 export function reportDim(d: Dim): ReportDim {
   return typeof d === 'number' ? d : dim.dimToString(d);
@@ -147,7 +147,7 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
     if (p.requiresGrad !== false) trainable += n;
   }
   const graph = r.graph ? graphReport(r.graph.recorder, r.graph.outputs, r.paths) : undefined;
-  const modeled = modelMemory(memoryModelInput(r, parameters, helpers.namedBuffers(r.model, modules), graph ?? layerGraph(interp, r, flattened)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, options.memoryDevice, options.maxBatchTable ?? false);
+  const modeled = modelMemory(memoryModelInput(r, parameters, helpers.namedBuffers(r.model, modules), graph ?? layerGraph(interp, r, flattened)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, memoryRuntime(options), options.maxBatchTable ?? false);
   layers.forEach((layer, i) => (layer.saved_bytes = modeled.layerSaved[i]));
   const memory = modeled.memory;
   const report: ModelReport = {
@@ -184,8 +184,16 @@ interface FlattenedCall {
 }
 
 /** What the memory model needs from a trace: the data flow, parameter and buffer sizes. */
+function memoryRuntime(options: AnalyzeOptions): MemoryRuntime {
+  const runtime: MemoryRuntime = { device: options.memoryDevice ?? 'cuda' };
+  if (options.optimizerForeach !== undefined) runtime.foreach = options.optimizerForeach;
+  if (options.gpu) runtime.gpu = options.gpu;
+  return runtime;
+}
+
 function memoryModelInput(r: TraceResult, parameters: readonly [string, TensorValue][], buffers: readonly [string, TensorValue][], graph: GraphReport): MemoryModelInput {
   const paramsByPath = new Map<string, number>();
+  const parameterTensors: ParameterTensor[] = new Array<ParameterTensor>(parameters.length);
   let totalParams = 0;
   let trainableParams = 0;
   let largestParam = 0;
@@ -194,15 +202,19 @@ function memoryModelInput(r: TraceResult, parameters: readonly [string, TensorVa
     const p = parameters[i][1];
     const n = numel(p) ?? 0;
     totalParams += n;
-    if (p.requiresGrad === false) continue;
+    const dot = name.lastIndexOf('.');
+    const path = dot >= 0 ? name.slice(0, dot) : '';
+    const trainable = p.requiresGrad !== false;
+    parameterTensors[i] = { path, name: dot >= 0 ? name.slice(dot + 1) : name, numel: n, trainable };
+    if (!trainable) continue;
     trainableParams += n;
     largestParam = Math.max(largestParam, n);
-    const path = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '';
     paramsByPath.set(path, (paramsByPath.get(path) ?? 0) + n);
   }
-  const buffersBytes = buffers.reduce((sum, [, b]) => sum + tensorBytes(b), 0);
+  const bufferTensorBytes = buffers.map(([, b]) => tensorBytes(b));
+  const buffersBytes = bufferTensorBytes.reduce((sum, bytes) => sum + bytes, 0);
   const inputs = r.inputs.map((t) => ({ shape: tensorShape(t), bytesPerElement: DTYPE_BYTES[t.dtype] }));
-  return { graph, inputs, paramsByPath, totalParams, trainableParams, largestParam, buffersBytes };
+  return { graph, inputs, paramsByPath, totalParams, trainableParams, largestParam, buffersBytes, parameterTensors, bufferTensorBytes };
 }
 
 /**

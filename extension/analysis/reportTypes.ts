@@ -54,6 +54,10 @@ export interface MemoryReport {
   saved_bytes?: number;
   /** Where the training peak is: "forward:<graph node>", "loss", "backward:<graph node>" or "optimizer". */
   training_peak_at?: string;
+  /** CUDA: the cuBLAS/cuBLASLt workspaces PyTorch keeps for the step's GEMMs (0 without one); inside training_peak_bytes. */
+  cublas_workspace_bytes?: number;
+  /** CUDA: the GPU the workspaces are sized for, or the one assumed ("NVIDIA H100 (sm 9.0) assumed: no GPU reported"). */
+  cuda_device?: string;
   /** The largest batch whose training peak fits `capacity_bytes`, per optimizer and dtype (0: not even one sample). */
   max_batch?: { capacity_bytes: number; entries: { optimizer: 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop'; dtype: 'float32' | 'bfloat16' | 'float16'; batch: number }[] };
 }
@@ -176,6 +180,10 @@ export interface AnalyzeOptions {
   gpuMemoryGB?: number;
   /** Where the training step runs, for the optimizer's temporaries (CUDA: multi-tensor path); default cuda. */
   memoryDevice?: 'cuda' | 'cpu';
+  /** The optimizer's multi-tensor (foreach) path; default: on cuda only, as PyTorch picks it. */
+  optimizerForeach?: boolean;
+  /** The GPU of the memory estimate (the engine's device info: name, compute capability "9.0"); default: an H100 is assumed. */
+  gpu?: { name?: string; computeCapability?: string };
   /**
    * Fill memory.max_batch (largest batch that fits, for every optimizer and dtype). Off by default:
    * it runs the memory model 15 times, too slow for every keystroke; the CLI turns it on.

@@ -11,6 +11,10 @@ rounding and library workspaces); torch.profiler's CPU memory events would give 
 allocations but only as a flat event list, without the live-set peak.
 
 Run: python3 scripts/memory/measure_cpu.py > tests/unit/goldens/memory/cpu_oracle.json
+
+FOREACH_CASES run the optimizers with foreach=True, the multi-tensor path PyTorch picks for
+CUDA parameters (it also runs on CPU tensors when asked): they check the CUDA-style optimizer
+temporaries on the CPU. `--foreach` runs only those (their results carry "foreach": true).
 """
 import importlib.util
 import json
@@ -69,22 +73,22 @@ def load(source, entry):
     return eval(entry, vars(mod))
 
 
-def optimizer_for(name, params):
+def optimizer_for(name, params, foreach=None):
     if name == "sgd":
-        return torch.optim.SGD(params, lr=0.01)
+        return torch.optim.SGD(params, lr=0.01, foreach=foreach)
     if name == "momentum":
-        return torch.optim.SGD(params, lr=0.01, momentum=0.9)
+        return torch.optim.SGD(params, lr=0.01, momentum=0.9, foreach=foreach)
     if name == "adam":
-        return torch.optim.Adam(params, lr=1e-3)
+        return torch.optim.Adam(params, lr=1e-3, foreach=foreach)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=1e-3)
-    return torch.optim.RMSprop(params, lr=1e-3)
+        return torch.optim.AdamW(params, lr=1e-3, foreach=foreach)
+    return torch.optim.RMSprop(params, lr=1e-3, foreach=foreach)
 
 
-def measure(example, entry, shape, classes, optimizer):
+def measure(example, entry, shape, classes, optimizer, foreach=False):
     torch.manual_seed(0)
     model = load(example, entry).train()
-    opt = optimizer_for(optimizer, model.parameters())
+    opt = optimizer_for(optimizer, model.parameters(), foreach=True if foreach else None)
     # Two-dimensional inputs are token ids; the loss is over every position's logits.
     x = torch.randint(0, classes, shape) if len(shape) == 2 else torch.randn(*shape)
     y = None
@@ -117,8 +121,11 @@ def measure(example, entry, shape, classes, optimizer):
     start = tracker.live
     with tracker:
         step()
-    return {"example": example, "entry": entry, "input": list(shape), "optimizer": optimizer,
-            "input_dtype": "int64" if len(shape) == 2 else "float32", "dtype": "float32", "start_bytes": start, "peak_bytes": tracker.peak}
+    result = {"example": example, "entry": entry, "input": list(shape), "optimizer": optimizer,
+              "input_dtype": "int64" if len(shape) == 2 else "float32", "dtype": "float32", "start_bytes": start, "peak_bytes": tracker.peak}
+    if foreach:
+        result["foreach"] = True
+    return result
 
 
 # (example file, entry expression, input shape, classes, optimizers)
@@ -138,16 +145,27 @@ CASES = [
     ("gru_classifier.py", "GRUClassifier()", (8, 64), 4, ("adam",)),
     ("torchvision:models.mobilenetv2", "mobilenet_v2()", (2, 3, 224, 224), 1000, ("sgd",)),
 ]
-if len(sys.argv) > 1:  # only the cases whose entry contains the argument
-    CASES = [c for c in CASES if sys.argv[1] in c[1]]
+# The same step with foreach=True. VGG-16's 411 MB fc weight tells the paths apart: the per-tensor
+# path holds two temporaries of it at once, the foreach path one temporary of every parameter.
+FOREACH_CASES = [
+    ("lenet5.py", "LeNet5()", (16, 1, 32, 32), 10, ("momentum", "adam", "rmsprop")),
+    ("resnet_blocks.py", "resnet10_basic()", (8, 3, 32, 32), 10, ("adam",)),
+    ("vgg16.py", "vgg16(num_classes=10, batch_norm=True)", (2, 3, 64, 64), 10, ("adam", "rmsprop")),
+    ("char_rnn.py", "CharRNN()", (8, 64), 96, ("adamw",)),
+]
+
+args = [a for a in sys.argv[1:] if a != "--foreach"]
+RUNS = [(c, True) for c in FOREACH_CASES] if "--foreach" in sys.argv[1:] else [(c, False) for c in CASES] + [(c, True) for c in FOREACH_CASES]
+if args:  # only the cases whose entry contains the argument
+    RUNS = [r for r in RUNS if args[0] in r[0][1]]
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     results = []
-    for example, entry, shape, classes, optimizers in CASES:
+    for (example, entry, shape, classes, optimizers), foreach in RUNS:
         for optimizer in optimizers:
             try:
-                results.append(measure(example, entry, shape, classes, optimizer))
+                results.append(measure(example, entry, shape, classes, optimizer, foreach))
             except Exception as e:  # a case that cannot run is reported, not hidden
                 print(f"{example} {entry}: {e}", file=sys.stderr)
     json.dump({"torch": torch.__version__, "device": "cpu", "method": "TorchDispatchMode storage liveness", "results": results}, sys.stdout, indent=1)

@@ -34,8 +34,12 @@ const small: MemoryModelInput = {
   buffersBytes: 0,
 };
 
+// The tensor-level walk with the CUDA (foreach) optimizer path and without the CUDA runtime's
+// terms (512-byte blocks, cuBLAS workspaces: memoryCuda.test.ts), so the hand walk stays exact.
+const TENSORS = { device: 'cpu', foreach: true } as const;
+
 test('a conv/relu/pool/linear step, walked by hand', () => {
-  const e = estimateMemory(small, { dtype: 'float32', optimizer: 'sgd', device: 'cuda' });
+  const e = estimateMemory(small, { dtype: 'float32', optimizer: 'sgd', ...TENSORS });
   // ReLU keeps the conv output (in place, one storage), the pool its int64 indices, the linear its input.
   assert.deepEqual(e.savedPerNode, [0, 2048, 1024, 0, 512]);
   // Peak: during ReLU's backward, params 3048 + batch 1536 + conv output 2048 + indices gone,
@@ -49,11 +53,11 @@ test('a conv/relu/pool/linear step, walked by hand', () => {
 });
 
 test('optimizer state and the moment of the peak move with the optimizer and device', () => {
-  const momentum = estimateMemory(small, { dtype: 'float32', optimizer: 'momentum', device: 'cuda' });
+  const momentum = estimateMemory(small, { dtype: 'float32', optimizer: 'momentum', ...TENSORS });
   assert.equal(momentum.optimizer_bytes, 3048);
   assert.equal(momentum.training_peak_bytes, 13428 + 3048);
   const adamCpu = estimateMemory(small, { dtype: 'float32', optimizer: 'adam', device: 'cpu' });
-  const adamCuda = estimateMemory(small, { dtype: 'float32', optimizer: 'adam', device: 'cuda' });
+  const adamCuda = estimateMemory(small, { dtype: 'float32', optimizer: 'adam', ...TENSORS });
   assert.equal(adamCpu.optimizer_bytes, 6096);
   // Per-tensor Adam: two temporaries of the largest parameter; foreach: one of every parameter.
   const lastCpu = adamCpu.moments[adamCpu.moments.length - 1];
@@ -62,8 +66,8 @@ test('optimizer state and the moment of the peak move with the optimizer and dev
 });
 
 test('autocast halves activations and keeps a cast copy of conv/linear weights and of the batch', () => {
-  const f32 = estimateMemory(small, { dtype: 'float32', optimizer: 'sgd', device: 'cuda' });
-  const bf16 = estimateMemory(small, { dtype: 'bfloat16', optimizer: 'sgd', device: 'cuda' });
+  const f32 = estimateMemory(small, { dtype: 'float32', optimizer: 'sgd', ...TENSORS });
+  const bf16 = estimateMemory(small, { dtype: 'bfloat16', optimizer: 'sgd', ...TENSORS });
   assert.equal(bf16.params_bytes, f32.params_bytes);
   // conv: weight cast 112·2 + batch cast 384·2; relu: conv output 512·2; pool: indices stay int64; fc: input 128·2 + weight 650·2.
   assert.deepEqual(bf16.savedPerNode, [112 * 2 + 384 * 2, 1024, 1024, 0, 128 * 2 + 650 * 2]);
@@ -107,7 +111,7 @@ test('largest batch that fits: each moment is fixed bytes plus bytes per sample'
     inputs: small.inputs.map((i) => ({ ...i, shape: [batch, ...i.shape.slice(1)] })),
     graph: { ...small.graph, nodes: small.graph.nodes.map((n) => ({ ...n, outputs: n.outputs.map((s) => [batch, ...s.slice(1)]) })) },
   });
-  const options = { dtype: 'float32', optimizer: 'adam', device: 'cuda' } as const;
+  const options = { dtype: 'float32', optimizer: 'adam', ...TENSORS } as const;
   const capacity = 1e6;
   const b = largestBatchThatFits(estimateMemory(small, options).moments, 2, capacity);
   assert.ok(b > 2);

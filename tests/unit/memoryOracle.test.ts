@@ -22,6 +22,14 @@ interface MeasuredCase {
   optimizer: NonNullable<AnalyzeOptions['optimizer']>;
   dtype: NonNullable<AnalyzeOptions['dtype']>;
   peak_bytes: number;
+  /** The optimizer ran with foreach=True (CPU oracle cases of the CUDA optimizer path). */
+  foreach?: boolean;
+}
+
+/** What gpu.json says of its GPU: the memory model sizes the CUDA runtime's terms for it. */
+interface MeasuredGpu {
+  gpu?: string;
+  compute_capability?: string;
 }
 
 /** The model file of a case: an examples/ file, or "torchvision:models.resnet" read from .cache/pysrc. */
@@ -33,19 +41,22 @@ function sourceFile(c: MeasuredCase): { file: string; needsPysrc: boolean } {
   return { file: path.join(ROOT, 'examples', source), needsPysrc: false };
 }
 
-async function estimate(c: MeasuredCase, device: 'cpu' | 'cuda'): Promise<number> {
+async function estimate(c: MeasuredCase, device: 'cpu' | 'cuda', gpu?: MeasuredGpu): Promise<number> {
   const { file } = sourceFile(c);
   const input: InputSpec = { shape: c.input, dtype: c.input_dtype ?? 'float32' };
-  const report = await analyzeFile(file, fs.readFileSync(file, 'utf8'), {
+  const options: AnalyzeOptions = {
     entry: c.entry, inputs: [input], optimizer: c.optimizer, dtype: c.dtype, recordGraph: true, memoryDevice: device, sitePackages: [PYSRC],
-  });
+  };
+  if (c.foreach !== undefined) options.optimizerForeach = c.foreach;
+  if (gpu?.compute_capability) options.gpu = { name: gpu.gpu, computeCapability: gpu.compute_capability };
+  const report = await analyzeFile(file, fs.readFileSync(file, 'utf8'), options);
   const model = report.models[0];
   assert.ok(model, `${c.entry}: no model in the report`);
   return model.memory.training_peak_bytes;
 }
 
 function caseName(c: MeasuredCase): string {
-  return `${c.entry} ${JSON.stringify(c.input)} ${c.dtype} ${c.optimizer}`;
+  return `${c.entry} ${JSON.stringify(c.input)} ${c.dtype} ${c.optimizer}${c.foreach ? ' foreach' : ''}`;
 }
 
 const cpu = JSON.parse(fs.readFileSync(path.join(GOLDENS, 'cpu_oracle.json'), 'utf8')) as { results: MeasuredCase[] };
@@ -59,14 +70,14 @@ for (const c of cpu.results) {
 }
 
 const gpuFile = path.join(GOLDENS, 'gpu.json');
-const gpu = fs.existsSync(gpuFile) ? (JSON.parse(fs.readFileSync(gpuFile, 'utf8')) as { results: MeasuredCase[] }) : undefined;
+const gpu = fs.existsSync(gpuFile) ? (JSON.parse(fs.readFileSync(gpuFile, 'utf8')) as MeasuredGpu & { results: MeasuredCase[] }) : undefined;
 if (!gpu) {
   test('GPU training peak within ±10 %', { skip: 'tests/unit/goldens/memory/gpu.json absent: run scripts/memory/measure_gpu.py on a GPU machine' }, () => {});
 } else {
   for (const c of gpu.results) {
     const skip = sourceFile(c).needsPysrc && !fs.existsSync(PYSRC) ? 'torchvision sources absent (node scripts/fetch-python-sources.mjs)' : false;
     test(`GPU training peak within ±10 %: ${caseName(c)}`, { skip }, async () => {
-      const ours = await estimate(c, 'cuda');
+      const ours = await estimate(c, 'cuda', gpu);
       const ratio = ours / c.peak_bytes;
       assert.ok(Math.abs(ratio - 1) <= TOLERANCE, `estimate ${ours} vs measured ${c.peak_bytes} (×${ratio.toFixed(3)})`);
     });

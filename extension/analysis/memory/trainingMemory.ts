@@ -5,9 +5,14 @@
 // reverse, making gradients of inputs and parameters and freeing what each op saved.
 //
 // Mixed precision (bfloat16/float16 autocast): parameters, gradients and optimizer state
-// stay float32; activations are 2 bytes; conv/linear keep a 2-byte cast copy of their
-// weight (saved for backward) and of a float32 model input; the loss runs in float32.
-import type { GraphArgument, GraphReport, GraphTensorRef, ReportDim } from '../reportTypes';
+// stay float32; activations are 2 bytes; conv/linear (and on CUDA cuDNN's RNNs) keep a 2-byte
+// cast copy of their weight (saved for backward) and of a float32 model input, and their weight
+// gradient is made in 2 bytes before it is cast into the float32 .grad; the loss runs in float32.
+//
+// On CUDA (cudaRuntime.ts) every tensor is counted as the caching allocator's 512-byte blocks,
+// and the cuBLAS/cuBLASLt workspaces PyTorch keeps are part of the fixed bytes.
+import type { GraphArgument, GraphNodeReport, GraphReport, GraphTensorRef, ReportDim } from '../reportTypes';
+import { cublasWorkspaces, cudaBlockBytes, mayUseCublasLt, runsGemm, type GpuDevice } from './cudaRuntime';
 import { memoryRule, type OpCallFacts } from './savedTensors';
 
 export type Optimizer = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
@@ -27,6 +32,16 @@ const OPTIMIZER_FOREACH_TEMPORARIES: Record<Optimizer, number> = { sgd: 0, momen
  */
 const OPTIMIZER_PER_TENSOR_TEMPORARIES: Record<Optimizer, number> = { sgd: 0, momentum: 0, adam: 2, adamw: 2, rmsprop: 1 };
 
+/** One parameter tensor, for the CUDA allocator's per-tensor blocks. */
+export interface ParameterTensor {
+  /** named_modules() path of its module ('' for the model itself). */
+  path: string;
+  /** Its own name in the module ('weight', 'bias'). */
+  name: string;
+  numel: number;
+  trainable: boolean;
+}
+
 export interface MemoryModelInput {
   graph: GraphReport;
   /** Model input shapes and element sizes (token ids are 8-byte int64). */
@@ -38,13 +53,24 @@ export interface MemoryModelInput {
   /** Largest single trainable parameter (elements): the single-tensor optimizer's temporary. */
   largestParam: number;
   buffersBytes: number;
+  /** Every float32 parameter tensor; absent: the CUDA estimate does not round them per tensor. */
+  parameterTensors?: readonly ParameterTensor[];
+  /** Bytes of every buffer tensor, likewise. */
+  bufferTensorBytes?: readonly number[];
 }
 
 export interface TrainingOptions {
   dtype: TrainingDType;
   optimizer: Optimizer;
-  /** CUDA parameters take the foreach optimizer path; CPU ones the per-tensor path. */
+  /** Where the step runs: CUDA adds the allocator's block rounding and the cuBLAS workspaces. */
   device: 'cuda' | 'cpu';
+  /**
+   * The multi-tensor (foreach) optimizer path; default: as PyTorch picks it, on CUDA parameters
+   * only. `foreach=True` on CPU parameters takes it too.
+   */
+  foreach?: boolean;
+  /** The GPU the CUDA estimate is for (the engine's device info); absent: an H100 is assumed. */
+  gpu?: GpuDevice;
 }
 
 export interface MemoryMoment {
@@ -53,6 +79,11 @@ export interface MemoryMoment {
   bytes: number;
   /** Bytes that do not grow with the batch (parameters, buffers, their gradients, optimizer state, weight casts). */
   fixedBytes: number;
+  /**
+   * Fixed bytes that appear only at a larger batch than the analyzed one: nn.Linear's addmm takes
+   * cuBLASLt, with its own workspace, only for more than one row.
+   */
+  growthBytes?: number;
 }
 
 export interface MemoryEstimate {
@@ -75,9 +106,76 @@ export interface MemoryEstimate {
   incomplete: boolean;
   /** The training curve's extremes: every candidate moment, for the batch-size search. */
   moments: MemoryMoment[];
+  /** cuBLAS/cuBLASLt workspaces held through the step (CUDA, when a GEMM runs), in the fixed bytes. */
+  cublas_workspace_bytes: number;
+  /** The GPU the CUDA-only terms are sized for (CUDA only). */
+  cuda_device?: string;
 }
 
-interface Storage { fixed: boolean; output: boolean; bytes: number; lastUse: number; savedUntil: number; keepToEnd: boolean; created: number }
+/** Float32 parameter, gradient and buffer bytes as the device's allocator counts them. */
+interface ParameterBytes {
+  params: number;
+  trainable: number;
+  largestTrainable: number;
+  buffers: number;
+  /** Gradient bytes of each module's own trainable parameters, by module path. */
+  gradsByPath: Map<string, number> | undefined;
+  /** Paths of the modules that own a `bias` parameter. */
+  biasPaths: Set<string> | undefined;
+}
+
+function sameBytes(bytes: number): number {
+  return bytes;
+}
+
+function parameterBytes(m: MemoryModelInput, block: (bytes: number) => number): ParameterBytes {
+  const tensors = m.parameterTensors;
+  if (!tensors || block === sameBytes) {
+    return { params: m.totalParams * 4, trainable: m.trainableParams * 4, largestTrainable: m.largestParam * 4, buffers: m.buffersBytes, gradsByPath: undefined, biasPaths: undefined };
+  }
+  const gradsByPath = new Map<string, number>();
+  const biasPaths = new Set<string>();
+  let params = 0;
+  let trainable = 0;
+  let largestTrainable = 0;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
+    const bytes = block(t.numel * 4);
+    params += bytes;
+    if (t.name === 'bias') biasPaths.add(t.path);
+    if (!t.trainable) continue;
+    trainable += bytes;
+    if (bytes > largestTrainable) largestTrainable = bytes;
+    gradsByPath.set(t.path, (gradsByPath.get(t.path) ?? 0) + bytes);
+  }
+  let buffers = 0;
+  const bufferBytes = m.bufferTensorBytes;
+  if (bufferBytes) for (let i = 0; i < bufferBytes.length; i++) buffers += block(bufferBytes[i]);
+  else buffers = m.buffersBytes;
+  return { params, trainable, largestTrainable, buffers, gradsByPath, biasPaths };
+}
+
+function blockRounding(options: TrainingOptions): (bytes: number) => number {
+  return options.device === 'cuda' ? cudaBlockBytes : sameBytes;
+}
+
+function usesForeach(options: TrainingOptions): boolean {
+  return options.foreach ?? options.device === 'cuda';
+}
+
+/** Whether a linear call adds a 1-D bias (addmm: the cuBLASLt path on CUDA). */
+function linearHasBias(node: GraphNodeReport, biasPaths: Set<string> | undefined): boolean {
+  if (node.kind === 'module') return biasPaths === undefined || biasPaths.has(node.path ?? '');
+  const bias = node.args[2] ?? node.kwargs['bias'];
+  return bias !== undefined && bias !== null && typeof bias === 'object' && 'tensor' in bias;
+}
+
+/** Ops autocast runs in the low dtype with a cast copy of their weight; cuDNN's RNNs (CUDA) cast their flat weights to float16. */
+const CASTS_WEIGHT = /^(Conv[123]d|ConvTranspose[123]d|Linear|conv[123]d|linear|PReLU|prelu)$/;
+const CUDNN_RNN = /^(LSTM|GRU|RNN)$/;
+
+/** `bytes` as the device's allocator counts them; `slack` the part of it that is block rounding. */
+interface Storage { fixed: boolean; output: boolean; bytes: number; slack: number; lastUse: number; savedUntil: number; keepToEnd: boolean; created: number }
 
 /** An output whose spatial dims (after N, C) are all 1, as adaptive pooling to 1×1 makes. */
 function isGlobalPoolShape(shape: readonly ReportDim[] | undefined): boolean {
@@ -143,6 +241,11 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   // before V8 has optimized it, over every op of the trace.
   const act = options.dtype === 'float32' ? 4 : 2;
   const autocast = options.dtype !== 'float32';
+  const cuda = options.device === 'cuda';
+  const block = blockRounding(options);
+  const sizes = parameterBytes(m, block);
+  const gemm = { forward: false, backward: false, lt: false };
+  let ltAtLargerBatch = false;
   const nodes = m.graph.nodes;
   const nodeCount = nodes.length;
   let incomplete = false;
@@ -164,12 +267,14 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   const storages: Storage[] = [];
   const newStorage = (bytes: number, created: number): Storage => {
     // Every field set here, so that all storages share one object shape.
-    const s: Storage = { fixed: false, output: false, bytes, lastUse: created, savedUntil: Infinity, keepToEnd: false, created };
+    const rounded = block(bytes);
+    const s: Storage = { fixed: false, output: false, bytes: rounded, slack: rounded - bytes, lastUse: created, savedUntil: Infinity, keepToEnd: false, created };
     storages.push(s);
     return s;
   };
   // Model inputs live for the whole step: the training loop holds the batch.
   let inputBytes = 0;
+  let inputSlack = 0;
   for (let i = 0; i < inputCount; i++) {
     const inp = m.inputs[i];
     const n = numelOf(inp.shape);
@@ -179,6 +284,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     storageOf[i] = s;
     numelOfSlot[i] = n ?? 0;
     inputBytes += s.bytes;
+    inputSlack += s.slack;
   }
 
   // Per node: the storages it keeps for backward (autocast adds its weight and batch casts).
@@ -187,6 +293,8 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   const savedPerNode: number[] = new Array<number>(nodeCount).fill(0);
   // Own trainable parameter elements of each node's module (0 for functions), looked up once.
   const nodeParams = new Float64Array(nodeCount);
+  // Bytes of each node's low-precision weight cast (autocast), whose gradient is made in that dtype too.
+  const castBytes = new Float64Array(nodeCount);
   const inputRefs: GraphTensorRef[] = [];
   for (let index = 0; index < nodeCount; index++) {
     const node = nodes[index];
@@ -222,16 +330,26 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       outputNumel,
       channels,
       normalizedRows: /GroupNorm|group_norm/.test(node.op) ? (typeof firstInput?.[0] === 'number' ? firstInput[0] : 0) * (typeof node.attrs['num_groups'] === 'number' ? node.attrs['num_groups'] : 1) : Math.floor((inputNumel[0] ?? 0) / Math.max(1, lastDim)),
-      inplace: boolArg(node.attrs['inplace']) || boolArg(node.kwargs['inplace']) || (node.kind === 'method' && node.op.endsWith('_')),
+      inplace: boolArg(node.attrs['inplace']) || boolArg(node.kwargs['inplace']) || (node.kind === 'method' && node.op.endsWith('_')) || isAugmentedOperator(node),
       rnnLayers: (typeof node.attrs['num_layers'] === 'number' ? node.attrs['num_layers'] : 1) * (node.attrs['bidirectional'] === true ? 2 : 1),
       device: options.device,
       outputIsGlobalPool: isGlobalPoolShape(node.outputs[0]),
     };
     if (typeof p === 'number') facts.dropoutP = p;
-    const rule = memoryRule(node.op.endsWith('_') && node.kind === 'method' ? { ...facts, op: node.op.slice(0, -1) } : facts);
+    // `x.add_(y)` and `x += y` (operator node `iadd`) follow the rule of `add`, in place.
+    const rule = memoryRule(node.op.endsWith('_') && node.kind === 'method' ? { ...facts, op: node.op.slice(0, -1) } : isAugmentedOperator(node) ? { ...facts, op: node.op.slice(1) } : facts);
     if (!rule.known) unknownOps.add(node.op);
     let needsGrad = nodeParams[index] > 0;
     for (let i = 0; !needsGrad && i < inputSlots.length; i++) needsGrad = requiresGrad[inputSlots[i]] === 1;
+    if (cuda && runsGemm(node.op)) {
+      gemm.forward = true;
+      if (needsGrad) gemm.backward = true;
+      // cuBLASLt takes addmm with a bias only for more than one row and column (isInputCompliesAddmmCudaLt).
+      if (mayUseCublasLt(node.op) && lastDim > 1 && linearHasBias(node, sizes.biasPaths)) {
+        if (facts.normalizedRows > 1) gemm.lt = true;
+        else ltAtLargerBatch = true;
+      }
+    }
     const firstOutput = outputSlot[index];
     for (let k = 0; k < outputs; k++) {
       const alias = rule.aliasOf?.[k];
@@ -262,9 +380,10 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
           kept.push(newStorage(item.elements * (item.bytesPerElement ?? act), index));
         }
       }
-      if (autocast && /^(Conv[123]d|ConvTranspose[123]d|Linear|conv[123]d|linear)$/.test(node.op)) {
+      if (autocast && (CASTS_WEIGHT.test(node.op) || (cuda && CUDNN_RNN.test(node.op)))) {
         const cast = newStorage((node.path !== undefined ? nodeParams[index] : m.paramsByPath.get('') ?? 0) * 2, index);
         cast.fixed = true;
+        castBytes[index] = cast.bytes;
         kept.push(cast);
         const firstSlot = inputSlots[0];
         if (firstSlot !== undefined && firstSlot < inputCount) kept.push(newStorage(numelOfSlot[firstSlot] * 2, index));
@@ -274,6 +393,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     if (kept.length > 1) kept = [...new Set(kept)];
     savedByNode[index] = kept;
   }
+  const growthBytes = cuda && ltAtLargerBatch && !gemm.lt ? cublasWorkspaces({ ...gemm, lt: true }, options.gpu).trainingBytes - cublasWorkspaces(gemm, options.gpu).trainingBytes : 0;
   // Per-layer numbers: each saved storage counts once, at the first op that keeps it.
   const attributed = new Set<Storage>();
   for (let index = 0; index < nodeCount; index++) {
@@ -295,12 +415,17 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     if (s) s.keepToEnd = true;
   }
 
-  const fixedBase = m.totalParams * 4 + m.buffersBytes + m.trainableParams * 4 * OPTIMIZER_STATES[options.optimizer];
+  const workspaces = cuda ? cublasWorkspaces(gemm, options.gpu) : undefined;
+  const workspaceBytes = workspaces?.trainingBytes ?? 0;
+  const fixedBase = sizes.params + sizes.buffers + sizes.trainable * OPTIMIZER_STATES[options.optimizer] + workspaceBytes;
   const moments: MemoryMoment[] = [];
 
   // Forward, training: storages are freed after their last use unless saved or held to the end.
   let live = fixedBase + inputBytes;
-  let inferenceLive = m.totalParams * 4 + m.buffersBytes + inputBytes;
+  // Block rounding of the live tensors that grow with the batch: it stays about the same as the
+  // batch grows (under 512 bytes a tensor), so the batch search counts it with the fixed bytes.
+  let liveSlack = inputSlack;
+  let inferenceLive = sizes.params + sizes.buffers + inputBytes + (workspaces?.inferenceBytes ?? 0);
   let inferencePeak = inferenceLive;
   let fixedCasts = 0;
   // Bucketed by node so the walk stays linear in the number of ops (long traces have thousands).
@@ -324,10 +449,11 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       const s = created[j];
       live += s.bytes;
       if (s.fixed) fixedCasts += s.bytes;
+      else liveSlack += s.slack;
       // Inference keeps only op outputs (no masks, indices or casts), each until its last use.
       if (s.output) inferenceLive += s.bytes;
     }
-    moments.push({ at: `forward:${index}`, bytes: live, fixedBytes: fixedBase + fixedCasts });
+    moments.push({ at: `forward:${index}`, bytes: live, fixedBytes: fixedBase + fixedCasts + liveSlack });
     if (inferenceLive > inferencePeak) inferencePeak = inferenceLive;
     const lastUsed = lastUsedAt[index];
     for (let j = 0; j < lastUsed.length; j++) {
@@ -337,6 +463,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       if (s.savedUntil === Infinity) {
         freedForward.add(s);
         live -= s.bytes;
+        if (!s.fixed) liveSlack -= s.slack;
       }
     }
   }
@@ -348,35 +475,44 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   // Cross-entropy over every position: one label per row of the flattened logits.
   const classes = typeof logitsShape?.[logitsShape.length - 1] === 'number' ? (logitsShape[logitsShape.length - 1] as number) : 1;
   const rows = logits > 0 ? Math.round(logits / Math.max(1, classes)) : 1;
-  const lossSaved = logits * 4 + (autocast ? logits * 4 : 0);
-  const targetBytes = rows * 8;
-  live += lossSaved + targetBytes + 4;
+  const lossSaved = block(logits * 4) + (autocast ? block(logits * 4) : 0);
+  const targetBytes = block(rows * 8);
+  live += lossSaved + targetBytes + block(4);
+  const lossSavedSlack = lossSaved - (autocast ? 2 : 1) * logits * 4;
+  const targetSlack = targetBytes - rows * 8;
+  // The loss itself is one number whatever the batch: with the fixed bytes too.
+  liveSlack += lossSavedSlack + targetSlack + block(4);
   let savedAtEnd = 0;
   for (let j = 0; j < storages.length; j++) {
     const s = storages[j];
     if (s.created >= 0 && s.savedUntil !== Infinity && !freedForward.has(s)) savedAtEnd += s.bytes;
   }
-  moments.push({ at: 'loss', bytes: live, fixedBytes: fixedBase + fixedCasts });
+  moments.push({ at: 'loss', bytes: live, fixedBytes: fixedBase + fixedCasts + liveSlack });
 
   // Backward: gradients of tensors that require grad, parameter gradients as each op's backward runs.
   const gradBytes = new Float64Array(slotCount);
+  const gradSlack = new Float64Array(slotCount);
   const hasGrad = new Uint8Array(slotCount);
   const paramGradsByNode: number[] = new Array<number>(nodeCount);
   let attributedGrads = 0;
+  const gradsByPath = sizes.gradsByPath;
   for (let index = 0; index < nodeCount; index++) {
-    paramGradsByNode[index] = nodeParams[index] * 4;
+    const path = nodes[index].path;
+    paramGradsByNode[index] = gradsByPath && path !== undefined && nodeParams[index] > 0 ? gradsByPath.get(path) ?? 0 : nodeParams[index] * 4;
     attributedGrads += paramGradsByNode[index];
   }
-  let paramGrads = Math.max(0, m.trainableParams * 4 - attributedGrads);
+  let paramGrads = Math.max(0, sizes.trainable - attributedGrads);
   live += paramGrads;
-  const logitsGrad = logits * act;
+  const logitsGrad = block(logits * act);
   if (logitsSlot >= 0) {
     gradBytes[logitsSlot] = logitsGrad;
+    gradSlack[logitsSlot] = logitsGrad - logits * act;
     hasGrad[logitsSlot] = 1;
   }
   live += logitsGrad;
   live -= lossSaved;
-  moments.push({ at: 'backward:loss', bytes: live, fixedBytes: fixedBase + fixedCasts + paramGrads });
+  liveSlack += logitsGrad - logits * act - lossSavedSlack;
+  moments.push({ at: 'backward:loss', bytes: live, fixedBytes: fixedBase + fixedCasts + paramGrads + liveSlack });
   for (let index = nodeCount - 1; index >= 0; index--) {
     const firstOutput = outputSlot[index];
     const outputs = outputCount[index];
@@ -389,6 +525,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
         if (s.savedUntil !== index || s.keepToEnd) continue;
         live -= s.bytes;
         if (s.fixed) fixedCasts -= s.bytes;
+        else liveSlack -= s.slack;
       }
       continue;
     }
@@ -399,6 +536,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     if (isView && requiresGrad[viewSource] === 1 && hasGrad[viewSource] === 0) {
       // A view's backward is a view of the incoming gradient: the buffer passes to the input.
       gradBytes[viewSource] = hasGrad[firstOutput] === 1 ? gradBytes[firstOutput] : 0;
+      gradSlack[viewSource] = hasGrad[firstOutput] === 1 ? gradSlack[firstOutput] : 0;
       hasGrad[viewSource] = 1;
       hasGrad[firstOutput] = 0;
     }
@@ -406,30 +544,44 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       const slot = inputSlots[i];
       if (requiresGrad[slot] === 0 || hasGrad[slot] === 1) continue;
       // A tensor passed twice gets one gradient: the first pass sets hasGrad.
-      const bytes = numelOfSlot[slot] * act;
+      const bytes = block(numelOfSlot[slot] * act);
       gradBytes[slot] = bytes;
+      gradSlack[slot] = bytes - numelOfSlot[slot] * act;
+      liveSlack += gradSlack[slot];
       hasGrad[slot] = 1;
       allocated += bytes;
     }
     allocated += paramGradsByNode[index];
     paramGrads += paramGradsByNode[index];
     live += allocated;
-    moments.push({ at: `backward:${index}`, bytes: live, fixedBytes: fixedBase + fixedCasts + paramGrads });
+    // Under autocast the weight gradient comes out in the cast's dtype and is then copied into
+    // the float32 .grad: both exist for a moment.
+    const lowPrecisionGrad = paramGradsByNode[index] > 0 ? castBytes[index] : 0;
+    moments.push({ at: `backward:${index}`, bytes: live + lowPrecisionGrad, fixedBytes: fixedBase + fixedCasts + paramGrads + lowPrecisionGrad + liveSlack });
     for (let j = 0; j < saved.length; j++) if (saved[j].fixed && saved[j].savedUntil === index) fixedCasts -= saved[j].bytes;
-    for (let j = 0; j < saved.length; j++) if (saved[j].savedUntil === index && !saved[j].keepToEnd) live -= saved[j].bytes;
+    for (let j = 0; j < saved.length; j++) {
+      if (saved[j].savedUntil !== index || saved[j].keepToEnd) continue;
+      live -= saved[j].bytes;
+      if (!saved[j].fixed) liveSlack -= saved[j].slack;
+    }
     for (let k = 0; k < outputs; k++) {
-      if (hasGrad[firstOutput + k] === 1) live -= gradBytes[firstOutput + k];
+      if (hasGrad[firstOutput + k] === 1) {
+        live -= gradBytes[firstOutput + k];
+        liveSlack -= gradSlack[firstOutput + k];
+      }
       hasGrad[firstOutput + k] = 0;
     }
   }
   // Storages of the model output and the loss are held by the loop until the step ends; grads of inputs are not made.
-  const optimizerTemp = optimizerTemporaries(m, options.device, options.optimizer);
-  const afterBackward = fixedBase + m.trainableParams * 4 + inputBytes + targetBytes;
-  moments.push({ at: 'optimizer', bytes: afterBackward + optimizerTemp, fixedBytes: fixedBase + m.trainableParams * 4 + optimizerTemp });
+  const optimizerTemp = optimizerTemporaries(sizes, usesForeach(options), options.optimizer);
+  const afterBackward = fixedBase + sizes.trainable + inputBytes + targetBytes;
+  moments.push({ at: 'optimizer', bytes: afterBackward + optimizerTemp, fixedBytes: fixedBase + sizes.trainable + optimizerTemp + inputSlack + targetSlack });
 
+  if (growthBytes > 0) for (let j = 0; j < moments.length; j++) moments[j].growthBytes = growthBytes;
   let peak = moments[0] ?? { at: 'optimizer', bytes: afterBackward, fixedBytes: afterBackward };
   for (let j = 1; j < moments.length; j++) if (moments[j].bytes > peak.bytes) peak = moments[j];
-  return {
+  // The breakdown gives the tensors' own sizes; their allocator blocks are in the moments and the peak.
+  const estimate: MemoryEstimate = {
     params_bytes: m.totalParams * 4,
     buffers_bytes: m.buffersBytes,
     grads_bytes: m.trainableParams * 4,
@@ -443,7 +595,10 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     unknownOps: [...unknownOps],
     incomplete,
     moments,
+    cublas_workspace_bytes: workspaceBytes,
   };
+  if (workspaces) estimate.cuda_device = workspaces.device;
+  return estimate;
 }
 
 /**
@@ -453,21 +608,28 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
  * temporaries) changes otherwise. Saves a walk over the graph per optimizer.
  */
 export function momentsWithOptimizer(estimate: MemoryEstimate, m: MemoryModelInput, options: TrainingOptions, optimizer: Optimizer): MemoryMoment[] {
-  const stateBytes = (o: Optimizer): number => m.trainableParams * 4 * OPTIMIZER_STATES[o];
+  const sizes = parameterBytes(m, blockRounding(options));
+  const stateBytes = (o: Optimizer): number => sizes.trainable * OPTIMIZER_STATES[o];
   const shift = stateBytes(optimizer) - stateBytes(options.optimizer);
-  const moments = estimate.moments.map((mo) => ({ at: mo.at, bytes: mo.bytes + shift, fixedBytes: mo.fixedBytes + shift }));
+  const moments = estimate.moments.map((mo): MemoryMoment => {
+    const moved: MemoryMoment = { at: mo.at, bytes: mo.bytes + shift, fixedBytes: mo.fixedBytes + shift };
+    if (mo.growthBytes !== undefined) moved.growthBytes = mo.growthBytes;
+    return moved;
+  });
   const last = moments[moments.length - 1];
   if (last && last.at === 'optimizer') {
-    const fixedBase = m.totalParams * 4 + m.buffersBytes + stateBytes(optimizer);
-    const temporaries = optimizerTemporaries(m, options.device, optimizer);
-    last.bytes = fixedBase + m.trainableParams * 4 + estimate.input_bytes + temporaries;
-    last.fixedBytes = fixedBase + m.trainableParams * 4 + temporaries;
+    const fixedBase = sizes.params + sizes.buffers + stateBytes(optimizer) + estimate.cublas_workspace_bytes;
+    const temporaries = optimizerTemporaries(sizes, usesForeach(options), optimizer);
+    // The part that grows with the batch (the batch and its labels) is the walked one.
+    const perBatch = last.bytes - last.fixedBytes;
+    last.bytes = fixedBase + sizes.trainable + estimate.input_bytes + temporaries;
+    last.fixedBytes = last.bytes - perBatch;
   }
   return moments;
 }
 
-function optimizerTemporaries(m: MemoryModelInput, device: TrainingOptions['device'], optimizer: Optimizer): number {
-  return device === 'cuda' ? m.trainableParams * 4 * OPTIMIZER_FOREACH_TEMPORARIES[optimizer] : m.largestParam * 4 * OPTIMIZER_PER_TENSOR_TEMPORARIES[optimizer];
+function optimizerTemporaries(sizes: ParameterBytes, foreach: boolean, optimizer: Optimizer): number {
+  return foreach ? sizes.trainable * OPTIMIZER_FOREACH_TEMPORARIES[optimizer] : sizes.largestTrainable * OPTIMIZER_PER_TENSOR_TEMPORARIES[optimizer];
 }
 
 /**
@@ -479,9 +641,14 @@ export function largestBatchThatFits(moments: readonly MemoryMoment[], batch: nu
   let best = Infinity;
   for (const mo of moments) {
     const perSample = (mo.bytes - mo.fixedBytes) / batch;
-    const room = capacityBytes - mo.fixedBytes;
+    const room = capacityBytes - mo.fixedBytes - (mo.growthBytes ?? 0);
     if (room < 0) return 0;
     if (perSample > 0) best = Math.min(best, Math.floor(room / perSample));
   }
   return Number.isFinite(best) ? best : 0;
+}
+
+/** An augmented assignment on a tensor (`x += y` records operator `iadd`, `x *= y` `imul`, ...). */
+function isAugmentedOperator(node: { kind: string; op: string }): boolean {
+  return node.kind === 'operator' && /^i(add|sub|mul|div|truediv|floordiv|mod|pow|matmul|and|or|xor|lshift|rshift)$/.test(node.op);
 }
