@@ -4,6 +4,8 @@ import type { InputSpec } from '../analysis/reportTypes';
 import { optimizerNames, parseInputSpec, UsageError, type OptimizerName } from './args';
 
 export type DeviceName = 'cpu' | 'cuda';
+export type PrecisionName = 'fp32' | 'tf32' | 'bf16';
+export const precisionNames: readonly PrecisionName[] = ['fp32', 'tf32', 'bf16'];
 
 interface ModelCliOptions {
   file: string;
@@ -15,13 +17,24 @@ interface ModelCliOptions {
   seed: number;
 }
 
-export interface BenchCliOptions extends ModelCliOptions {
+/** train and bench choose the arithmetic too (whether the device can do it is the engine's to say). */
+interface SessionCliOptions {
+  precision: PrecisionName;
+}
+
+function precisionFlag(topic: Topic, value: string): PrecisionName {
+  const name = precisionNames.find((candidate) => candidate === value.toLowerCase());
+  if (!name) throw usage(topic, `--precision '${value}' is not one of ${precisionNames.join(', ')}.`);
+  return name;
+}
+
+export interface BenchCliOptions extends ModelCliOptions, SessionCliOptions {
   steps: number;
   warmup: number;
   json: boolean;
 }
 
-export interface TrainCliOptions extends ModelCliOptions {
+export interface TrainCliOptions extends ModelCliOptions, SessionCliOptions {
   /** 'default' or a path (file, comma-separated files, or folder). */
   data: string;
   epochs: number;
@@ -122,10 +135,11 @@ function modelFlag(topic: Topic, options: Omit<ModelCliOptions, 'file'>, flag: s
 
 export function parseBench(args: readonly string[]): BenchCliOptions | 'help' {
   if (args.includes('--help') || args.includes('-h')) return 'help';
-  const options: Omit<BenchCliOptions, 'file'> = { inputs: [], pythonPath: [], device: 'cpu', seed: 0, steps: 10, warmup: 2, json: false };
+  const options: Omit<BenchCliOptions, 'file'> = { inputs: [], pythonPath: [], device: 'cpu', precision: 'fp32', seed: 0, steps: 10, warmup: 2, json: false };
   const [file] = walk('bench', args, new Set(['--json']), (flag, value) => {
     if (modelFlag('bench', options, flag, value)) return;
     if (flag === '--steps') options.steps = positiveInteger('bench', flag, value);
+    else if (flag === '--precision') options.precision = precisionFlag('bench', value);
     else if (flag === '--warmup') options.warmup = wholeNumber('bench', flag, value);
     else throw usage('bench', `unknown option ${flag} for 'netlens bench'.`);
   }, () => {
@@ -144,7 +158,7 @@ export interface ExtraTrainFlags {
 export function parseTrain(args: readonly string[], topic: 'train' | 'export-torchrun' = 'train', extra?: ExtraTrainFlags): TrainCliOptions | 'help' {
   if (args.includes('--help') || args.includes('-h')) return 'help';
   const options: Omit<TrainCliOptions, 'file'> = {
-    inputs: [], pythonPath: [], device: 'cpu', seed: 0, data: 'default', epochs: 1, optimizer: 'momentum', validation: 0.1, augment: false, jsonEvents: false,
+    inputs: [], pythonPath: [], device: 'cpu', precision: 'fp32', seed: 0, data: 'default', epochs: 1, optimizer: 'momentum', validation: 0.1, augment: false, jsonEvents: false,
   };
   const [file] = walk(topic, args, new Set(['--json-events', '--augment', ...(extra?.switches ?? [])]), (flag, value) => {
     if (modelFlag(topic, options, flag, value) || extra?.onFlag(flag, value)) return;
@@ -167,6 +181,11 @@ export function parseTrain(args: readonly string[], topic: 'train' | 'export-tor
       }
       case '--runs-root': options.runsRoot = value; break;
       case '--resume': options.resume = value; break;
+      case '--precision':
+        // The exported torchrun script trains in PyTorch's default precision.
+        if (topic !== 'train') throw usage(topic, `unknown option ${flag} for 'netlens ${topic}'.`);
+        options.precision = precisionFlag(topic, value);
+        break;
       default: throw usage(topic, `unknown option ${flag} for 'netlens ${topic}'.`);
     }
   }, (flag) => {
@@ -222,18 +241,22 @@ Exit status: 0 ran, 1 the engine could not run it (or a bad image or checkpoint)
 `;
 
 export const benchUsage = `Usage: netlens bench FILE [--entry EXPR] [--input D0,D1,...]... [--batch B] [--steps S]
-                     [--warmup W] [--device cpu|cuda] [--seed N] [--json]
+                     [--warmup W] [--device cpu|cuda] [--precision fp32|tf32] [--seed N] [--json]
 
 Times S training steps of the model (SGD with momentum 0.9, cross-entropy, random inputs and
 labels) in the native engine after W warm-up steps (default 10 and 2). With --json prints
 {"device", "batch", "steps", "step_ms_median", "step_ms_min", "images_per_s"}.
+--device cuda runs the CUDA executor (static memory plan, cuDNN, the step replayed as a CUDA
+graph); --precision tf32 lets its convolutions and matrix products use TF32 tensor cores
+(default fp32, strict; the CPU engine is fp32 only; bf16 is not implemented yet).
 Exit status: 0 ran, 1 the engine could not run it, 2 usage errors.
 `;
 
 export const trainUsage = `Usage: netlens train FILE [--entry EXPR] [--input D0,D1,...] [--data default|PATH] [--epochs E]
                      [--batch B] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr LR]
                      [--max-steps N] [--validation FRACTION] [--augment] [--device cpu|cuda]
-                     [--seed N] [--runs-root DIR] [--resume RUN_DIR|CHECKPOINT] [--json-events]
+                     [--precision fp32|tf32] [--seed N] [--runs-root DIR] [--resume RUN_DIR|CHECKPOINT]
+                     [--json-events]
 
 Trains the model in the native engine with cross-entropy. --data default uses the built-in
 shapes data (3×32×32 or 1×28×28, 10 classes, chosen by the model's input); PATH is an IDX
@@ -244,6 +267,9 @@ stored in .netlens/runs/<id>/ (config.json, metrics.jsonl). --json-events prints
 step counters (--max-steps counts the earlier steps); a checkpoint of a run folder appends to
 that run. The optimizer state (momentum buffers, Adam moments, step counts) is saved beside each
 checkpoint as NAME.optimizer.safetensors and restored with it, so a resumed run continues exactly.
+--device cuda trains with the CUDA executor (refused, before the run starts, where it cannot run
+or for a model with an op it lacks); --precision tf32 uses TF32 tensor cores on the GPU (default
+fp32, strict; bf16 is not implemented yet).
 Ctrl-C (SIGINT) or SIGTERM finishes the steps in flight, writes a checkpoint and exits 130.
 Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors,
 130 cancelled.

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { findAddon } from '../engine/addon';
 import { bundledHostModule, EngineClient } from '../engine/client';
-import type { TrainingDataSpec } from '../engine/protocol';
+import type { EngineHello, EngineSessionOptions, TrainingDataSpec } from '../engine/protocol';
 import { runBench } from '../training/bench';
 import { defaultDataFor } from '../training/engineRuns';
 import { LoweringError, type EngineOptimizerSpec } from '../training/lower';
@@ -20,7 +20,7 @@ import type { InputSpec } from '../analysis/reportTypes';
 import type { CommandIo } from './analyzeCommand';
 import { UsageError, type OptimizerName } from './args';
 import { findPythonEnvironment } from './pythonEnvironment';
-import type { BenchCliOptions, TrainCliOptions } from './trainArgs';
+import type { BenchCliOptions, DeviceName, PrecisionName, TrainCliOptions } from './trainArgs';
 
 /** 130 for a cancelled run, as shells report a command ended by SIGINT. */
 const exit = { ok: 0, failure: 1, cancelled: 130 } as const;
@@ -108,21 +108,39 @@ async function prepare(io: CommandIo, client: EngineClient, options: BenchCliOpt
   });
 }
 
-async function checkDevice(client: EngineClient, device: 'cpu' | 'cuda'): Promise<void> {
-  if (device === 'cpu') return;
-  const hello = await client.hello();
-  if (!hello.gpuPresent) throw new Error(trainingMessages.cudaUnavailable(hello.gpuError || 'no GPU found'));
-  throw new Error(trainingMessages.cudaTrainingNotAvailable);
+/**
+ * Refuses, before anything is analyzed or started, a device/precision pair the engine cannot run:
+ * fp32 only on the CPU, bf16 nowhere yet, cuda only where the engine's CUDA executor can run.
+ */
+export function deviceRefusal(device: DeviceName, precision: PrecisionName, hello: Pick<EngineHello, 'gpuPresent' | 'gpuError' | 'cudaExecutorAvailable' | 'cudaExecutorStatus'>): string | undefined {
+  if (device === 'cpu') return precision === 'fp32' ? undefined : trainingMessages.precisionNeedsGpu(precision);
+  if (precision === 'bf16') return trainingMessages.bf16NotImplemented;
+  if (!hello.gpuPresent) return trainingMessages.cudaUnavailable(hello.gpuError || hello.cudaExecutorStatus || 'no GPU found');
+  if (!hello.cudaExecutorAvailable) return trainingMessages.cudaExecutorUnavailable(hello.cudaExecutorStatus);
+  return undefined;
+}
+
+async function checkDevice(client: EngineClient, options: { device: DeviceName; precision: PrecisionName }): Promise<void> {
+  if (options.device === 'cpu' && options.precision === 'fp32') return;
+  const refusal = deviceRefusal(options.device, options.precision, await client.hello());
+  if (refusal) throw new Error(refusal);
+}
+
+function sessionOf(options: { device: DeviceName; precision: PrecisionName }): EngineSessionOptions {
+  return { device: options.device, precision: options.precision };
 }
 
 export async function runBenchCommand(options: BenchCliOptions, io: CommandIo): Promise<number> {
   readableFile(io, options.file);
   try {
     return await withEngine(io, async (client) => {
-      await checkDevice(client, options.device);
+      await checkDevice(client, options);
       const prepared = await prepare(io, client, options, { type: 'sgd', lr: 0.01, momentum: 0.9 }, options.batch);
       const batch = options.batch ?? prepared.spec.inputs[0]?.shape[0] ?? 1;
-      const report = await runBench(client, { spec: prepared.spec, device: 'cpu', batch, steps: options.steps, warmupSteps: options.warmup, classes: prepared.classes, seed: options.seed });
+      const report = await runBench(client, {
+        spec: prepared.spec, device: options.device, precision: options.precision, estimatedPeakBytes: prepared.model.memory.training_peak_bytes,
+        batch, steps: options.steps, warmupSteps: options.warmup, classes: prepared.classes, seed: options.seed,
+      });
       if (options.json) io.stdout(JSON.stringify(report) + '\n');
       else {
         io.stdout(`${prepared.model.name} on ${report.device}, batch ${report.batch}: ${report.steps} steps, median ${report.step_ms_median.toFixed(2)} ms ` +
@@ -160,21 +178,24 @@ export async function runTrainCommand(options: TrainCliOptions, io: CommandIo): 
   const optimizer = optimizerSpec(options.optimizer, options.lr);
   try {
     return await withEngine(io, async (client) => {
-      await checkDevice(client, options.device);
+      await checkDevice(client, options);
       const prepared = await prepare(io, client, options, optimizer, batch);
       const data = dataFor(options.data, prepared.sampleShape, io);
       const resume = options.resume === undefined ? undefined : readResumePoint(path.resolve(io.cwd, options.resume));
       const store = resume?.runDir ? RunStore.open(resume.runDir) : RunStore.create(path.resolve(io.cwd, options.runsRoot ?? '.'), {
         file: path.resolve(io.cwd, options.file), entry: prepared.model.entry, model: prepared.model.name, data, epochs: options.epochs,
         batch, optimizer, max_steps: options.maxSteps ?? null, validation: options.validation, augment: options.augment, seed: options.seed,
-        device: options.device, spec: prepared.spec, resumed_from: resume?.checkpoint ?? null,
+        device: options.device, precision: options.precision, spec: prepared.spec, resumed_from: resume?.checkpoint ?? null,
       });
       const print = (event: TrainingEvent): void => {
         if (options.jsonEvents) io.stdout(JSON.stringify(event) + '\n');
         else if (event.type === 'epoch') {
           const val = event.val_acc === null ? '' : `, val loss ${event.val_loss?.toFixed(4)}, val acc ${(event.val_acc * 100).toFixed(1)}%`;
           io.stdout(`epoch ${event.epoch}: train loss ${event.train_loss.toFixed(4)}, train acc ${(event.train_acc * 100).toFixed(1)}%${val}\n`);
-        } else if (event.type === 'start') io.stdout(`training ${prepared.model.name} on ${event.data} (${event.train_samples} samples); run in ${event.run_dir}\n`);
+        } else if (event.type === 'start') {
+          const where = event.gpu ? ` on cuda (${event.gpu.precision}, memory plan ${(event.gpu.memory_plan_bytes / 2 ** 20).toFixed(1)} MiB)` : '';
+          io.stdout(`training ${prepared.model.name} on ${event.data} (${event.train_samples} samples)${where}; run in ${event.run_dir}\n`);
+        }
         else if (event.type === 'done') io.stdout(`${event.status === 'cancelled' ? 'cancelled' : 'done'}: ${event.steps} steps in ${event.seconds.toFixed(1)} s\n`);
         else if (event.type === 'error') io.stderr(`netlens: ${event.message}\n`);
       };
@@ -188,6 +209,7 @@ export async function runTrainCommand(options: TrainCliOptions, io: CommandIo): 
         const last = await runTraining(client, {
           spec: prepared.spec, data, epochs: options.epochs, batch, maxSteps: options.maxSteps,
           validationFraction: options.validation, augment: options.augment, seed: options.seed, control, resume,
+          session: sessionOf(options), estimatedPeakBytes: prepared.model.memory.training_peak_bytes,
         }, store, print);
         if (last.type !== 'done') return exit.failure;
         return last.status === 'cancelled' ? exit.cancelled : exit.ok;

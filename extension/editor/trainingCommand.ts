@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 
 import { analyzeFile } from '../analysis/index';
 import type { InputSpec } from '../analysis/reportTypes';
-import { dataFor, optimizerSpec } from '../cli/trainCommand';
+import { dataFor, deviceRefusal, optimizerSpec } from '../cli/trainCommand';
 import type { EngineClient } from '../engine/client';
 import type { EngineHello, TrainingDataSpec } from '../engine/protocol';
 import { defaultDataFor } from '../training/engineRuns';
@@ -152,7 +152,7 @@ async function editPlan(model: string, start: TrainingPlan, hello: EngineHello):
       { label: 'Learning rate', description: String(plan.lr), action: 'lr' },
       {
         label: 'Device', description: plan.device, action: 'device',
-        detail: hello.gpuPresent ? `GPU: ${hello.deviceName}` : `cpu only: ${hello.gpuError || messages.cudaNotReported}`,
+        detail: hello.cudaExecutorAvailable ? `GPU: ${hello.deviceName}` : `cpu only: ${hello.cudaExecutorStatus || hello.gpuError || messages.cudaNotReported}`,
       },
     ];
     const picked = await vscode.window.showQuickPick(items, { title: `Netlens: Train ${model}`, placeHolder: 'Enter starts; pick a setting to change it' });
@@ -185,8 +185,8 @@ async function editPlan(model: string, start: TrainingPlan, hello: EngineHello):
         plan.lr = (await askPositive('Learning rate', plan.lr, false)) ?? plan.lr;
         break;
       case 'device': {
-        // CUDA is offered only when the engine reports a GPU.
-        const devices = hello.gpuPresent ? ['cpu', 'cuda'] : ['cpu'];
+        // CUDA is offered only where the engine's CUDA executor can run.
+        const devices = hello.cudaExecutorAvailable ? ['cpu', 'cuda'] : ['cpu'];
         const device = await vscode.window.showQuickPick(devices, { title: 'Device' });
         if (device === 'cpu' || device === 'cuda') plan.device = device;
         break;
@@ -235,8 +235,10 @@ async function trainModel(context: FeatureContext, args: TrainModelArgs): Promis
   if (!plan) return;
   for (;;) {
     await context.extension.workspaceState.update(key, plan);
-    if (plan.device === 'cuda') {
-      void vscode.window.showErrorMessage(`Netlens: ${hello.gpuPresent ? trainingMessages.cudaTrainingNotAvailable : trainingMessages.cudaUnavailable(hello.gpuError || messages.cudaNotReported)}`);
+    // A remembered cuda plan on a machine (or engine build) that cannot run it.
+    const refusal = deviceRefusal(plan.device, 'fp32', hello);
+    if (refusal) {
+      void vscode.window.showErrorMessage(`Netlens: ${refusal}`);
       return;
     }
     const { capacityBytes, deviceLabel } = deviceMemory(plan.device, hello);
@@ -249,6 +251,8 @@ async function trainModel(context: FeatureContext, args: TrainModelArgs): Promis
           entry: model.entry, inputs: modelInputs(settings.inputShapes, model.name, model.entry), batch: plan.batch,
           dtype: 'float32', optimizer: plan.optimizer, pythonPath: settings.pythonPath,
           gpuMemoryGB: capacityBytes / 1e9, memoryDevice: plan.device, maxBatchTable: true,
+          // The GPU sizes the CUDA-only terms of the estimate (cuBLAS workspaces); without one an H100 is assumed.
+          ...(plan.device === 'cuda' && hello.gpuPresent ? { gpu: { name: hello.deviceName, computeCapability: hello.computeCapability } } : {}),
         },
         engineOps: await client.request('engineOps', {}),
         optimizer: optimizerSpec(plan.optimizer, plan.lr),
@@ -333,6 +337,7 @@ async function startRun(context: FeatureContext, client: EngineClient, request: 
         return await runTraining(client, {
           spec: prepared.spec, data: request.data, epochs: plan.epochs, batch: plan.batch,
           validationFraction: VALIDATION_FRACTION, augment: false, seed: SEED, control,
+          session: { device: plan.device, precision: 'fp32' }, estimatedPeakBytes: request.memoryCheck.training_peak_bytes,
         }, store, onEvent);
       } finally {
         cancel.dispose();

@@ -3,14 +3,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { NativeEngineInfo } from './protocol';
+import type { EngineSessionInfo, EngineSessionOptions, NativeEngineInfo } from './protocol';
 
 export interface NativeAddon {
   engineInfo(): NativeEngineInfo;
   /** The op names the engine runs (the graph spec's op set). */
   engineOps(): string[];
-  /** `new Engine(specJson, seed)`: throws the core's message for a bad spec. */
-  createEngine(specJson: string, seed: number): NativeEngine;
+  /**
+   * `new Engine(specJson, seed, session)`: throws the core's message for a bad spec; on device cuda
+   * also for an op, loss or optimizer the CUDA executor lacks, a machine it cannot run on, bf16, or
+   * a memory plan that does not fit (each message says what to use instead).
+   */
+  createEngine(specJson: string, seed: number, session?: EngineSessionOptions): NativeEngine;
   /** `new Dataset(spec)`: throws a message naming the file and the problem for bad data. */
   openDataset(spec: NativeDatasetSpec): NativeDataset;
   /** A PNG/JPEG scaled to cover height×width and centre-cropped: planar C×H×W bytes. */
@@ -42,6 +46,23 @@ export interface NativeEngine {
   /** Optimizer state as "<parameter>.<slot>" tensors (torch.optim slot names, plus "<parameter>.step") and the step count. */
   optimizerState(): NativeOptimizerState;
   setOptimizerState(state: NativeOptimizerState): void;
+  /**
+   * Up to `steps` optimizer steps on the loader's next batches (they never cross into JS). On cuda
+   * the next batch is taken and staged while the GPU runs the current step, and stepMs is the time
+   * between step ends; on the CPU each step's own time.
+   */
+  trainFromLoader(loader: NativeBatchLoader, steps: number): NativeLoaderSteps;
+  sessionInfo(): EngineSessionInfo;
+}
+
+export interface NativeLoaderSteps {
+  losses: number[];
+  learningRates: number[];
+  corrects: number[];
+  stepMs: number[];
+  batchSizes: number[];
+  /** The loader's epoch ran out before `steps` steps. */
+  epochDone: boolean;
 }
 
 export interface NativeOptimizerState {
@@ -130,13 +151,13 @@ export function findAddon(root: string, env: NodeJS.ProcessEnv = process.env): A
 }
 
 const stringFields = [
-  'version', 'deviceName', 'computeCapability', 'gpuError', 'cudnnVersion', 'cudnnStatus', 'cpuModel', 'cpuFeatures',
-  'cpuBlas',
+  'version', 'deviceName', 'computeCapability', 'gpuError', 'cudnnVersion', 'cudnnStatus', 'cudaExecutorStatus', 'cpuModel',
+  'cpuFeatures', 'cpuBlas',
 ] as const;
 const numberFields = [
   'deviceCount', 'totalMemoryBytes', 'freeMemoryBytes', 'driverVersion', 'runtimeVersion', 'cpuThreads',
 ] as const;
-const booleanFields = ['cudaCompiled', 'gpuPresent', 'cudnnCompiled', 'cudnnAvailable'] as const;
+const booleanFields = ['cudaCompiled', 'gpuPresent', 'cudnnCompiled', 'cudnnAvailable', 'cudaExecutorAvailable'] as const;
 
 /** Checks the binding's object field by field; an add-on from another build fails loudly here. */
 export function parseNativeEngineInfo(value: unknown): NativeEngineInfo {
@@ -165,6 +186,8 @@ export function parseNativeEngineInfo(value: unknown): NativeEngineInfo {
     cudnnAvailable: record['cudnnAvailable'] as boolean,
     cudnnVersion: record['cudnnVersion'] as string,
     cudnnStatus: record['cudnnStatus'] as string,
+    cudaExecutorAvailable: record['cudaExecutorAvailable'] as boolean,
+    cudaExecutorStatus: record['cudaExecutorStatus'] as string,
     cpuThreads: record['cpuThreads'] as number,
     cpuModel: record['cpuModel'] as string,
     cpuFeatures: record['cpuFeatures'] as string,
@@ -195,9 +218,9 @@ export function loadAddon(addonPath: string): NativeAddon {
       if (!Array.isArray(ops) || !ops.every((op): op is string => typeof op === 'string')) throw new Error('engineOps() did not return a list of names');
       return ops;
     },
-    createEngine: (specJson, seed) => {
+    createEngine: (specJson, seed, session) => {
       if (typeof Engine !== 'function') return missing('Engine');
-      return new (Engine as new (spec: string, seed: number) => NativeEngine)(specJson, seed);
+      return new (Engine as new (spec: string, seed: number, session?: EngineSessionOptions) => NativeEngine)(specJson, seed, session);
     },
     openDataset: (spec) => {
       if (typeof Dataset !== 'function') return missing('Dataset');

@@ -24,6 +24,10 @@ export interface NativeEngineInfo {
   cudnnAvailable: boolean;
   cudnnVersion: string;
   cudnnStatus: string;
+  /** The CUDA executor can train here (GPU, cuDNN with convolutions, cuBLAS, built with cuDNN headers). */
+  cudaExecutorAvailable: boolean;
+  /** "CUDA executor ready on <device>", or what is missing ("no GPU: …", "cuDNN: … not found"). */
+  cudaExecutorStatus: string;
   cpuThreads: number;
   cpuModel: string;
   cpuFeatures: string;
@@ -46,11 +50,34 @@ export interface TrainingDataSpec {
   options?: { variant?: string; split?: string; seed?: number; size?: number[]; channels?: number };
 }
 
+/** Where a training or bench session runs: the CPU engine, or the CUDA executor in strict fp32 or TF32. */
+export type EngineDevice = 'cpu' | 'cuda';
+/** bf16 is accepted by the grammar and refused by the engine (not implemented in the CUDA executor yet). */
+export type EnginePrecision = 'fp32' | 'tf32' | 'bf16';
+export interface EngineSessionOptions {
+  device: EngineDevice;
+  precision: EnginePrecision;
+  /** Replay the training step as a CUDA graph (default true; device cuda only). */
+  cudaGraph?: boolean;
+}
+/** What a session runs on: for cuda the static memory plan and the cuDNN algorithms it chose. */
+export interface EngineSessionInfo {
+  device: EngineDevice;
+  precision: EnginePrecision;
+  cudaGraph: boolean;
+  /** Bytes of the one device allocation (0 on the CPU). */
+  memoryPlanBytes: number;
+  memoryPlan: string;
+  algorithms: string;
+}
+
 /** `bench`: timed training steps on synthetic data (random inputs, random labels). */
 export interface BenchParams {
   /** The engine graph spec (JSON text) with its loss and optimizer. */
   spec: string;
   seed: number;
+  /** Default: cpu, fp32. */
+  session?: EngineSessionOptions;
   batch: number;
   steps: number;
   warmupSteps: number;
@@ -60,6 +87,7 @@ export interface BenchParams {
 export interface BenchResult {
   /** Wall time of each timed step, in milliseconds. */
   stepMs: number[];
+  session: EngineSessionInfo;
 }
 
 /** `trainOpen`: builds the engine and the loaders of one training run; the run lives in the engine process. */
@@ -72,6 +100,8 @@ export interface TrainOpenParams {
   validationFraction: number;
   /** Random crop (padding 4) and horizontal flip, for 32×32 colour images. */
   augment: boolean;
+  /** Default: cpu, fp32. */
+  session?: EngineSessionOptions;
 }
 export interface TrainOpened {
   run: number;
@@ -81,6 +111,7 @@ export interface TrainOpened {
   trainSamples: number;
   validationSamples: number;
   batchesPerEpoch: number;
+  session: EngineSessionInfo;
 }
 /** `trainSteps`: up to `steps` optimizer steps of `epoch` (a new epoch reshuffles). */
 export interface TrainStepsParams {

@@ -1,11 +1,17 @@
 // `netlens bench`: timed training steps of a lowered model in the engine process, summarized as
 // the contract's JSON (median and minimum step time after warm-up, images per second).
 import type { EngineClient } from '../engine/client';
+import type { EngineDevice, EnginePrecision } from '../engine/protocol';
 import type { EngineGraphSpec } from './lower';
+import { isGpuOutOfMemory, trainingMessages } from './messages';
 
 export interface BenchOptions {
   spec: EngineGraphSpec;
-  device: 'cpu';
+  device: EngineDevice;
+  /** Default fp32. */
+  precision?: EnginePrecision;
+  /** The analyzer's training-peak estimate, shown beside a GPU out-of-memory error. */
+  estimatedPeakBytes?: number;
   batch: number;
   steps: number;
   classes: number;
@@ -29,11 +35,21 @@ const STEP_TIMEOUT_MS = 60_000;
 
 export async function runBench(client: EngineClient, options: BenchOptions): Promise<BenchReport> {
   const warmupSteps = options.warmupSteps ?? DEFAULT_WARMUP_STEPS;
-  const { stepMs } = await client.request(
-    'bench',
-    { spec: JSON.stringify(options.spec), seed: options.seed ?? 0, batch: options.batch, steps: options.steps, warmupSteps, classes: Math.max(1, options.classes) },
-    STEP_TIMEOUT_MS * (options.steps + warmupSteps + 1),
-  );
+  let stepMs: number[];
+  try {
+    ({ stepMs } = await client.request(
+      'bench',
+      {
+        spec: JSON.stringify(options.spec), seed: options.seed ?? 0, batch: options.batch, steps: options.steps, warmupSteps, classes: Math.max(1, options.classes),
+        session: { device: options.device, precision: options.precision ?? 'fp32' },
+      },
+      STEP_TIMEOUT_MS * (options.steps + warmupSteps + 1),
+    ));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (isGpuOutOfMemory(message)) throw new Error(trainingMessages.gpuOutOfMemory(message, options.estimatedPeakBytes));
+    throw error;
+  }
   const median = medianOf(stepMs);
   return {
     device: options.device,

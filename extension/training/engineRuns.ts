@@ -69,7 +69,7 @@ export class EngineRuns {
     const spec = JSON.parse(params.spec) as EngineGraphSpec;
     const input = spec.inputs.find((i) => i.name !== TARGET_INPUT);
     if (!input) throw new Error('the spec has no model input');
-    const engine = this.addon.createEngine(params.spec, params.seed);
+    const engine = this.addon.createEngine(params.spec, params.seed, params.session);
     const random = seededRandom(params.seed);
     const shape = [params.batch, ...input.shape.slice(1)];
     const makeBatch = (): Record<string, NativeTensor> => ({
@@ -86,7 +86,7 @@ export class EngineRuns {
       engine.trainSteps([batch]);
       stepMs.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
-    return { stepMs };
+    return { stepMs, session: engine.sessionInfo() };
   }
 
   private open(params: TrainOpenParams): TrainOpened {
@@ -110,7 +110,9 @@ export class EngineRuns {
     const evaluationCount = split ? split.validation.length : Math.min(info.count, 1000);
     const trainIndices = split ? split.train.subarray(0, evaluationCount) : Int32Array.from({ length: evaluationCount }, (_, i) => i);
     const trainEvaluation = dataset.loader({ batchSize: params.batch, shuffle: false, normalize: true, indices: trainIndices });
-    const engine = this.addon.createEngine(params.spec, params.seed);
+    // On cuda the memory plan is made for this batch: the training loader drops the last, smaller
+    // batch, and the binding pads a smaller evaluation batch (eval mode only).
+    const engine = this.addon.createEngine(params.spec, params.seed, params.session);
     engine.setTraining(true);
     const run = this.nextRun++;
     this.runs.set(run, { engine, inputName: input.name, dataset, train, validation, trainEvaluation, epoch: 0 });
@@ -123,6 +125,7 @@ export class EngineRuns {
       trainSamples: train.sampleCount,
       validationSamples: validation?.sampleCount ?? 0,
       batchesPerEpoch: train.batchesPerEpoch,
+      session: engine.sessionInfo(),
     };
   }
 
@@ -139,21 +142,10 @@ export class EngineRuns {
         return result;
       }
     }
-    for (let i = 0; i < params.steps; i++) {
-      const batch = run.train.next();
-      if (!batch) {
-        result.epochDone = true;
-        break;
-      }
-      const start = process.hrtime.bigint();
-      const { losses, learningRates, corrects } = run.engine.trainSteps([this.inputs(run, batch.shape, batch.images, batch.labels)]);
-      result.stepMs.push(Number(process.hrtime.bigint() - start) / 1e6);
-      result.losses.push(losses[0] ?? NaN);
-      result.learningRates.push(learningRates[0] ?? NaN);
-      result.batchSizes.push(batch.shape[0] ?? 0);
-      result.corrects.push(corrects[0] ?? -1);
-    }
-    return result;
+    // The batches go from the loader to the engine inside the add-on (no copies through JS); on cuda
+    // the next batch is staged while the GPU runs the current step.
+    const steps = run.engine.trainFromLoader(run.train, params.steps);
+    return steps;
   }
 
   private evaluate(run: TrainingRun, includeTrain: boolean): TrainEvaluation {
@@ -230,13 +222,6 @@ export class EngineRuns {
     const run = this.runs.get(id);
     if (!run) throw new Error(`no training run ${id} in this engine process`);
     return run;
-  }
-
-  private inputs(run: TrainingRun, shape: number[], images: Float32Array, labels: Int32Array): Record<string, NativeTensor> {
-    return {
-      [run.inputName]: { shape, data: images },
-      [TARGET_INPUT]: { shape: [labels.length], data: Float32Array.from(labels) },
-    };
   }
 }
 

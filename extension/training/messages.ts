@@ -21,11 +21,29 @@ export const trainingMessages = {
   defaultDataDoesNotFit: (need: string) =>
     `the built-in data sets are 3×32×32 (shapes32) and 1×28×28 (shapes28) images (padded with a border of up to 4 pixels a side to fit a slightly larger input); the model's input is (${need}). Give --data PATH with data of that shape.`,
   cudaUnavailable: (why: string) => `--device cuda: no usable CUDA GPU on this machine (${why}); use --device cpu.`,
-  cudaTrainingNotAvailable: `--device cuda: training on the GPU is not available in this version; use --device cpu.`,
+  cudaExecutorUnavailable: (why: string) => `--device cuda: the CUDA executor cannot run on this machine (${why}); use --device cpu.`,
+  precisionNeedsGpu: (precision: string) =>
+    `--precision ${precision}: the CPU engine computes in strict fp32 only (tf32 and bf16 are GPU modes); use --precision fp32 or --device cuda.`,
+  bf16NotImplemented: `--precision bf16: not implemented by the CUDA executor yet (it runs strict fp32 and tf32); use --precision fp32 or tf32.`,
+  gpuOutOfMemory: (engineMessage: string, estimatedPeakBytes: number | undefined) =>
+    `${engineMessage}. ` +
+    (estimatedPeakBytes !== undefined && estimatedPeakBytes > 0
+      ? `The analyzer estimates ${mebibytes(estimatedPeakBytes)} at the training peak for this model and batch (PyTorch's allocation pattern). `
+      : '') +
+    'Lower --batch, or use --device cpu.',
   noModel: (file: string) => `no model found in ${file}; give --entry, e.g. --entry 'Net()'.`,
   manyModels: (names: string) => `several models in the file (${names}); choose one with --entry.`,
   lossNotFinite: (step: number) => `the loss became NaN or infinite at step ${step}; the run stopped. Lower --lr.`,
 } as const;
+
+/** The engine's GPU out-of-memory errors: the CUDA executor's plan not fitting, or CUDA's own allocation error. */
+export function isGpuOutOfMemory(message: string): boolean {
+  return /out of GPU memory|cudaErrorMemoryAllocation/.test(message);
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
 
 /** What inference sessions (the model inspector, `netlens infer`) tell the user. */
 export const inferenceMessages = {

@@ -3,15 +3,21 @@
 // turns them into events and writes every event, and a safetensors checkpoint after each epoch
 // and on cancel, to the run store, with the run's status (running, completed, cancelled, failed).
 import type { EngineClient } from '../engine/client';
-import type { TrainingDataSpec } from '../engine/protocol';
+import type { EngineSessionOptions, TrainingDataSpec } from '../engine/protocol';
 import type { EngineGraphSpec } from './lower';
 import type { RunStore } from './runStore';
 import { OPTIMIZER_STATE_FORMAT, optimizerCheckpointName, type ResumePoint } from './resume';
 import { RunControl } from './runControl';
 import { encodeSafetensors } from './safetensors';
+import { isGpuOutOfMemory, trainingMessages } from './messages';
 
 export type TrainingEvent =
-  | { type: 'start'; run_dir: string; data: string; train_samples: number; validation_samples: number; batches_per_epoch: number; resumed_from?: { checkpoint: string; epoch: number; step: number } }
+  | {
+    type: 'start'; run_dir: string; data: string; train_samples: number; validation_samples: number; batches_per_epoch: number;
+    resumed_from?: { checkpoint: string; epoch: number; step: number };
+    /** Runs on the GPU only: the precision and the CUDA executor's static memory plan. */
+    gpu?: { precision: string; cuda_graph: boolean; memory_plan_bytes: number };
+  }
   | { type: 'step'; epoch: number; step: number; loss: number; lr: number; images_per_s: number }
   | { type: 'epoch'; epoch: number; train_loss: number; train_acc: number; val_loss: number | null; val_acc: number | null }
   | { type: 'checkpoint'; epoch: number; step: number; path: string }
@@ -32,6 +38,10 @@ export interface TrainingOptions {
   control?: RunControl;
   /** Start from a checkpoint's weights and counters instead of from the initialization. */
   resume?: ResumePoint;
+  /** Where the engine trains (default cpu, fp32). */
+  session?: EngineSessionOptions;
+  /** The analyzer's training-peak estimate for this model and batch, shown beside a GPU out-of-memory error. */
+  estimatedPeakBytes?: number;
 }
 
 /** Steps per request: small enough that a cancel or a crash loses little, large enough to keep IPC cheap. */
@@ -69,7 +79,7 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
   try {
     const opened = await client.request('trainOpen', {
       spec: JSON.stringify(options.spec), seed: options.seed, data: options.data, batch: options.batch,
-      validationFraction: options.validationFraction, augment: options.augment,
+      validationFraction: options.validationFraction, augment: options.augment, ...(options.session ? { session: options.session } : {}),
     }, REQUEST_TIMEOUT_MS);
     run = opened.run;
     if (resume) {
@@ -84,6 +94,9 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
     emit({
       type: 'start', run_dir: store.dir, data: opened.dataName, train_samples: opened.trainSamples, validation_samples: opened.validationSamples, batches_per_epoch: opened.batchesPerEpoch,
       ...(resume ? { resumed_from: { checkpoint: resume.checkpoint, epoch: resume.epochsDone, step: resume.step } } : {}),
+      ...(opened.session.device === 'cuda'
+        ? { gpu: { precision: opened.session.precision, cuda_graph: opened.session.cudaGraph, memory_plan_bytes: opened.session.memoryPlanBytes } }
+        : {}),
     });
     const maxSteps = options.maxSteps ?? Infinity;
     for (let epoch = epochsDone; epoch < options.epochs && steps < maxSteps && !control.cancelled; epoch++) {
@@ -143,7 +156,8 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
     store.setStatus(status, steps);
     return done;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const engineMessage = error instanceof Error ? error.message : String(error);
+    const message = isGpuOutOfMemory(engineMessage) ? trainingMessages.gpuOutOfMemory(engineMessage, options.estimatedPeakBytes) : engineMessage;
     const failed: TrainingEvent = { type: 'error', message };
     emit(failed);
     store.setStatus('failed', steps, message);

@@ -171,11 +171,12 @@ class LoaderObject : public Napi::ObjectWrap<LoaderObject> {
     });
   }
 
- private:
   data::BatchLoader& loader(const Napi::Env& env) {
     if (!loader_) throw Napi::Error::New(env, "this batch loader was closed");
     return *loader_;
   }
+
+ private:
 
   /** next() → {shape, images: Float32Array, labels: Int32Array, index} or null when the epoch is over. */
   Napi::Value next(const Napi::CallbackInfo& info) {
@@ -375,10 +376,20 @@ Napi::Value readImageForModel(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+data::BatchLoader& batchLoaderOf(const Napi::Env& env, const Napi::Value& value, const std::string& what) {
+  const Napi::FunctionReference* loaderClass = env.GetInstanceData<Napi::FunctionReference>();
+  // InstanceOf first: unwrapping an object of another class would read the wrong C++ type.
+  if (loaderClass == nullptr || !value.IsObject() || !value.As<Napi::Object>().InstanceOf(loaderClass->Value())) {
+    throw Napi::TypeError::New(env, what + " must be a BatchLoader from dataset.loader()");
+  }
+  return LoaderObject::Unwrap(value.As<Napi::Object>())->loader(env);
+}
+
 void registerData(Napi::Env env, Napi::Object exports) {
-  // The loader class is reachable only through Dataset.loader(); its reference lives as long as the add-on's env.
+  // The loader class is reachable only through Dataset.loader() (and batchLoaderOf); the env owns
+  // its reference as instance data and frees it at teardown.
   auto* loaderClass = new Napi::FunctionReference(Napi::Persistent(LoaderObject::define(env)));
-  env.AddCleanupHook([loaderClass] { delete loaderClass; });
+  env.SetInstanceData<Napi::FunctionReference>(loaderClass);
   exports.Set("Dataset", DatasetObject::define(env, loaderClass));
   exports.Set("dataFormats", Napi::Function::New(env, dataFormats, "dataFormats"));
   exports.Set("readImageForModel", Napi::Function::New(env, readImageForModel, "readImageForModel"));

@@ -27,6 +27,8 @@ Napi::Value EngineInfo(const Napi::CallbackInfo& callInfo) {
   result.Set("cudnnAvailable", info.cudnnAvailable);
   result.Set("cudnnVersion", info.cudnnVersion);
   result.Set("cudnnStatus", info.cudnnStatus);
+  result.Set("cudaExecutorAvailable", info.cudaExecutorAvailable);
+  result.Set("cudaExecutorStatus", info.cudaExecutorStatus);
   result.Set("cpuThreads", info.cpuThreads);
   result.Set("cpuModel", info.cpuModel);
   result.Set("cpuFeatures", info.cpuFeatures);

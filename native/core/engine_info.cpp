@@ -43,9 +43,14 @@ EngineInfo engineInfo() {
   info.cudnnAvailable = cudnn.available;
   info.cudnnVersion = cudnn.version;
   info.cudnnStatus = cudnn.status;
+
+  std::string missing;
+  info.cudaExecutorAvailable = cuda::cudaExecutorAvailable(&missing);
+  info.cudaExecutorStatus = info.cudaExecutorAvailable ? "CUDA executor ready on " + device.deviceName : missing;
 #else
   info.gpuError = "CUDA backend not compiled in (CPU-only build: no nvcc at build time, or NETLENS_CUDA=0)";
   info.cudnnStatus = "cuDNN: not compiled in (CPU-only build)";
+  info.cudaExecutorStatus = "the CUDA executor is not compiled in (CPU-only build)";
 #endif
   return info;
 }

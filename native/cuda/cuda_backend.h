@@ -61,4 +61,10 @@ struct CublasReport {
 CublasReport probeCublas(bool gpuPresent);
 CublasReport probeCublasWith(const LibrarySearch& search, bool gpuPresent);
 
+/**
+ * Whether this process can run the CUDA executor: a GPU, cuDNN with its convolution libraries and
+ * cuBLAS (and a build with cuDNN headers). When not, `reason` says what is missing.
+ */
+bool cudaExecutorAvailable(std::string* reason);
+
 }  // namespace netlens::cuda

@@ -133,7 +133,7 @@ struct Value {
   bool floatInput = false;
   int consumers = 0;
   int producer = -1;
-  size_t hostStaging = 0;  // offset into the pinned input area (graph inputs)
+  size_t hostStaging[2] = {0, 0};  // offsets of the two pinned staging slots (graph inputs)
 };
 
 struct StateTensor {
@@ -193,21 +193,6 @@ std::string MemoryPlan::describe() const {
          ", workspace " + mib(workspace) + ", other " + mib(other);
 }
 
-bool cudaExecutorAvailable(std::string* reason) {
-  const DeviceReport device = queryDevices();
-  std::string why;
-  // cuBLAS first: cuDNN's engine libraries need libcublasLt, and an already opened one satisfies them.
-  if (!device.gpuPresent) {
-    why = "no GPU: " + device.error;
-  } else if (!cublasApi().loaded) {
-    why = "cuBLAS: " + cublasApi().failure;
-  } else if (!cudnnApi().loaded || !cudnnApi().convolutions) {
-    why = "cuDNN: " + (cudnnApi().failure.empty() ? std::string("not loaded") : cudnnApi().failure);
-  }
-  if (reason) *reason = why;
-  return why.empty();
-}
-
 struct CudaExecutor::Impl {
   GraphSpec spec;
   CudaOptions options;
@@ -232,6 +217,11 @@ struct CudaExecutor::Impl {
   kernels::OptimizerConfig optimizerConfig{};
   int64_t steps = 0;
   int64_t lastCorrect = -1;
+  bool inFlight = false;  // launchStep ran, finishStep has not
+  // Two pinned staging slots, so the next batch is written while the GPU copies from the other one.
+  int inFlightSlot = 0;
+  int stagedSlot = 0;
+  bool staged = false;
   bool training = true;
   bool hasDropout = false;
   // CUDA objects
@@ -286,8 +276,10 @@ struct CudaExecutor::Impl {
   void planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape);
   void chooseAlgorithms(Node& node);
   void allocate(const Executor& reference);
-  void uploadInputs(const TensorMap& inputs);
-  void enqueueForward(bool inputsFromHost);
+  void uploadInputs(const TensorMap& inputs, int slot);
+  void enqueueInputs(int slot);
+  void enqueueStepParameters();
+  void enqueueForward();
   void enqueueLoss();
   void enqueueBackward(bool inputGradients);
   void enqueueOptimizer();
@@ -303,18 +295,8 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
   // as the CPU path does; its values are uploaded once below and it is then dropped.
   const Executor reference(spec, initSeed);
 
-  for (const NodeSpec& node : spec.nodes) {
-    if (supportedKinds().count(node.op) == 0) {
-      throw SpecError("node \"" + node.id + "\" (" + node.op + "): not supported by the CUDA executor yet (it runs " +
-                      supportedList() + ")");
-    }
-  }
-  if (spec.loss && spec.loss->op != "cross_entropy" && spec.loss->op != "mse") {
-    throw SpecError("loss: \"" + spec.loss->op + "\" is not supported by the CUDA executor (cross_entropy, mse)");
-  }
-  if (spec.optimizer && spec.optimizer->type == "rmsprop") {
-    throw SpecError("optimizer: rmsprop is not supported by the CUDA executor yet (sgd, adam, adamw)");
-  }
+  const std::string unsupported = CudaExecutor::unsupportedReason(spec);
+  if (!unsupported.empty()) throw SpecError(unsupported);
 
   for (const InputSpec& input : spec.inputs) {
     Value value;
@@ -693,11 +675,14 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
   }
   check(cudaMemsetAsync(arena, 0, arenaBytes, stream), "cudaMemsetAsync (memory plan)");
 
-  // Pinned host memory: graph inputs (the captured graph copies from here), step parameters, loss.
-  for (Value& value : values) {
-    if (!value.graphInput) continue;
-    value.hostStaging = pinnedBytes;
-    pinnedBytes += (sizeof(float) * value.numel + kAlignment - 1) / kAlignment * kAlignment;
+  // Pinned host memory: two staging slots for the graph inputs (copied to the device in stream order
+  // before each step, outside the captured graph), step parameters (the graph copies them), loss.
+  for (int slot = 0; slot < 2; ++slot) {
+    for (Value& value : values) {
+      if (!value.graphInput) continue;
+      value.hostStaging[slot] = pinnedBytes;
+      pinnedBytes += (sizeof(float) * value.numel + kAlignment - 1) / kAlignment * kAlignment;
+    }
   }
   pinnedStep = pinnedBytes;
   pinnedBytes += kAlignment;
@@ -731,7 +716,7 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
   check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (initial upload)");
 }
 
-void CudaExecutor::Impl::uploadInputs(const TensorMap& inputs) {
+void CudaExecutor::Impl::uploadInputs(const TensorMap& inputs, int slot) {
   for (Value& value : values) {
     if (!value.graphInput) continue;
     const auto found = inputs.find(value.name);
@@ -755,7 +740,7 @@ void CudaExecutor::Impl::uploadInputs(const TensorMap& inputs) {
         }
       }
     }
-    std::memcpy(pinned + value.hostStaging, tensor.ptr(), sizeof(float) * tensor.data.size());
+    std::memcpy(pinned + value.hostStaging[slot], tensor.ptr(), sizeof(float) * tensor.data.size());
   }
 }
 
@@ -773,16 +758,20 @@ void CudaExecutor::Impl::prepareStep() {
   std::memcpy(pinned + pinnedStep, &step, sizeof step);
 }
 
-void CudaExecutor::Impl::enqueueForward(bool inputsFromHost) {
-  if (inputsFromHost) {
-    for (const Value& value : values) {
-      if (!value.graphInput) continue;
-      check(cudaMemcpyAsync(f(value.data), pinned + value.hostStaging, sizeof(float) * value.numel, cudaMemcpyHostToDevice, stream),
-            "cudaMemcpyAsync (input \"" + value.name + "\")");
-    }
-    check(cudaMemcpyAsync(at<char>(stepParams), pinned + pinnedStep, sizeof(kernels::OptimizerStep), cudaMemcpyHostToDevice, stream),
-          "cudaMemcpyAsync (step parameters)");
+void CudaExecutor::Impl::enqueueInputs(int slot) {
+  for (const Value& value : values) {
+    if (!value.graphInput) continue;
+    check(cudaMemcpyAsync(f(value.data), pinned + value.hostStaging[slot], sizeof(float) * value.numel, cudaMemcpyHostToDevice, stream),
+          "cudaMemcpyAsync (input \"" + value.name + "\")");
   }
+}
+
+void CudaExecutor::Impl::enqueueStepParameters() {
+  check(cudaMemcpyAsync(at<char>(stepParams), pinned + pinnedStep, sizeof(kernels::OptimizerStep), cudaMemcpyHostToDevice, stream),
+        "cudaMemcpyAsync (step parameters)");
+}
+
+void CudaExecutor::Impl::enqueueForward() {
   for (Node& node : nodes) {
     forwardNode(node);
     if (syncEachNode && !capturing) {
@@ -1076,6 +1065,21 @@ Tensor CudaExecutor::Impl::download(size_t offset, const Shape& shape) const {
 
 // ---- the public face -----------------------------------------------------------------------------
 
+std::string CudaExecutor::unsupportedReason(const GraphSpec& spec) {
+  for (const NodeSpec& node : spec.nodes) {
+    if (supportedKinds().count(node.op) == 0) {
+      return "node \"" + node.id + "\" (" + node.op + "): not supported by the CUDA executor yet (it runs " + supportedList() + ")";
+    }
+  }
+  if (spec.loss && spec.loss->op != "cross_entropy" && spec.loss->op != "mse") {
+    return "loss: \"" + spec.loss->op + "\" is not supported by the CUDA executor (cross_entropy, mse)";
+  }
+  if (spec.optimizer && spec.optimizer->type == "rmsprop") {
+    return "optimizer: rmsprop is not supported by the CUDA executor yet (sgd, adam, adamw)";
+  }
+  return {};
+}
+
 CudaExecutor::CudaExecutor(GraphSpec spec, uint64_t seed, CudaOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->spec = std::move(spec);
   impl_->options = options;
@@ -1098,6 +1102,7 @@ CudaExecutor::CudaExecutor(GraphSpec spec, uint64_t seed, CudaOptions options) :
 
 CudaExecutor::~CudaExecutor() = default;
 
+const GraphSpec& CudaExecutor::spec() const { return impl_->spec; }
 const MemoryPlan& CudaExecutor::plan() const { return impl_->plan; }
 
 std::string CudaExecutor::describeAlgorithms() const {
@@ -1113,6 +1118,19 @@ std::string CudaExecutor::describeAlgorithms() const {
 }
 
 const std::vector<std::string>& CudaExecutor::stateNames() const { return impl_->stateNames; }
+
+bool CudaExecutor::isTrainable(const std::string& name) const {
+  const auto found = impl_->stateIndex.find(name);
+  return found != impl_->stateIndex.end() && impl_->states[found->second].trainable;
+}
+
+Shape CudaExecutor::inputShape(const std::string& inputName) const {
+  const auto found = impl_->valueIndex.find(inputName);
+  if (found == impl_->valueIndex.end() || !impl_->values[found->second].graphInput) {
+    throw std::out_of_range("the graph has no input \"" + inputName + "\"");
+  }
+  return impl_->values[found->second].shape;
+}
 
 Tensor CudaExecutor::state(const std::string& name) const {
   const auto found = impl_->stateIndex.find(name);
@@ -1135,9 +1153,14 @@ void CudaExecutor::setState(const std::string& name, const Tensor& value) {
 void CudaExecutor::setTraining(bool training) { impl_->training = training; }
 
 void CudaExecutor::forward(const TensorMap& inputs) {
-  impl_->uploadInputs(inputs);
+  if (impl_->inFlight) throw std::logic_error("forward: a training step is in flight (call finishStep)");
+  // A staged batch waits for its launchStep: use the other slot.
+  const int slot = impl_->staged ? 1 - impl_->stagedSlot : impl_->stagedSlot;
+  impl_->uploadInputs(inputs, slot);
   impl_->prepareStep();
-  impl_->enqueueForward(true);
+  impl_->enqueueInputs(slot);
+  impl_->enqueueStepParameters();
+  impl_->enqueueForward();
   check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize (forward)");
 }
 
@@ -1149,9 +1172,14 @@ Tensor CudaExecutor::value(const std::string& id) const {
 }
 
 double CudaExecutor::lossBackward(const TensorMap& inputs, bool inputGradients) {
-  impl_->uploadInputs(inputs);
+  if (impl_->inFlight) throw std::logic_error("lossBackward: a training step is in flight (call finishStep)");
+  // A staged batch waits for its launchStep: use the other slot.
+  const int slot = impl_->staged ? 1 - impl_->stagedSlot : impl_->stagedSlot;
+  impl_->uploadInputs(inputs, slot);
   impl_->prepareStep();
-  impl_->enqueueForward(true);
+  impl_->enqueueInputs(slot);
+  impl_->enqueueStepParameters();
+  impl_->enqueueForward();
   impl_->enqueueLoss();
   impl_->enqueueBackward(inputGradients);
   check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize (loss and backward)");
@@ -1177,19 +1205,44 @@ Tensor CudaExecutor::inputGradient(const std::string& inputName) const {
 }
 
 double CudaExecutor::trainStep(const TensorMap& inputs) {
+  launchStep(inputs);
+  return finishStep();
+}
+
+void CudaExecutor::launchStep(const TensorMap& inputs) {
+  if (impl_->inFlight) throw std::logic_error("launchStep: the previous step was not finished (call finishStep)");
+  stageInputs(inputs);
+  launchStep();
+}
+
+void CudaExecutor::stageInputs(const TensorMap& inputs) {
   Impl& impl = *impl_;
+  // The in-flight step's input copy may still read its slot: write the other one.
+  const int slot = impl.inFlight ? 1 - impl.inFlightSlot : impl.stagedSlot;
+  impl.uploadInputs(inputs, slot);
+  impl.stagedSlot = slot;
+  impl.staged = true;
+}
+
+void CudaExecutor::launchStep() {
+  Impl& impl = *impl_;
+  if (impl.inFlight) throw std::logic_error("launchStep: the previous step was not finished (call finishStep)");
+  if (!impl.staged) throw std::logic_error("launchStep: no batch was staged (call stageInputs)");
   if (!impl.spec.optimizer) throw std::logic_error("the graph spec has no optimizer");
   if (!impl.spec.loss) throw std::logic_error("the graph spec has no loss");
-  impl.uploadInputs(inputs);
   impl.prepareStep();
+  // In stream order before the step (eager or replayed): the batch from its staging slot.
+  impl.enqueueInputs(impl.stagedSlot);
   const auto enqueueStep = [&] {
-    impl.enqueueForward(true);
+    impl.enqueueStepParameters();
+    impl.enqueueForward();
     impl.enqueueLoss();
     impl.enqueueBackward(false);
     impl.enqueueOptimizer();
   };
   if (impl.options.cudaGraph) {
     if (impl.graphExec != nullptr && impl.graphTraining != impl.training) {
+      check(cudaStreamSynchronize(impl.stream), "cudaStreamSynchronize (graph of the other mode)");
       cudaGraphExecDestroy(impl.graphExec);
       cudaGraphDestroy(impl.graph);
       impl.graphExec = nullptr;
@@ -1222,6 +1275,15 @@ double CudaExecutor::trainStep(const TensorMap& inputs) {
   } else {
     enqueueStep();
   }
+  impl.inFlightSlot = impl.stagedSlot;
+  impl.staged = false;
+  impl.inFlight = true;
+}
+
+double CudaExecutor::finishStep() {
+  Impl& impl = *impl_;
+  if (!impl.inFlight) throw std::logic_error("finishStep: no step was launched");
+  impl.inFlight = false;
   check(cudaStreamSynchronize(impl.stream), "cudaStreamSynchronize (training step)");
   const double loss = impl.readLoss();
   if (!std::isfinite(loss)) {
@@ -1231,6 +1293,78 @@ double CudaExecutor::trainStep(const TensorMap& inputs) {
   impl.lastCorrect = impl.spec.loss->op == "cross_entropy" ? *reinterpret_cast<const int32_t*>(impl.pinned + impl.pinnedCorrect) : -1;
   impl.steps += 1;
   return loss;
+}
+
+bool CudaExecutor::stepInFlight() const { return impl_->inFlight; }
+
+double CudaExecutor::learningRate() const {
+  return impl_->spec.optimizer ? scheduledLearningRate(*impl_->spec.optimizer, impl_->steps) : 0.0;
+}
+
+namespace {
+
+/** torch.optim's slot names for the optimizer kinds the CUDA executor runs (as Optimizer::exportState). */
+std::vector<std::string> optimizerSlots(const OptimizerSpec& spec) {
+  if (spec.type == "adam" || spec.type == "adamw") return {"exp_avg", "exp_avg_sq"};
+  if (spec.type == "sgd" && spec.momentum != 0.0) return {"momentum_buffer"};
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, Tensor>> CudaExecutor::exportOptimizerState() const {
+  const Impl& impl = *impl_;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  if (!impl.spec.optimizer || impl.steps == 0) return tensors;
+  const std::vector<std::string> slots = optimizerSlots(*impl.spec.optimizer);
+  // Parameter names in sorted order, as the CPU optimizer's map holds them.
+  std::map<std::string, const StateTensor*> trainable;
+  for (const StateTensor& state : impl.states) {
+    if (state.trainable) trainable[state.name] = &state;
+  }
+  for (const auto& [name, state] : trainable) {
+    for (const std::string& slot : slots) {
+      const bool first = slot == "momentum_buffer" || slot == "exp_avg";
+      tensors.emplace_back(name + "." + slot, impl.download(first ? state->first : state->second, state->shape));
+    }
+    tensors.emplace_back(name + ".step", Tensor({1}, {static_cast<float>(impl.steps)}));
+  }
+  return tensors;
+}
+
+void CudaExecutor::setOptimizerState(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps) {
+  Impl& impl = *impl_;
+  if (!impl.spec.optimizer) throw std::logic_error("the graph spec has no optimizer");
+  if (impl.inFlight) throw std::logic_error("setOptimizerState: a training step is in flight");
+  // The CPU optimizer checks the names, slots and shapes with its own messages; its normalized copy
+  // is what gets uploaded, so both executors accept and refuse the same files.
+  std::map<std::string, Shape> shapes;
+  for (const StateTensor& state : impl.states) {
+    if (state.trainable) shapes[state.name] = state.shape;
+  }
+  Optimizer checked(*impl.spec.optimizer);
+  checked.importState(tensors, steps, shapes);
+  for (const auto& [key, tensor] : tensors) {
+    if (key.size() > 5 && key.compare(key.size() - 5, 5, ".step") == 0 && tensor.numel() == 1 &&
+        static_cast<int64_t>(tensor.data[0]) != steps) {
+      throw std::invalid_argument("optimizer state: \"" + key + "\" counts " + std::to_string(static_cast<int64_t>(tensor.data[0])) +
+                                  " steps but the optimizer " + std::to_string(steps) +
+                                  "; the CUDA executor steps every parameter together");
+    }
+  }
+  check(cudaStreamSynchronize(impl.stream), "cudaStreamSynchronize");
+  for (const auto& [key, tensor] : checked.exportState()) {
+    const size_t dot = key.rfind('.');
+    const std::string parameter = key.substr(0, dot);
+    const std::string slot = key.substr(dot + 1);
+    if (slot == "step") continue;
+    const StateTensor& state = impl.states[impl.stateIndex.at(parameter)];
+    const bool first = slot == "momentum_buffer" || slot == "exp_avg";
+    if (!(first ? state.hasFirst : state.hasSecond)) throw std::logic_error("optimizer state: no device slot for \"" + key + "\"");
+    check(cudaMemcpy(impl.f(first ? state.first : state.second), tensor.ptr(), sizeof(float) * tensor.data.size(), cudaMemcpyHostToDevice),
+          "cudaMemcpy (optimizer state \"" + key + "\")");
+  }
+  impl.steps = steps;
 }
 
 int64_t CudaExecutor::lastStepCorrect() const { return impl_->lastCorrect; }
@@ -1245,11 +1379,6 @@ namespace netlens::cuda {
 
 std::string MemoryPlan::describe() const { return "no memory plan (the CUDA executor is not compiled in)"; }
 
-bool cudaExecutorAvailable(std::string* reason) {
-  if (reason) *reason = "the CUDA executor is not compiled in (no cuDNN headers at build time; set CUDNN_ROOT and rebuild)";
-  return false;
-}
-
 struct CudaExecutor::Impl {};
 
 CudaExecutor::CudaExecutor(GraphSpec, uint64_t, CudaOptions) {
@@ -1258,6 +1387,7 @@ CudaExecutor::CudaExecutor(GraphSpec, uint64_t, CudaOptions) {
   throw CudaError(reason);
 }
 CudaExecutor::~CudaExecutor() = default;
+const GraphSpec& CudaExecutor::spec() const { throw CudaError("the CUDA executor is not compiled in"); }
 const MemoryPlan& CudaExecutor::plan() const { throw CudaError("the CUDA executor is not compiled in"); }
 std::string CudaExecutor::describeAlgorithms() const { return {}; }
 const std::vector<std::string>& CudaExecutor::stateNames() const { throw CudaError("the CUDA executor is not compiled in"); }
@@ -1270,6 +1400,19 @@ double CudaExecutor::lossBackward(const TensorMap&, bool) { throw CudaError("the
 Tensor CudaExecutor::gradient(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
 Tensor CudaExecutor::inputGradient(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
 double CudaExecutor::trainStep(const TensorMap&) { throw CudaError("the CUDA executor is not compiled in"); }
+std::string CudaExecutor::unsupportedReason(const GraphSpec&) { return {}; }
+bool CudaExecutor::isTrainable(const std::string&) const { return false; }
+Shape CudaExecutor::inputShape(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
+void CudaExecutor::launchStep(const TensorMap&) { throw CudaError("the CUDA executor is not compiled in"); }
+void CudaExecutor::stageInputs(const TensorMap&) { throw CudaError("the CUDA executor is not compiled in"); }
+void CudaExecutor::launchStep() { throw CudaError("the CUDA executor is not compiled in"); }
+double CudaExecutor::finishStep() { throw CudaError("the CUDA executor is not compiled in"); }
+bool CudaExecutor::stepInFlight() const { return false; }
+double CudaExecutor::learningRate() const { return 0.0; }
+std::vector<std::pair<std::string, Tensor>> CudaExecutor::exportOptimizerState() const { throw CudaError("the CUDA executor is not compiled in"); }
+void CudaExecutor::setOptimizerState(const std::vector<std::pair<std::string, Tensor>>&, int64_t) {
+  throw CudaError("the CUDA executor is not compiled in");
+}
 int64_t CudaExecutor::lastStepCorrect() const { return -1; }
 bool CudaExecutor::graphCaptured() const { return false; }
 int64_t CudaExecutor::stepsTaken() const { return 0; }

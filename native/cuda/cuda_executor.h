@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_backend.h"
 #include "netlens/executor.h"
 #include "netlens/graph_spec.h"
 #include "netlens/tensor.h"
@@ -45,14 +46,14 @@ struct MemoryPlan {
   std::string describe() const;
 };
 
-/**
- * Whether this process can run the CUDA executor: a GPU, cuDNN with its convolution libraries and
- * cuBLAS. When not, `reason` says what is missing.
- */
-bool cudaExecutorAvailable(std::string* reason);
-
 class CudaExecutor {
  public:
+  /**
+   * What of `spec` the CUDA executor cannot run (an op, naming its node; the loss; the optimizer),
+   * or empty. Needs no GPU, so a session can refuse a model before any device work.
+   */
+  static std::string unsupportedReason(const GraphSpec& spec);
+
   /**
    * Checks the spec as the CPU Executor does (same SpecErrors), refuses ops the GPU path lacks
    * (SpecError naming the node and op), initializes parameters exactly as Executor(spec, seed) does,
@@ -64,13 +65,18 @@ class CudaExecutor {
   CudaExecutor(const CudaExecutor&) = delete;
   CudaExecutor& operator=(const CudaExecutor&) = delete;
 
+  const GraphSpec& spec() const;
   const MemoryPlan& plan() const;
   /** Each convolution's chosen algorithms and workspace, one line a node. */
   std::string describeAlgorithms() const;
   const std::vector<std::string>& stateNames() const;
   Tensor state(const std::string& name) const;
   void setState(const std::string& name, const Tensor& value);
+  /** A parameter (not a buffer) that is not frozen. */
+  bool isTrainable(const std::string& name) const;
   void setTraining(bool training);
+  /** The input shapes the memory plan was made for (the batch size is fixed). */
+  Shape inputShape(const std::string& inputName) const;
 
   /** Runs every node (eager launches). */
   void forward(const TensorMap& inputs);
@@ -85,7 +91,27 @@ class CudaExecutor {
    * throws std::runtime_error and leaves the parameters as they were.
    */
   double trainStep(const TensorMap& inputs);
+  /**
+   * trainStep in parts, so the host prepares the next batch while the GPU runs this one:
+   * stageInputs checks a batch and copies it into a pinned staging slot (allowed while a step is in
+   * flight: there are two slots and it writes the one the running step does not read); launchStep()
+   * enqueues the staged batch's copy to the device and the step (eager, captured or replayed)
+   * without waiting; finishStep waits and returns the loss (throwing for a NaN or infinite one as
+   * trainStep does). launchStep(inputs) is stageInputs then launchStep(). Between a launch and its
+   * finish only stageInputs may be called.
+   */
+  void stageInputs(const TensorMap& inputs);
+  void launchStep();
+  void launchStep(const TensorMap& inputs);
+  double finishStep();
+  bool stepInFlight() const;
   int64_t lastStepCorrect() const;
+  /** The rate the next step will use (the spec's schedule at stepsTaken()). */
+  double learningRate() const;
+  /** The optimizer state in the CPU Optimizer::exportState() form ("<parameter>.<slot>", "<parameter>.step"). */
+  std::vector<std::pair<std::string, Tensor>> exportOptimizerState() const;
+  /** Restores exportOptimizerState() output (checked as the CPU optimizer checks it) and the step count. */
+  void setOptimizerState(const std::vector<std::pair<std::string, Tensor>>& tensors, int64_t steps);
   bool graphCaptured() const;
   int64_t stepsTaken() const;
 

@@ -296,4 +296,23 @@ CublasReport probeCublasWith(const LibrarySearch& search, bool gpuPresent) {
   return reportCublas(loadCublas(search), gpuPresent);
 }
 
+bool cudaExecutorAvailable(std::string* reason) {
+  std::string why;
+#ifdef NETLENS_WITH_CUDNN
+  const DeviceReport device = queryDevices();
+  // cuBLAS first: cuDNN's engine libraries need libcublasLt, and an already opened one satisfies them.
+  if (!device.gpuPresent) {
+    why = "no GPU: " + device.error;
+  } else if (!cublasApi().loaded) {
+    why = "cuBLAS: " + cublasApi().failure;
+  } else if (!cudnnApi().loaded || !cudnnApi().convolutions) {
+    why = "cuDNN: " + (cudnnApi().failure.empty() ? std::string("not loaded") : cudnnApi().failure);
+  }
+#else
+  why = "the CUDA executor is not compiled in (no cuDNN headers at build time; set CUDNN_ROOT and rebuild)";
+#endif
+  if (reason) *reason = why;
+  return why.empty();
+}
+
 }  // namespace netlens::cuda

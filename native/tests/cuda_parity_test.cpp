@@ -255,6 +255,75 @@ void trainingParity(const std::string& label, const std::string& specText, int s
   }
 }
 
+// What the binding asks before any device work: ops, loss and optimizer the executor lacks, by name.
+void specRefusalsWithoutGpu() {
+  const std::string layerNorm =
+      CudaExecutor::unsupportedReason(singleOpSpec({2, 4}, {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[4]}")}, "n", {2, 4}));
+  check(layerNorm.find("node \"n\" (layer_norm): not supported by the CUDA executor") != std::string::npos,
+        "unsupportedReason names the node and op: " + layerNorm);
+  GraphSpec rmsprop = parseGraphSpec(cifarSpec(4, "{\"type\":\"rmsprop\",\"lr\":0.01}", false));
+  check(CudaExecutor::unsupportedReason(rmsprop).find("rmsprop") != std::string::npos, "unsupportedReason names rmsprop");
+  check(CudaExecutor::unsupportedReason(parseGraphSpec(cifarSpec(4, "{\"type\":\"adam\",\"lr\":0.001}", true))).empty(),
+        "a batch-norm CNN with Adam is supported");
+}
+
+// launchStep/finishStep with the next batch made and staged (second pinned slot) while the step runs
+// (the binding's pipeline) give the same losses as the CPU, and the optimizer state travels: exported after k steps it
+// matches the CPU optimizer's export, and a fresh executor given the weights and that state
+// continues exactly as the original does.
+void pipelineAndOptimizerState(const std::string& label, const std::string& specText) {
+  try {
+    const GraphSpec spec = parseGraphSpec(specText);
+    const int64_t batch = spec.inputs[0].shape[0];
+    Executor cpu(spec, 4);
+    CudaExecutor gpu(spec, 4);
+    Rng rng(9);
+    const auto makeBatch = [&] {
+      Tensor y({batch});
+      for (float& value : y.data) value = static_cast<float>(rng.next() % 10);
+      return TensorMap{{"x", randomTensor({batch, 3, 32, 32}, rng)}, {"y", y}};
+    };
+    TensorMap current = makeBatch();
+    gpu.launchStep(current);
+    check(gpu.stepInFlight(), label + ": a launched step is in flight");
+    expectThrows([&] { gpu.launchStep(current); }, "not finished", label + ": a second launch before finishing is refused");
+    for (int step = 0; step < 6; ++step) {
+      // Host work overlapping the GPU's step: the next batch made and staged in the other slot.
+      TensorMap following = makeBatch();
+      if (step < 5) gpu.stageInputs(following);
+      const double gpuLoss = gpu.finishStep();
+      const double cpuLoss = cpu.trainStep(current);
+      check(std::fabs(cpuLoss - gpuLoss) <= kLossTolerance,
+            label + ": pipelined step " + std::to_string(step + 1) + " loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+      check(std::fabs(gpu.learningRate() - cpu.optimizer().learningRate()) < 1e-12, label + ": the next learning rate agrees");
+      current = following;
+      if (step < 5) gpu.launchStep();
+    }
+    expectThrows([&] { gpu.launchStep(); }, "no batch was staged", label + ": launching without a staged batch is refused");
+    const auto cpuState = cpu.optimizer().exportState();
+    const auto gpuState = gpu.exportOptimizerState();
+    check(cpuState.size() == gpuState.size(), label + ": " + std::to_string(gpuState.size()) + " optimizer tensors vs CPU " + std::to_string(cpuState.size()));
+    for (size_t i = 0; i < std::min(cpuState.size(), gpuState.size()); ++i) {
+      check(cpuState[i].first == gpuState[i].first, label + ": optimizer tensor " + gpuState[i].first + " vs CPU " + cpuState[i].first);
+      check(relativeError(gpuState[i].second, cpuState[i].second) < 1e-2, label + ": optimizer tensor " + gpuState[i].first + " close to the CPU's");
+    }
+    CudaExecutor resumed(spec, 77);
+    for (const std::string& key : gpu.stateNames()) resumed.setState(key, gpu.state(key));
+    resumed.setOptimizerState(gpuState, gpu.stepsTaken());
+    check(resumed.stepsTaken() == gpu.stepsTaken(), label + ": the step count is restored");
+    for (int step = 0; step < 3; ++step) {
+      const TensorMap next = makeBatch();
+      const double original = gpu.trainStep(next);
+      const double continued = resumed.trainStep(next);
+      check(std::fabs(original - continued) <= 1e-5 * std::max(1.0, std::fabs(original)),
+            label + ": resumed step " + std::to_string(step + 1) + " loss " + std::to_string(continued) + " vs " + std::to_string(original));
+    }
+    expectThrows([&] { resumed.setOptimizerState({{"nope.exp_avg", Tensor({1})}}, 3); }, "nope", label + ": foreign optimizer state is refused");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
 void refusals() {
   expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[4]}")}, "n", {2, 4})); },
                "node \"n\" (layer_norm): not supported by the CUDA executor", "an unsupported op is refused by name");
@@ -294,6 +363,7 @@ int main() {
   const bool available = cuda::cudaExecutorAvailable(&reason);
   const char* expect = std::getenv("NETLENS_EXPECT_GPU");
   const bool expectGpu = expect != nullptr && std::string(expect) == "1";
+  specRefusalsWithoutGpu();
   if (!available) {
     std::printf("skipped: %s\n", reason.c_str());
     // Even without a GPU, building the executor must fail with that reason rather than crash.
@@ -310,6 +380,8 @@ int main() {
   trainingParity("CIFAR CNN, SGD nesterov + weight decay", cifarSpec(32, "{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9,\"nesterov\":true,\"weight_decay\":0.0005}", false), 10, true);
   trainingParity("BN CNN, AdamW", cifarSpec(32, "{\"type\":\"adamw\",\"lr\":0.001,\"weight_decay\":0.01}", true), 10, true);
   trainingParity("BN CNN, Adam + cosine schedule", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001,\"weight_decay\":0.0001,\"schedule\":{\"type\":\"cosine\",\"t_max\":5}}", true), 10, true);
+  pipelineAndOptimizerState("CIFAR CNN, SGD momentum, pipelined", cifarSpec(32, sgd, false));
+  pipelineAndOptimizerState("BN CNN, Adam, pipelined", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001}", true));
   refusals();
   std::printf("worst relative error %.3g\n", worstRelativeError);
   return finish("cuda_parity_test");

@@ -43,6 +43,7 @@ int main() {
   std::printf("cudnn              compiled=%d available=%d version=%s\n", info.cudnnCompiled, info.cudnnAvailable,
               info.cudnnVersion.c_str());
   std::printf("cudnnStatus        %s\n", info.cudnnStatus.c_str());
+  std::printf("cudaExecutor       available=%d %s\n", info.cudaExecutorAvailable, info.cudaExecutorStatus.c_str());
   std::printf("cpu                %d threads, %s [%s]\n", info.cpuThreads, info.cpuModel.c_str(), info.cpuFeatures.c_str());
   std::printf("cpuBlas            %s\n", info.cpuBlas.c_str());
 
@@ -50,6 +51,13 @@ int main() {
   check(info.cpuThreads > 0, "cpuThreads > 0");
   check(!info.cpuBlas.empty(), "cpuBlas names the CPU kernels");
   check(!info.cudnnStatus.empty(), "cudnnStatus explains the cuDNN state");
+  check(!info.cudaExecutorStatus.empty(), "cudaExecutorStatus says where the CUDA executor runs, or what it lacks");
+  if (info.cudaExecutorAvailable) {
+    check(info.gpuPresent && info.cudnnAvailable, "the CUDA executor is only available with a GPU and cuDNN");
+  } else if (!info.gpuPresent && info.cudaCompiled) {
+    check(info.cudaExecutorStatus.find("no GPU") != std::string::npos || info.cudaExecutorStatus.find("not compiled in") != std::string::npos,
+          "without a GPU the CUDA executor status says so: " + info.cudaExecutorStatus);
+  }
   if (info.gpuPresent) {
     check(info.cudaCompiled, "a GPU is only reported by a CUDA build");
     check(info.deviceCount > 0, "deviceCount > 0 with a GPU");
@@ -78,6 +86,7 @@ int main() {
   if (expectGpu >= 0) check(info.gpuPresent == (expectGpu == 1), "gpuPresent matches NETLENS_EXPECT_GPU");
   const int expectCudnn = expectation("NETLENS_EXPECT_CUDNN");
   if (expectCudnn >= 0) check(info.cudnnAvailable == (expectCudnn == 1), "cudnnAvailable matches NETLENS_EXPECT_CUDNN");
+  if (expectGpu == 1 && expectCudnn == 1) check(info.cudaExecutorAvailable, "the CUDA executor can run where a GPU and cuDNN are expected: " + info.cudaExecutorStatus);
 
   if (failures > 0) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);

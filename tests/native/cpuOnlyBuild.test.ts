@@ -38,6 +38,13 @@ test('a build with nvcc absent from PATH is CPU-only and loads', { timeout: 300_
     assert.match(info.gpuError, /CUDA backend not compiled in/);
     assert.equal(info.cudnnCompiled, false);
     assert.match(info.cudnnStatus, /not compiled in/);
+    assert.equal(info.cudaExecutorAvailable, false);
+    assert.equal(info.cudaExecutorStatus, 'the CUDA executor is not compiled in (CPU-only build)');
+    // A training session on cuda is refused by the CPU-only add-on with that reason.
+    const spec = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 2] }], nodes: [{ id: 'r', op: 'relu', inputs: ['x'], attrs: {} }], outputs: ['r'] });
+    const session = `const m={exports:{}};process.dlopen(m,${JSON.stringify(addon)});try{new m.exports.Engine(${JSON.stringify(spec)},0,{device:'cuda'})}catch(e){process.stdout.write(e.message)}`;
+    const refused = spawnSync(process.execPath, ['-e', session], { env, encoding: 'utf8' });
+    assert.equal(refused.stdout, '--device cuda: the CUDA executor cannot run here (the CUDA executor is not compiled in (CPU-only build)); use --device cpu');
   } finally {
     fs.rmSync(outDir, { recursive: true, force: true });
   }

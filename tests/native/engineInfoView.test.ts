@@ -32,6 +32,8 @@ const gpuHello: EngineHello = {
   driverVersion: 13000,
   gpuError: '',
   cudnnStatus: 'cuDNN 9.24.0 loaded from libcudnn.so.9; cudnnCreate: CUDNN_STATUS_SUCCESS',
+  cudaExecutorAvailable: true,
+  cudaExecutorStatus: 'CUDA executor ready on NVIDIA H100 80GB HBM3',
 };
 
 test('every fixture log is a list of valid view messages', () => {
@@ -56,6 +58,7 @@ test('rows without a GPU say why', () => {
   assert.match(rows.get('engine-gpu') ?? '', /^no: no NVIDIA driver found/);
   assert.equal(rows.get('engine-device'), 'none');
   assert.equal(rows.get('engine-driver'), 'none');
+  assert.match(rows.get('engine-cuda-executor') ?? '', /^no: no GPU: no NVIDIA driver found/);
 });
 
 test('rows and summary with a GPU', () => {
@@ -63,6 +66,7 @@ test('rows and summary with a GPU', () => {
   assert.equal(rows.get('engine-gpu'), 'yes (1 device)');
   assert.equal(rows.get('engine-device'), 'NVIDIA H100 80GB HBM3 (compute 9.0)');
   assert.equal(rows.get('engine-memory'), '79.2 GiB total, 78.2 GiB free');
+  assert.equal(rows.get('engine-cuda-executor'), 'yes: CUDA executor ready on NVIDIA H100 80GB HBM3');
   assert.equal(engineSummary(gpuHello), 'Netlens engine 0.1.0: NVIDIA H100 80GB HBM3 (79.2 GiB), CUDA 13.0, cuDNN 9.24.0');
 });
 

@@ -39,6 +39,7 @@ export function engineInfoRows(hello: EngineHello): EngineInfoRow[] {
     },
     { id: 'engine-driver', label: 'CUDA driver', value: formatCudaVersion(hello.driverVersion) },
     { id: 'engine-cudnn', label: 'cuDNN', value: hello.cudnnStatus },
+    { id: 'engine-cuda-executor', label: 'CUDA training', value: hello.cudaExecutorAvailable ? `yes: ${hello.cudaExecutorStatus}` : `no: ${hello.cudaExecutorStatus}` },
     { id: 'engine-cpu', label: 'CPU', value: `${hello.cpuModel || 'unknown'}, ${hello.cpuThreads} threads${hello.cpuFeatures ? ` [${hello.cpuFeatures}]` : ''}` },
     { id: 'engine-cpu-kernels', label: 'CPU kernels', value: hello.cpuBlas },
     { id: 'engine-process', label: 'Engine process', value: `pid ${hello.pid}, Node ${hello.nodeVersion}, N-API ${hello.napiVersion}` },

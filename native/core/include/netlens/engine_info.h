@@ -23,6 +23,10 @@ struct EngineInfo {
   bool cudnnAvailable = false;  // libcudnn was loaded
   std::string cudnnVersion;     // "9.24.0" when loaded
   std::string cudnnStatus;      // one line for people: loaded from where, or why not
+  // The CUDA executor can train here (a GPU, cuDNN with convolutions, cuBLAS, a build with cuDNN
+  // headers); the status says on what, or what is missing ("no GPU: …", "cuDNN: … not found").
+  bool cudaExecutorAvailable = false;
+  std::string cudaExecutorStatus;
   int cpuThreads = 0;
   std::string cpuModel;
   std::string cpuFeatures;  // SIMD extensions the CPU backend can use, space separated

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# device-check.sh's cli stage: the real `netlens` CLI on the GPU machine, through the node binary
+# carried in .cache/node (scripts/gpu/pack-node.sh). Trains LeNet-5 for one epoch on cuda and on cpu
+# (same seed, data and initial weights), compares the first-step losses (relative < 1e-4) and puts
+# both step times into $OUT/summary.txt; then benches LeNet-5 at batch 256 on cuda (fp32, tf32).
+# Usage: bash scripts/gpu/cli-check.sh BUILD_DIR   (BUILD_DIR: where CMake built netlens.node, if it did)
+# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32.log).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-}
+OUT="${OUT:-$(mktemp -d)}"
+note() { echo "$*" | tee -a "$OUT/summary.txt"; }
+
+if [ ! -f .cache/node/node.xz ]; then
+  note "FAIL cli: .cache/node/node.xz is missing (run scripts/gpu/pack-node.sh here and carry .cache/node)"
+  exit 1
+fi
+work=$(mktemp -d)
+xz -dc .cache/node/node.xz > "$work/node" && chmod +x "$work/node"
+node="$work/node"
+# dist/ is ignored by git, so it only exists here when unpacked from the carried bundle.
+[ -f dist/cli.js ] || tar -xJf .cache/node/dist.tar.xz
+addon="$PWD/dist/native/netlens.node"
+if [ -n "$build" ] && [ -f "$build/netlens.node" ]; then addon="$(cd "$build" && pwd)/netlens.node"; fi
+export NETLENS_ADDON_PATH="$addon"
+note "cli: node $("$node" --version), add-on $addon"
+
+# The engine looks for cuDNN and cuBLAS in NETLENS_*_PATH, CUDNN_ROOT, CUDA_HOME, CUDA_PATH, the
+# folder CMake found and ld.so's path; PyTorch's pip wheels are none of these, so name them here
+# when nothing else is set (the add-on built on this machine already knows the folder CMake found).
+wheel_dir() {  # wheel_dir LIBRARY: the first nvidia wheel folder holding it
+  python3 - "$1" <<'EOF' 2>/dev/null
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()]
+for root in roots:
+    for folder in ("nvidia/cu13/lib", "nvidia/cudnn/lib", "nvidia/cublas/lib"):
+        if glob.glob(os.path.join(root, folder, sys.argv[1] + "*")):
+            print(os.path.join(root, folder)); sys.exit(0)
+EOF
+}
+[ -n "${NETLENS_CUDNN_PATH:-}" ] || { dir=$(wheel_dir libcudnn.so.9); [ -n "$dir" ] && export NETLENS_CUDNN_PATH="$dir"; }
+[ -n "${NETLENS_CUBLAS_PATH:-}" ] || { dir=$(wheel_dir libcublas.so.1); [ -n "$dir" ] && export NETLENS_CUBLAS_PATH="$dir"; }
+
+"$node" -e 'const a = require(process.env.NETLENS_ADDON_PATH); process.stdout.write(JSON.stringify(a.engineInfo(), null, 1))' > "$OUT/engine-info.json" 2>&1
+note "cli: engine $("$node" -e 'const i = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${i.deviceName || "no GPU"}, cudaExecutorAvailable=${i.cudaExecutorAvailable}: ${i.cudaExecutorStatus}`)' "$OUT/engine-info.json" 2>&1)"
+
+status=0
+for device in cuda cpu; do
+  "$node" bin/netlens.js train examples/lenet5.py --device "$device" --epochs 1 --seed 0 --json-events --runs-root "$work/$device" \
+    > "$OUT/cli_train_$device.jsonl" 2> "$OUT/cli_train_$device.log" || status=1
+done
+"$node" scripts/gpu/compare-runs.mjs "$OUT/cli_train_cuda.jsonl" "$OUT/cli_train_cpu.jsonl" 1e-4 2>&1 | tee -a "$OUT/summary.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+: > "$OUT/cli_bench.jsonl"
+for precision in fp32 tf32; do
+  if "$node" bin/netlens.js bench examples/lenet5.py --device cuda --precision "$precision" --batch 256 --steps 100 --warmup 5 --json \
+      >> "$OUT/cli_bench.jsonl" 2> "$OUT/cli_bench_$precision.log"; then
+    note "cli bench LeNet-5 batch 256 cuda $precision: $(tail -1 "$OUT/cli_bench.jsonl")"
+  else
+    note "FAIL cli bench cuda $precision: $(tail -2 "$OUT/cli_bench_$precision.log" | tr '\n' ' ')"
+    status=1
+  fi
+done
+exit $status
