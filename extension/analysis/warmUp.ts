@@ -159,7 +159,7 @@ const ROUND_OPTIONS: AnalyzeOptions[] = [
 ];
 
 /** How many rounds the editor's worker runs at start-up (see docs/PERFORMANCE.md for the effect). */
-export const WARM_UP_ROUNDS = 6;
+export const WARM_UP_ROUNDS = 4;
 
 export interface AnalyzerWarmUp {
   /** Runs one analysis of the warm-up (a few tens of ms); false once all have run. */
