@@ -10,7 +10,6 @@
 // followed by a one-line edit and an incremental re-analysis. Each analysis is a separate step so
 // that a caller can stop between them when real work arrives.
 import { DocumentAnalyzer, type AnalyzeOptions } from './index';
-import type { TextEdit } from './python/parser';
 
 /** A file that looks like the model code people write: stages built in loops, concatenation and residual additions, an init loop. */
 export const WARM_UP_MODEL = `import math
@@ -172,15 +171,15 @@ export async function createAnalyzerWarmUp(rounds: number = WARM_UP_ROUNDS): Pro
   const analyzer = await DocumentAnalyzer.create(WARM_UP_FILE, { astCacheDir: false });
   const at = WARM_UP_MODEL.indexOf(EDIT_FROM);
   const edited = WARM_UP_MODEL.slice(0, at) + EDIT_TO + WARM_UP_MODEL.slice(at + EDIT_FROM.length);
-  const edit = lineEdit(WARM_UP_MODEL, at, EDIT_FROM.length, EDIT_TO.length);
   const readFile = warmUpFiles;
-  // Each round: per option set, the file as written, then the edit applied incrementally.
+  // Each round: per option set, the file as written, then the edit (the parser finds the changed
+  // region itself and reparses incrementally, as for an editor that sends only the new text).
   const steps: (() => void)[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const options of ROUND_OPTIONS) {
       const withFs: AnalyzeOptions = { ...options, readFile };
       steps.push(() => { analyzer.update(WARM_UP_MODEL); analyzer.analyze(withFs); });
-      steps.push(() => { analyzer.update(edited, edit); analyzer.analyze(withFs); });
+      steps.push(() => { analyzer.update(edited); analyzer.analyze(withFs); });
     }
   }
   let next = 0;
@@ -206,22 +205,4 @@ export async function warmUpAnalyzer(rounds: number = WARM_UP_ROUNDS): Promise<n
     warmUp.dispose();
   }
   return performance.now() - started;
-}
-
-/** A single-line replacement as the editor reports it; the source is ASCII. */
-function lineEdit(source: string, start: number, oldLength: number, newLength: number): TextEdit {
-  const position = (index: number): { row: number; column: number } => {
-    const before = source.slice(0, index);
-    const row = before.split('\n').length - 1;
-    return { row, column: index - (before.lastIndexOf('\n') + 1) };
-  };
-  const startPosition = position(start);
-  return {
-    startIndex: start,
-    oldEndIndex: start + oldLength,
-    newEndIndex: start + newLength,
-    startPosition,
-    oldEndPosition: position(start + oldLength),
-    newEndPosition: { row: startPosition.row, column: startPosition.column + newLength },
-  };
 }
