@@ -5,7 +5,7 @@
 // the report.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ModuleAst } from './python/ast';
+import type { ModuleAst, Stmt } from './python/ast';
 import { loadPythonParser, ParsedDocument, type PythonParser, type TextEdit } from './python/parser';
 import { defaultAstCacheDir, PersistentAstCache } from './python/astCache';
 import * as torchCatalog from './torch/catalog';
@@ -203,12 +203,21 @@ class AnalysisRun {
         if (!this.observedInputs.has(module)) this.observedInputs.set(module, args);
         if (!this.observedByClass.has(module.cls)) this.observedByClass.set(module.cls, args);
       },
+      onUnknownCall: (name, args, kwargs) => {
+        if (interp.tracing || (name !== 'torchinfo.summary' && name !== 'torchinfo.torchinfo.summary')) return;
+        this.observeSummary(args, kwargs);
+      },
     };
     this.guard(() => interp.ensureLoaded(this.record), fileDiagnostics);
     for (const d of interp.diagnostics) fileDiagnostics.push(diagnosticReport(d));
 
     let candidates: ModelCandidate[];
-    if (this.options.entry) candidates = [{ entry: this.options.entry, expression: this.options.entry }];
+    if (this.options.entry) {
+      const entry = this.options.entry;
+      // An entry naming a module-level variable is anchored at its assignment (its input comment is above it).
+      const line = /^[A-Za-z_]\w*$/.test(entry.trim()) ? this.assignmentLine(entry.trim()) : undefined;
+      candidates = [line === undefined ? { entry, expression: entry } : { entry, expression: entry, line }];
+    }
     else candidates = this.discoverModels();
     for (const c of candidates) {
       const report = this.analyzeModel(c, fileDiagnostics);
@@ -257,7 +266,9 @@ class AnalysisRun {
       if (name.startsWith('__')) continue;
       seenInstances.add(v);
       instanceClasses.add(v.cls);
-      out.push({ entry: name, instance: v, line: v.module.createdAt?.file === this.file ? v.module.createdAt.line : undefined });
+      // Anchored where this file names the model (`model = make_model()`, `model = torchvision.models.resnet18()`),
+      // else where it was built.
+      out.push({ entry: name, instance: v, line: this.assignmentLine(name) ?? (v.module.createdAt?.file === this.file ? v.module.createdAt.line : undefined) });
     }
     for (const [, v] of this.record.value.attrs) {
       if (v.kind !== 'class' || !v.isModule || v.location?.file !== this.file || instanceClasses.has(v)) continue;
@@ -265,6 +276,48 @@ class AnalysisRun {
       out.push({ entry: `${v.name}()`, cls: v, line: v.location.line });
     }
     return out;
+  }
+
+  /**
+   * `torchinfo.summary(model, input_size=(N, C, H, W))` (or `input_data=tensor(s)`, or the size as
+   * the second argument) declares the model's input the way a call does: torchinfo's sizes include
+   * the batch. Several inputs are a list of sizes.
+   */
+  private observeSummary(args: Value[], kwargs: Map<string, Value>): void {
+    const model = args[0] ?? kwargs.get('model');
+    if (model?.kind !== 'instance' || !model.module) return;
+    const sizeOf = (v: Value): number[] | undefined => {
+      if (v.kind !== 'tuple' && v.kind !== 'list') return undefined;
+      const dims = v.items.map((i) => (i.kind === 'int' && typeof i.value === 'number' ? i.value : undefined));
+      return dims.length > 0 && dims.every((d): d is number => d !== undefined) ? dims : undefined;
+    };
+    let inputs: Value[] | undefined;
+    const data = kwargs.get('input_data');
+    if (data?.kind === 'tensor') inputs = [data];
+    else if (data && (data.kind === 'list' || data.kind === 'tuple') && data.items.every((i) => i.kind === 'tensor')) inputs = data.items;
+    else {
+      const size = kwargs.get('input_size') ?? args[1];
+      const one = size ? sizeOf(size) : undefined;
+      const several = !one && size && (size.kind === 'list' || size.kind === 'tuple') ? size.items.map(sizeOf) : undefined;
+      const shapes = one ? [one] : several?.every((s): s is number[] => s !== undefined) ? several : undefined;
+      inputs = shapes?.map((shape) => this.interp.newTensor(shape));
+    }
+    if (!inputs || inputs.length === 0) return;
+    if (!this.observedInputs.has(model)) this.observedInputs.set(model, inputs);
+    if (!this.observedByClass.has(model.cls)) this.observedByClass.set(model.cls, inputs);
+  }
+
+  /** Line of the last top-level `name = ...` of the file (inside top-level ifs too), if any. */
+  private assignmentLine(name: string): number | undefined {
+    let line: number | undefined;
+    const visit = (stmts: readonly Stmt[]): void => {
+      for (const s of stmts) {
+        if (s.t === 'assign' && s.targets.some((t) => t.t === 'name' && t.id === name)) line = s.span.line;
+        else if (s.t === 'if') { visit(s.body); visit(s.orelse); }
+      }
+    };
+    visit(this.ast.body);
+    return line;
   }
 
   private constructibleWithoutArgs(cls: ClassValue): boolean {
@@ -403,7 +456,9 @@ class AnalysisRun {
     const anchor = root.cls.location?.file === this.file ? root.cls.location.line : c.line;
     if (anchor !== undefined) {
       // The comment right above the class (or entry) wins: within the 3 lines before it, or in its first lines.
-      const near = comments.find((k) => k.line < anchor && anchor - k.line <= 3) ?? comments.find((k) => k.line >= anchor && k.line <= anchor + 2);
+      // The closest comment above wins: two models declared on consecutive lines keep their own.
+      const above = comments.filter((k) => k.line < anchor && anchor - k.line <= 3).at(-1);
+      const near = above ?? comments.find((k) => k.line >= anchor && k.line <= anchor + 2);
       if (near) return near;
     }
     const loose = comments.filter((k) => !this.isAttachedToOtherClass(k.line, root));

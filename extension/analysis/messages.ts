@@ -28,6 +28,11 @@ export const messages = {
   badInputComment: (text: string) => `Cannot read the input comment '${text}'; expected e.g. '# netlens: input=(N, 3, 32, 32)'.`,
   forwardMissing: (cls: string) => `${cls} has no forward() method.`,
   divisionByZero: () => 'Division by zero.',
+  unknownTorchMember: (name: string) => `Netlens does not know ${name}; what it returns is unknown.`,
+  featureExtractorNode: (node: string) =>
+    `Netlens follows create_feature_extractor for module outputs only ('${node}' is not a module path of the model); the extractor is unknown.`,
+  inplaceShapeChange: (op: string, target: string, result: string) =>
+    `In-place '${op}=': the result's shape ${result} does not fit the tensor's shape ${target} (PyTorch raises here).`,
   mainBlockBudget: () => "Netlens stopped following this file's __main__ block (too much work); the models are analyzed anyway.",
   mainBlockStopped: (why: string) => `Netlens stopped following this file's __main__ block at: ${why.split('\n')[0]} The models are analyzed anyway.`,
   cudaDeviceReported: (name: string, cc: string) => `${name} (sm ${cc})`,

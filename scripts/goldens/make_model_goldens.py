@@ -76,6 +76,91 @@ EXAMPLES = [
      [((2, 3, 224, 224), "float32")], False),
 ]
 
+# Held-out probes (tests/fixtures/heldout/): model code written the way people write it but
+# that no example or torchvision file exercises (dict/dataclass/tuple-table configs, getattr
+# stages, in-place arithmetic, parameters used in forward, Conv1d/Conv3d, transposed convs,
+# LSTM proj_size, several inputs). Same tuple layout as EXAMPLES.
+HELDOUT = [
+    ("tests/fixtures/heldout/mobile_table.py", "MobileTable()", [((1, 3, 128, 128), "float32")], True),
+    ("tests/fixtures/heldout/mobile_table.py", "MobileTable(num_classes=10, width_mult=0.5)",
+     [((2, 3, 96, 80), "float32")], False),
+    ("tests/fixtures/heldout/shuffle_split.py", "ShuffleSplitNet()", [((2, 3, 96, 96), "float32")], True),
+    ("tests/fixtures/heldout/shuffle_split.py", "ShuffleSplitNet(repeats=(1, 1, 1), num_classes=3)",
+     [((1, 3, 64, 64), "float32")], False),
+    ("tests/fixtures/heldout/audio_conv1d.py", "M5()", [((4, 1, 8000), "float32"), ((4, 40, 101), "float32")], True),
+    ("tests/fixtures/heldout/audio_conv1d.py",
+     "M5(AudioConfig(n_classes=10, stride=4, channels=[16, 32, 32, 64], n_mels=64))",
+     [((2, 1, 4000), "float32"), ((2, 64, 50), "float32")], False),
+    ("tests/fixtures/heldout/video_conv3d.py", "VideoNet()", [((2, 3, 8, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/dcgan.py", "Generator()", [((8, 64, 1, 1), "float32"), ((8,), "int64")], True),
+    ("tests/fixtures/heldout/dcgan.py", "Generator(nz=100, ngf=16, nc=1)", [((2, 100), "float32"), ((2,), "int64")], False),
+    ("tests/fixtures/heldout/dcgan.py", "Discriminator()", [((4, 3, 32, 32), "float32")], False),
+    ("tests/fixtures/heldout/seq_tagger.py", "LSTMTagger()", [((4, 30), "int64")], True),
+    ("tests/fixtures/heldout/seq_tagger.py", "LSTMTagger(bidirectional=False, layers=3, proj=32)",
+     [((2, 11), "int64")], False),
+    ("tests/fixtures/heldout/seq_tagger.py", "GRUEncoder()", [((3, 50, 13), "float32")], False),
+    ("tests/fixtures/heldout/text_cnn.py", "TextCNN()", [((8, 50), "int64")], True),
+    ("tests/fixtures/heldout/text_cnn.py", "TextCNN(windows=(2, 3), filters=16, num_classes=2)",
+     [((2, 7), "int64")], False),
+    ("tests/fixtures/heldout/vit_params.py", "ViTClassifier()", [((2, 3, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/vit_params.py", "ViTClassifier(dim=64, depth=3, heads=8, patch=16, num_classes=100)",
+     [((1, 3, 96, 128), "float32")], False),
+    ("tests/fixtures/heldout/unet_dict.py", "DictUNet()", [((1, 3, 64, 96), "float32")], True),
+    ("tests/fixtures/heldout/unet_dict.py", "DictUNet(in_channels=1, out_channels=5, features=8, depth=4)",
+     [((2, 1, 64, 64), "float32")], False),
+    ("tests/fixtures/heldout/attention_maps.py", "AttnNet()", [((2, 3, 32, 48), "float32")], True),
+    ("tests/fixtures/heldout/inherit_kwargs.py", "model", [((2, 3, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/inherit_kwargs.py", "Net.tiny(num_classes=5)", [((1, 3, 32, 32), "float32")], False),
+    ("tests/fixtures/heldout/inherit_kwargs.py", "BottleNet(groups=4, dilation=2)", [((2, 3, 64, 48), "float32")], False),
+    ("tests/fixtures/heldout/inplace_ops.py", "InplaceNet()", [((2, 3, 32, 32), "float32")], True),
+    ("tests/fixtures/heldout/tabular.py", "TabularNet()", [((16, 3), "int64"), ((16, 8), "float32")], True),
+    ("tests/fixtures/heldout/tabular.py", "KeyedTabular()", [((5, 3), "int64"), ((5, 4), "float32")], False),
+    ("tests/fixtures/heldout/fpn_heads.py", "model", [((1, 3, 128, 160), "float32")], True),
+    ("tests/fixtures/heldout/fpn_heads.py", "Detector(num_classes=3, num_anchors=1)", [((2, 3, 96, 96), "float32")], False),
+    ("tests/fixtures/heldout/gpt_mini.py", "GPT()", [((2, 48), "int64")], True),
+    ("tests/fixtures/heldout/gpt_mini.py", "GPT(GPTConfig(n_layer=3, n_head=2, n_embd=32, bias=False, block_size=16))",
+     [((3, 16), "int64")], False),
+    ("tests/fixtures/heldout/siamese.py", "Siamese()", [((4, 1, 28, 28), "float32"), ((4, 1, 28, 28), "float32")], True),
+    ("tests/fixtures/heldout/segnet_pad.py", "model", [((1, 3, 45, 61), "float32")], True),
+    ("tests/fixtures/heldout/segnet_pad.py", "PadSegNet(classes=2, scale=3)", [((2, 3, 32, 40), "float32")], False),
+    ("tests/fixtures/heldout/custom_params.py", "RawNet()", [((2, 3, 40, 40), "float32"), ((2,), "int64")], True),
+    ("tests/fixtures/heldout/seq2seq.py", "Seq2Seq()", [((12, 2), "int64"), ((9, 2), "int64")], True),
+    ("tests/fixtures/heldout/seq2seq.py", "CellDecoder()", [((7, 3), "int64")], False),
+    ("tests/fixtures/heldout/misc_indexing.py", "OddNet()", [((2, 3, 16, 16), "float32")], True),
+    ("tests/fixtures/heldout/layer_variants.py", "ConvVariants()", [((2, 3, 21, 27), "float32")], True),
+    ("tests/fixtures/heldout/layer_variants.py", "PoolVariants()", [((2, 3, 23, 30), "float32")], False),
+    ("tests/fixtures/heldout/layer_variants.py", "NormVariants()", [((2, 3, 10, 12), "float32")], False),
+    ("tests/fixtures/heldout/layer_variants.py", "ResizeVariants()", [((2, 3, 9, 11), "float32")], False),
+    ("tests/fixtures/heldout/layer_variants.py", "LazyNet()", [((2, 3, 12, 12), "float32")], False),
+    ("tests/fixtures/heldout/attention_variants.py", "MHAVariants()", [((2, 7, 16), "float32")], True),
+    ("tests/fixtures/heldout/attention_variants.py", "EncoderVariants()", [((2, 9, 48), "float32"), ((2, 9), "bool")], False),
+    ("tests/fixtures/heldout/attention_variants.py", "Seq2SeqBF()", [((2, 11, 32), "float32"), ((2, 6, 32), "float32")], False),
+    ("tests/fixtures/heldout/rnn_variants.py", "model", [((6, 3, 10), "float32")], True),
+    ("tests/fixtures/heldout/rnn_variants.py", "parallel", [((5, 2, 4), "float32")], False),
+    ("tests/fixtures/heldout/tv_blocks.py", "model", [((2, 3, 128, 128), "float32")], True),
+    ("tests/fixtures/heldout/tv_blocks.py", "PyramidNet()", [((1, 3, 96, 160), "float32")], False),
+    ("tests/fixtures/heldout/tv_blocks.py", "mobilenet_head()", [((2, 3, 112, 112), "float32")], False),
+    ("tests/fixtures/heldout/reparam.py", "model", [((2, 3, 32, 32), "float32")], True),
+    ("tests/fixtures/heldout/reparam.py", "ParamNormNet()", [((2, 1, 50), "float32")], False),
+    ("tests/fixtures/heldout/reparam.py", "SymmetricMLP()", [((4, 5), "float32")], False),
+    ("tests/fixtures/heldout/registry_entries.py", "model", [((2, 3, 96, 96), "float32")], True),
+    ("tests/fixtures/heldout/registry_entries.py", "small", [((1, 3, 128, 128), "float32")], True),
+    ("tests/fixtures/heldout/registry_entries.py", "regnet_for()", [((2, 3, 64, 80), "float32")], False),
+    ("tests/fixtures/heldout/control_flow.py", "model", [((2, 3, 64, 63), "float32")], True),
+    ("tests/fixtures/heldout/control_flow.py", "FlowNet(ch=8, depth=2, min_size=2, classes=3)", [((3, 96, 80), "float32")], False),
+    ("tests/fixtures/heldout/configs.py", "model", [((2, 3, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/configs.py",
+     "ConfigNet(argparse.Namespace(in_ch=1, act='relu', stem=8), head=HeadCfg(dropout=0.0, act=Act.RELU), blocks=('k3_s1_e2_c8',))",
+     [((1, 1, 32, 48), "float32")], False),
+    ("tests/fixtures/heldout/feature_extraction.py", "model", [((1, 3, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/feature_extraction.py", "deep", [((2, 3, 96, 96), "float32")], True),
+    ("tests/fixtures/heldout/feature_extraction.py", "vit", [((1, 3, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/feature_extraction.py", "MultiScale()", [((2, 3, 64, 80), "float32")], False),
+    ("tests/fixtures/heldout/registry_timm.py", "model", [((2, 3, 64, 64), "float32")], True),
+    ("tests/fixtures/heldout/registry_timm.py", "timm.create_model('convnext_atto', num_classes=5, drop_path_rate=0.1)",
+     [((1, 3, 96, 96), "float32")], False),
+]
+
 # Other entry points and input sizes than the builders' defaults: keyword arguments that
 # change the architecture, batch sizes above 1, small and non-square inputs.
 # (builder module under torchvision.models, entry, input shape)
@@ -97,6 +182,53 @@ TORCHVISION_VARIANTS = [
     ("swin_transformer", "swin_t(num_classes=10)", (1, 3, 112, 112)),
     ("segmentation.fcn", "fcn_resnet50(weights_backbone=None, aux_loss=True, num_classes=5)", (1, 3, 128, 96)),
     ("video.mvit", "mvit_v1_b()", (1, 3, 16, 224, 224)),
+    # Held-out entry points: other builders of the same files, other files (segmentation
+    # heads, video ResNets, S3D), non-default input sizes and batch sizes.
+    ("resnet", "resnet50()", (1, 3, 160, 160)),
+    ("resnet", "wide_resnet50_2(num_classes=10)", (2, 3, 64, 64)),
+    ("efficientnet", "efficientnet_b0()", (2, 3, 256, 256)),
+    ("efficientnet", "efficientnet_v2_s(num_classes=10)", (1, 3, 128, 128)),
+    ("mobilenetv2", "mobilenet_v2(width_mult=0.75, num_classes=10)", (2, 3, 96, 96)),
+    ("vgg", "vgg16()", (1, 3, 64, 64)),
+    ("alexnet", "alexnet(num_classes=10)", (1, 3, 100, 100)),
+    ("squeezenet", "squeezenet1_0()", (2, 3, 97, 113)),
+    ("googlenet", "googlenet(transform_input=True, aux_logits=False, init_weights=False)", (1, 3, 224, 224)),
+    ("densenet", "densenet121(memory_efficient=True)", (1, 3, 96, 96)),
+    ("shufflenetv2", "shufflenet_v2_x1_0(num_classes=10)", (2, 3, 160, 128)),
+    ("mnasnet", "mnasnet0_5(num_classes=10)", (1, 3, 128, 96)),
+    ("regnet", "regnet_x_400mf(num_classes=10)", (2, 3, 96, 96)),
+    ("convnext", "convnext_small(stochastic_depth_prob=0.2)", (1, 3, 96, 128)),
+    ("swin_transformer", "swin_t()", (1, 3, 160, 224)),
+    ("swin_transformer", "swin_v2_t(num_classes=10)", (1, 3, 256, 256)),
+    ("vision_transformer", "vit_b_32(image_size=256)", (2, 3, 256, 256)),
+    ("vision_transformer", "vit_b_16(image_size=224)", (1, 3, 224, 224)),
+    ("segmentation.deeplabv3", "deeplabv3_resnet50(num_classes=21, weights_backbone=None)", (1, 3, 224, 224)),
+    ("segmentation.deeplabv3", "deeplabv3_mobilenet_v3_large(weights_backbone=None)", (1, 3, 224, 224)),
+    ("segmentation.lraspp", "lraspp_mobilenet_v3_large(weights_backbone=None)", (1, 3, 224, 224)),
+    ("segmentation.fcn", "fcn_resnet101(aux_loss=True, weights_backbone=None)", (1, 3, 160, 160)),
+    ("video.resnet", "r3d_18()", (1, 3, 8, 112, 112)),
+    ("video.resnet", "r2plus1d_18(num_classes=10)", (2, 3, 4, 64, 64)),
+    ("video.resnet", "mc3_18()", (1, 3, 8, 112, 112)),
+    ("video.s3d", "s3d()", (1, 3, 16, 224, 224)),
+    ("video.swin_transformer", "swin3d_t()", (1, 3, 8, 112, 112)),
+    ("video.mvit", "mvit_v2_s()", (1, 3, 16, 224, 224)),
+    ("quantization.mobilenetv2", "mobilenet_v2(quantize=False)", (1, 3, 224, 224)),
+    ("quantization.resnet", "resnet18(quantize=False, num_classes=10)", (2, 3, 64, 64)),
+    ("quantization.mobilenetv3", "mobilenet_v3_large(quantize=False)", (1, 3, 224, 224)),
+    ("quantization.shufflenetv2", "shufflenet_v2_x0_5(quantize=False)", (1, 3, 224, 224)),
+    ("quantization.googlenet", "googlenet(quantize=False, aux_logits=False, init_weights=False)", (1, 3, 224, 224)),
+    ("quantization.inception", "inception_v3(quantize=False, aux_logits=False, init_weights=False)", (1, 3, 299, 299)),
+    ("optical_flow.raft", "raft_small()", ((1, 3, 128, 160), (1, 3, 128, 160))),
+    ("detection.faster_rcnn", "fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).backbone", (1, 3, 224, 256)),
+    ("detection.backbone_utils", "resnet_fpn_backbone(backbone_name='resnet18', weights=None, trainable_layers=3)",
+     (2, 3, 128, 128)),
+    ("detection.retinanet", "retinanet_resnet50_fpn_v2(weights=None, weights_backbone=None).backbone", (1, 3, 160, 160)),
+    ("detection.ssdlite", "ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None).backbone", (1, 3, 320, 320)),
+    ("detection.fcos", "fcos_resnet50_fpn(weights=None, weights_backbone=None).backbone", (1, 3, 128, 192)),
+    ("mobilenetv3", "mobilenet_v3_large(width_mult=0.5, dropout=0.5, num_classes=20)", (2, 3, 160, 160)),
+    ("vision_transformer", "vit_b_16(image_size=384)", (1, 3, 384, 384)),
+    ("swin_transformer", "swin_v2_s()", (1, 3, 200, 264)),
+    ("maxvit", "maxvit_t(num_classes=10)", (2, 3, 224, 224)),
 ]
 
 # timm models (opt-in with --with-timm: beyond issue 3's golden set, kept ready for when the
@@ -136,12 +268,15 @@ def torchvision_targets():
             "inputs_in_file": False,
         })
     for module, entry, shape in TORCHVISION_VARIANTS:
+        # One input shape, or a list of them for models with several inputs (RAFT's two images).
+        shapes = shape if isinstance(shape[0], tuple) else [shape]
+        size_tag = "_".join("x".join(map(str, s)) for s in shapes)
         targets.append({
-            "golden": f"tvv_{module.split('.')[-1]}__{tag(entry)}__{'x'.join(map(str, shape))}",
+            "golden": f"tvv_{module.split('.')[-1]}__{tag(entry)}__{size_tag}",
             "file": f"torchvision:models/{module.replace('.', '/')}.py",
             "module": f"torchvision.models.{module}",
             "entry": entry,
-            "inputs": [(shape, "float32")],
+            "inputs": [(s, "float32") for s in shapes],
             "inputs_in_file": False,
         })
     return targets
@@ -168,16 +303,17 @@ def tag(entry):
 
 def example_targets():
     targets = []
-    for rel, entry, inputs, in_file in EXAMPLES:
-        stem = rel[len("examples/"):-len(".py")].replace("/", "_")
-        targets.append({
-            "golden": f"ex_{stem}__{tag(entry)}",
-            "file": rel,
-            "module": None,
-            "entry": entry,
-            "inputs": inputs,
-            "inputs_in_file": in_file,
-        })
+    for prefix, folder, table in (("ex", "examples/", EXAMPLES), ("ho", "tests/fixtures/heldout/", HELDOUT)):
+        for rel, entry, inputs, in_file in table:
+            stem = rel[len(folder):-len(".py")].replace("/", "_")
+            targets.append({
+                "golden": f"{prefix}_{stem}__{tag(entry)}",
+                "file": rel,
+                "module": None,
+                "entry": entry,
+                "inputs": inputs,
+                "inputs_in_file": in_file,
+            })
     return targets
 
 
@@ -210,7 +346,10 @@ def flatten_tensors(value, out):
 def make_inputs(inputs, device):
     tensors = []
     for shape, dtype in inputs:
-        if dtype == "int64":
+        if dtype == "bool":
+            # Padding masks: nothing padded.
+            tensors.append(torch.zeros(shape, dtype=torch.bool, device=device))
+        elif dtype == "int64":
             # Token ids: zeros are valid indices for every embedding.
             tensors.append(torch.zeros(shape, dtype=torch.int64, device=device))
         else:
@@ -227,14 +366,13 @@ def trace(namespace, target, device):
     for path, module in model.named_modules():
         if any(True for _ in module.children()):
             continue
-        own_params = sum(p.numel() for p in module.parameters(recurse=False))
-
-        def hook(mod, args, output, path=path, own_params=own_params):
+        def hook(mod, args, output, path=path):
             layers.append({
                 "path": path,
                 "type": type(mod).__name__,
                 "output": flatten_tensors(output, []),
-                "params": own_params,
+                # Counted at call time: lazy layers (LazyConv2d, ...) have their parameters only then.
+                "params": sum(p.numel() for p in mod.parameters(recurse=False)),
             })
 
         handles.append(module.register_forward_hook(hook))

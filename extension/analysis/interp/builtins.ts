@@ -307,7 +307,10 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     return NONE;
   }));
   B.set('vars', fn('vars', (args) => (args[0] ? interp.getAttr(args[0], '__dict__', loc()) : UNKNOWN)));
-  B.set('globals', fn('globals', () => UNKNOWN));
+  B.set('globals', fn('globals', () => {
+    const record = interp.moduleOfFile(loc().file);
+    return record ? interp.moduleNamespace(record) : UNKNOWN;
+  }));
   B.set('locals', fn('locals', () => UNKNOWN));
   B.set('abs', fn('abs', (args) => {
     const v = args[0];
@@ -723,6 +726,7 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     })()],
     ['FunctionType', functionClass], ['ModuleType', moduleClass], ['MethodType', functionClass], ['BuiltinFunctionType', builtinFnClass],
   ]);
+  installArgparse(interp, mod, objectClass, { int: intClass, float: floatClass });
   installInspect(interp, mod);
   mod('sys', () => [['version_info', tupleV([intV(3), intV(11), intV(0)])], ['platform', strV('linux')], ['maxsize', intV(2 ** 53 - 1)], ['argv', listV([strV('netlens')])], ['modules', unknownV('sys.modules')]]);
   mod('os', () => [['environ', newDict()], ['sep', strV('/')], ['path', unknownV('os.path')], ['getenv', fn('getenv', (args) => args[1] ?? NONE)], ['cpu_count', fn('cpu_count', () => intV(1))]]);
@@ -730,6 +734,102 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   mod('builtins', () => [...B]);
   installNumpy(interp, mod, objectClass);
   installRe(interp, mod, objectClass);
+}
+
+/**
+ * `argparse` as scripts use it to configure a model: ArgumentParser collects add_argument
+ * destinations and defaults (store_true → False, store_false → True, string defaults through
+ * `type=int/float`), parse_args() gives a Namespace of those defaults (the analysis runs without
+ * a command line; `--name value` pairs given explicitly are applied), groups add to their parser.
+ * A required positional argument is Unknown.
+ */
+function installArgparse(
+  interp: Interpreter, mod: (name: string, members: () => [string, Value][]) => void, objectClass: ClassValue,
+  types: { int: ClassValue; float: ClassValue },
+): void {
+  mod('argparse', () => {
+    const namespaceClass = cls('Namespace', [objectClass]);
+    namespaceClass.attrs.set('__init__', fn('Namespace.__init__', (args, kwargs) => {
+      const self = args[0];
+      if (self?.kind === 'instance') for (const [k, v] of kwargs) self.attrs.set(k, v);
+      return NONE;
+    }));
+    type Argument = { dest: string; options: string[]; value: Value; convert?: ClassValue };
+    const parsers = new WeakMap<InstanceValue, Argument[]>();
+    const argumentsOf = (self: Value | undefined): Argument[] | undefined => {
+      if (self?.kind !== 'instance') return undefined;
+      let list = parsers.get(self);
+      if (!list) parsers.set(self, (list = []));
+      return list;
+    };
+    const converted = (v: Value, type: ClassValue | undefined): Value => {
+      if (v.kind !== 'str' || !type) return v;
+      const n = Number(v.value);
+      if (type === types.int && Number.isInteger(n)) return intV(n);
+      if (type === types.float && !Number.isNaN(n)) return floatV(n);
+      return v;
+    };
+    const parserClass = cls('ArgumentParser', [objectClass]);
+    const addArgument = fn('add_argument', (args, kwargs) => {
+      const list = argumentsOf(args[0]);
+      if (!list) return NONE;
+      const names = args.slice(1).flatMap((a) => (a.kind === 'str' ? [a.value] : []));
+      const long = names.find((n) => n.startsWith('--')) ?? names.find((n) => n.startsWith('-'));
+      const destValue = kwargs.get('dest');
+      const dest = destValue?.kind === 'str' ? destValue.value : long ? long.replace(/^-+/, '').replace(/-/g, '_') : names[0];
+      if (!dest) return NONE;
+      const action = kwargs.get('action');
+      const actionName = action?.kind === 'str' ? action.value : undefined;
+      const type = kwargs.get('type');
+      const convert = type?.kind === 'class' ? type : undefined;
+      let value: Value = kwargs.get('default') ?? (actionName === 'store_true' ? FALSE : actionName === 'store_false' ? TRUE : NONE);
+      // A positional argument without a default comes from the command line: unknown here.
+      if (!long && !kwargs.has('default') && kwargs.get('nargs') === undefined) value = unknownV(`argparse argument ${dest}`);
+      list.push({ dest, options: names, value: converted(value, convert), convert });
+      return NONE;
+    });
+    parserClass.attrs.set('__init__', fn('ArgumentParser.__init__', () => NONE));
+    parserClass.attrs.set('add_argument', addArgument);
+    // Groups add to their parser: the parser itself stands in for them.
+    const self = fn('group', (args) => args[0] ?? NONE);
+    parserClass.attrs.set('add_argument_group', self);
+    parserClass.attrs.set('add_mutually_exclusive_group', self);
+    parserClass.attrs.set('set_defaults', fn('set_defaults', (args, kwargs) => {
+      const list = argumentsOf(args[0]);
+      if (!list) return NONE;
+      for (const [k, v] of kwargs) {
+        const existing = list.find((a) => a.dest === k);
+        if (existing) existing.value = v;
+        else list.push({ dest: k, options: [], value: v });
+      }
+      return NONE;
+    }));
+    parserClass.attrs.set('print_help', fn('print_help', () => NONE));
+    const parse = (args: Value[], kwargs: ReadonlyMap<string, Value>): InstanceValue | undefined => {
+      const list = argumentsOf(args[0]);
+      if (!list) return undefined;
+      const ns = interp.newInstance(namespaceClass);
+      for (const a of list) ns.attrs.set(a.dest, a.value);
+      const given = args[1] ?? kwargs.get('args');
+      const words = given && (given.kind === 'list' || given.kind === 'tuple') ? given.items : [];
+      for (let i = 0; i < words.length; i++) {
+        const w = words[i];
+        const a = w?.kind === 'str' ? list.find((x) => x.options.includes(w.value)) : undefined;
+        if (!a) continue;
+        const next = words[i + 1];
+        if (next && next.kind === 'str' && !next.value.startsWith('-')) { ns.attrs.set(a.dest, converted(next, a.convert)); i++; }
+        else ns.attrs.set(a.dest, a.value.kind === 'bool' ? boolV(!a.value.value) : TRUE);
+      }
+      return ns;
+    };
+    parserClass.attrs.set('parse_args', fn('parse_args', (args, kwargs) => parse(args, kwargs) ?? UNKNOWN));
+    parserClass.attrs.set('parse_known_args', fn('parse_known_args', (args, kwargs) => {
+      const ns = parse(args, kwargs);
+      return ns ? tupleV([ns, listV([])]) : UNKNOWN;
+    }));
+    return [['ArgumentParser', parserClass], ['Namespace', namespaceClass], ['ArgumentDefaultsHelpFormatter', cls('ArgumentDefaultsHelpFormatter', [objectClass])],
+      ['RawTextHelpFormatter', cls('RawTextHelpFormatter', [objectClass])], ['SUPPRESS', strV('==SUPPRESS==')]];
+  });
 }
 
 /**

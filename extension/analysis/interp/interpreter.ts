@@ -64,6 +64,8 @@ export interface ModuleRecord {
   definedNames?: Set<string>;
   /** A literal `__all__` (null: none), for star imports. */
   starAll?: Set<string> | null;
+  /** `__all__` is computed (`a.__all__ + b.__all__`): known only by running the module. */
+  starAllComputed?: boolean;
   source?: string;
 }
 
@@ -177,8 +179,10 @@ const OPERATOR_NAMES: Record<string, string> = {
 };
 
 export interface InterpreterHooks {
-  /** Called when a module instance is called (any depth). Return value replaces nothing. */
+  /** Called when a module instance is called (any depth), or its forward directly. Return value replaces nothing. */
   onModuleCall?(module: InstanceValue, args: Value[], kwargs: Map<string, Value>, depth: number): void;
+  /** Called when code calls a member of a module Netlens cannot read (`torchinfo.summary`), by that name. */
+  onUnknownCall?(name: string, args: Value[], kwargs: Map<string, Value>): void;
 }
 
 export interface SpecialClasses {
@@ -218,6 +222,16 @@ export class Interpreter {
   readonly builtins = new Map<string, Value>();
   readonly builtinModules = new Map<string, () => Map<string, Value>>();
   readonly modules = new Map<string, ModuleRecord>();
+  /** Library dicts completeRegistry has run the package for (once each). */
+  private readonly registriesCompleted = new WeakSet<DictValue>();
+  /** Module-level dicts of library modules, with their module (see libraryModuleOf). */
+  private readonly libraryDicts = new WeakMap<DictValue, ModuleRecord>();
+  private readonly libraryModulesScanned = new WeakSet<ModuleRecord>();
+  /** Modules whose top-level code has finished, and that count when libraryDicts was last brought up to date. */
+  private modulesLoaded = 0;
+  /** Library modules whose top-level code is running now (nested imports count each). */
+  private libraryModulesLoading = 0;
+  private libraryDictsScannedAt = -1;
   readonly nativeClasses = new WeakMap<ClassValue, NativeClassBehavior>();
   /** Hidden state of iterator / super proxy / enum-member instances. */
   readonly iteratorState = new WeakMap<InstanceValue, { items: Value[]; pos: number }>();
@@ -246,6 +260,15 @@ export class Interpreter {
   /** Literal constructor arguments of the catalog layer being constructed (set by evalCall, taken by instantiate). */
   private pendingLiteralArguments: { cls: ClassValue; sources: Map<string, SourceLocation> } | undefined;
   hooks: InterpreterHooks = {};
+  /**
+   * Native stand-ins for library functions the interpreter cannot follow, by qualified name
+   * (torchvision's create_feature_extractor traces with torch.fx): bound instead of the `def`.
+   */
+  readonly libraryFunctions = new Map<string, Value>();
+  /** Called with every module call's output, innermost first (create_feature_extractor's taps). */
+  readonly outputTaps: ((module: InstanceValue, output: Value) => void)[] = [];
+  /** Called at each side-effecting torch call a traced graph must keep (torch._assert). */
+  readonly effectTaps: (() => void)[] = [];
   /** Set while tracing a model's forward. */
   tracing: TraceState | undefined;
   moduleCallDepth = 0;
@@ -448,6 +471,7 @@ export class Interpreter {
       const savedFrames = this.frames;
       const savedDepth = this.depth;
       this.frames = [{}];
+      if (!isMain) this.libraryModulesLoading++;
       try {
         this.execBlock(record.ast.body, scope);
       } catch (e) {
@@ -458,6 +482,7 @@ export class Interpreter {
           // A failing import leaves the names defined so far, like a partially run module.
         } else throw e;
       } finally {
+        if (!isMain) this.libraryModulesLoading--;
         this.subBudgetStack.pop();
         this.stepLimit = savedLimit;
         this.frames = savedFrames;
@@ -465,6 +490,7 @@ export class Interpreter {
       }
     } finally {
       record.state = 'loaded';
+      this.modulesLoaded++;
     }
   }
 
@@ -492,8 +518,12 @@ export class Interpreter {
     return names;
   }
 
-  /** Does `from src import *` bring `name`: listed in a literal `__all__`, else a public top-level name. */
-  private starExports(src: ModuleRecord, name: string): boolean {
+  /**
+   * Does `from src import *` bring `name`: listed in a literal `__all__`, else a public top-level
+   * name. A computed `__all__` (torchvision's models/mobilenet.py joins two modules' lists) is
+   * evaluated by running the module, only when `runComputed` says the cheaper sources missed.
+   */
+  private starExports(src: ModuleRecord, name: string, runComputed = false): boolean {
     const names = this.definedNames(src);
     if (!names.has(name) && !names.has('__all__')) return false;
     if (src.starAll === undefined) {
@@ -503,11 +533,45 @@ export class Interpreter {
         const v = stmt.value;
         if ((v.t === 'list' || v.t === 'tuple') && v.items.every((i) => i.t === 'const' && typeof i.value === 'string')) {
           src.starAll = new Set(v.items.map((i) => (i.t === 'const' ? String(i.value) : '')));
+          src.starAllComputed = false;
+        } else {
+          src.starAllComputed = true;
         }
       }
     }
     if (src.starAll) return src.starAll.has(name);
+    if (src.starAllComputed) {
+      // Running the module is the last resort, and never for private names (`_api`, `_utils`):
+      // a computed __all__ lists public names.
+      if (!runComputed || name.startsWith('_')) return false;
+      this.ensureLoaded(src);
+      const all = src.value.attrs.get('__all__');
+      const items = all && (all.kind === 'list' || all.kind === 'tuple') ? all.items : undefined;
+      if (items?.every((i) => i.kind === 'str')) {
+        src.starAll = new Set(items.map((i) => (i.kind === 'str' ? i.value : '')));
+        src.starAllComputed = false;
+        return src.starAll.has(name);
+      }
+    }
     return names.has(name) && !name.startsWith('_');
+  }
+
+  /**
+   * A module's namespace as a dict (`module.__dict__`, `globals()`; torchvision's
+   * `resnet.__dict__[name]`): a snapshot, with the lazily imported names resolved first.
+   */
+  moduleNamespace(record: ModuleRecord): DictValue {
+    this.ensureLoaded(record);
+    for (const name of [...(record.deferred?.keys() ?? [])]) this.resolveDeferred(record, name);
+    const d = newDict(true);
+    for (const [k, v] of record.value.attrs) dictSet(d, strV(k), v);
+    return d;
+  }
+
+  /** The module whose file is `file` (the code calling globals()). */
+  moduleOfFile(file: string): ModuleRecord | undefined {
+    for (const r of this.modules.values()) if (r.file === file) return r;
+    return undefined;
   }
 
   /** Attribute of a module: its namespace, then submodules, then star-imported names. */
@@ -536,14 +600,18 @@ export class Interpreter {
   }
 
   starLookup(record: ModuleRecord, name: string): Value | undefined {
-    for (const src of record.starSources) {
-      if (src.lenient && !src.file) continue;
-      if (!this.starExports(src, name)) continue;
-      this.ensureLoaded(src);
-      const v = src.value.attrs.get(name) ?? this.resolveDeferred(src, name) ?? this.starLookup(src, name);
-      if (v !== undefined) {
-        record.value.attrs.set(name, v);
-        return v;
+    // Sources whose exports are known without running them first; a computed __all__ last.
+    for (const runComputed of [false, true]) {
+      for (const src of record.starSources) {
+        if (src.lenient && !src.file) continue;
+        if (runComputed && !src.starAllComputed) continue;
+        if (!this.starExports(src, name, runComputed)) continue;
+        this.ensureLoaded(src);
+        const v = src.value.attrs.get(name) ?? this.resolveDeferred(src, name) ?? this.starLookup(src, name);
+        if (v !== undefined) {
+          record.value.attrs.set(name, v);
+          return v;
+        }
       }
     }
     return undefined;
@@ -608,6 +676,8 @@ export class Interpreter {
       }
       case 'augassign': return this.execAugAssign(s, scope);
       case 'def': {
+        const native = scope.kind === 'module' && scope.module.file !== this.mainFile ? this.libraryFunctions.get(`${scope.module.name}.${s.name}`) : undefined;
+        if (native) { this.store(scope, s.name, native); return undefined; }
         const fn = this.makeFunction(s, scope);
         this.store(scope, s.name, this.applyDecorators(s.decorators, fn, scope));
         return undefined;
@@ -757,10 +827,10 @@ export class Interpreter {
     } else if (cur.kind === 'instance' && this.lookupClassAttr(cur.cls, '__i' + dunderOf(s.op).slice(2))) {
       const inplace = this.lookupClassAttr(cur.cls, '__i' + dunderOf(s.op).slice(2))!;
       result = this.callValue(this.bindMethod(inplace, cur, cur.cls), [right], new Map(), loc);
+    } else if (cur.kind === 'tensor' && right.kind !== 'unknown') {
+      result = this.tensorInplaceOp(s.op, cur, right, loc);
     } else {
       result = this.binaryOp(s.op, cur, right, loc);
-      // In-place tensor ops keep the tensor's identity (x += y).
-      if (cur.kind === 'tensor' && result.kind === 'tensor' && result.shape && cur.shape) result = { ...result, id: cur.id };
     }
     if (s.target.t === 'subscript' || s.target.t === 'attr' || s.target.t === 'name') this.assign(s.target, result, scope);
     if (this.tracing) this.recordStatement(s.span, result, scope);
@@ -1205,8 +1275,8 @@ export class Interpreter {
     switch (op) {
       case 'is': { const r = pyIs(a, b); return r === undefined ? UNKNOWN : boolV(r); }
       case 'is not': { const r = pyIs(a, b); return r === undefined ? UNKNOWN : boolV(!r); }
-      case 'in': return this.contains(b, a);
-      case 'not in': { const r = truthy(this.contains(b, a)); return r === undefined ? UNKNOWN : boolV(!r); }
+      case 'in': return this.containsRegistered(b, a, loc);
+      case 'not in': { const r = truthy(this.containsRegistered(b, a, loc)); return r === undefined ? UNKNOWN : boolV(!r); }
       default: break;
     }
     if (a.kind === 'tensor' || b.kind === 'tensor') return this.tensorBinaryOp(op, a, b, loc);
@@ -1234,6 +1304,74 @@ export class Interpreter {
       case '>=': return boolV(cmp >= 0);
       default: return UNKNOWN;
     }
+  }
+
+  /** `item in container`, completing a library's model registry on a miss (see completeRegistry). */
+  private containsRegistered(container: Value, item: Value, loc: SourceLocation): Value {
+    const found = this.contains(container, item);
+    if (found.kind === 'bool' && !found.value && container.kind === 'dict' && loc.file !== this.mainFile && this.completeRegistry(container)) {
+      return this.contains(container, item);
+    }
+    return found;
+  }
+
+  /**
+   * Model registries (torchvision's BUILTIN_MODELS behind get_model, timm's _model_entrypoints
+   * behind create_model) are module-level dicts that decorators fill when the package's
+   * `from .x import *` modules run. Those modules run lazily here, so the first miss in a
+   * library's module-level dict runs the rest of the package (star sources and deferred
+   * submodule imports, recursively) once; the caller then looks again. Other analyses never pay.
+   */
+  private completeRegistry(d: DictValue): boolean {
+    // While a library module runs, a miss is its own registration (`if key in BUILTIN_MODELS: raise`).
+    if (this.libraryModulesLoading > 0 || this.registriesCompleted.has(d)) return false;
+    const owner = this.libraryModuleOf(d);
+    if (!owner) return false;
+    // The package's own files (torchvision/models/resnet.py analyzed as the file) register, not look up.
+    const root = owner.name.split('.')[0] + '.';
+    this.registriesCompleted.add(d);
+    for (const r of this.modules.values()) if (r.file === this.mainFile && (r.name + '.').startsWith(root)) return false;
+    const before = this.modules.size;
+    let ran = false;
+    const visited = new Set<ModuleRecord>();
+    const runPackage = (pkg: ModuleRecord): void => {
+      if (visited.has(pkg)) return;
+      visited.add(pkg);
+      this.ensureLoaded(pkg);
+      for (const src of pkg.starSources) {
+        if (!src.file) continue;
+        if (src.state === 'unloaded') ran = true;
+        this.ensureLoaded(src);
+        if (src.isPackage) runPackage(src);
+      }
+      for (const name of [...(pkg.deferred?.keys() ?? [])]) {
+        const v = this.resolveDeferred(pkg, name);
+        const sub = v?.kind === 'pymodule' ? this.recordOf(v) : undefined;
+        if (sub?.file && sub.isPackage && sub.name.startsWith(pkg.name + '.')) { ran = true; runPackage(sub); }
+      }
+    };
+    for (let name = owner.name; name.includes('.');) {
+      name = name.slice(0, name.lastIndexOf('.'));
+      const pkg = this.modules.get(name);
+      if (pkg?.file && pkg.isPackage) runPackage(pkg);
+    }
+    return ran || this.modules.size > before;
+  }
+
+  /**
+   * The library module whose global `d` is. Modules are scanned once each, after they load, and
+   * only when one has loaded since the last look: a miss on a kwargs dict costs a counter check.
+   */
+  private libraryModuleOf(d: DictValue): ModuleRecord | undefined {
+    if (this.libraryDictsScannedAt !== this.modulesLoaded) {
+      this.libraryDictsScannedAt = this.modulesLoaded;
+      for (const r of this.modules.values()) {
+        if (r.state !== 'loaded' || !r.file || r.file === this.mainFile || this.libraryModulesScanned.has(r)) continue;
+        this.libraryModulesScanned.add(r);
+        for (const v of r.value.attrs.values()) if (v.kind === 'dict' && !this.libraryDicts.has(v)) this.libraryDicts.set(v, r);
+      }
+    }
+    return this.libraryDicts.get(d);
   }
 
   contains(container: Value, item: Value): Value {
@@ -1280,6 +1418,27 @@ export class Interpreter {
     const run = (): Value => this.catalog.binaryOp(op as BinaryOperator, a, b, this.makeContext(loc));
     const graph = this.tracing?.graph;
     return graph ? graph.operator(operatorName(op), [a, b], loc, run) : run();
+  }
+
+  /**
+   * `x op= y` on a tensor. The result keeps x's identity (aliases of x see the new value), and
+   * it is made inside the recorded call, so the graph re-points x to this node (`imul`, `iadd`):
+   * later reads of x then read the updated tensor, not the one before the operator.
+   */
+  private tensorInplaceOp(op: string, a: TensorValue, b: Value, loc: SourceLocation): Value {
+    const run = (): Value => {
+      const result = this.catalog.binaryOp(op as BinaryOperator, a, b, this.makeContext(loc));
+      if (result.kind !== 'tensor' || !result.shape || !a.shape) return result;
+      const target = a.shape;
+      const grows = result.shape.length !== target.length || result.shape.some((d, i) => dim.dimEquals(d, target[i]!) === false);
+      if (grows) {
+        this.diagnostic('error', messages.inplaceShapeChange(op, dim.shapeToString(target), dim.shapeToString(result.shape)), loc);
+        return { ...result, shape: null, id: a.id };
+      }
+      return { ...result, id: a.id };
+    };
+    const graph = this.tracing?.graph;
+    return graph ? graph.operator('i' + operatorName(op), [a, b], loc, run) : run();
   }
 
   binaryOp(op: string, a: Value, b: Value, loc: SourceLocation): Value {
@@ -1532,6 +1691,10 @@ export class Interpreter {
         if (dictKey(index) === undefined || index.kind === 'unknown') return UNKNOWN;
         const missing = obj.entries.get('\u0000default');
         if (missing) return missing.value;
+        if (loc.file !== this.mainFile && this.completeRegistry(obj)) {
+          const registered = dictGet(obj, index);
+          if (registered !== undefined) return registered;
+        }
         this.raise('KeyError', messages.keyNotFound(pyRepr(index)), loc);
         break;
       }
@@ -1687,8 +1850,8 @@ export class Interpreter {
       case 'pymodule': {
         const v = this.moduleAttr(obj, name);
         if (v !== undefined) return v;
-        if (name === '__dict__') return UNKNOWN;
         const record = this.recordOf(obj);
+        if (name === '__dict__') return record ? this.moduleNamespace(record) : UNKNOWN;
         if (record?.file === this.mainFile || loc.file === this.mainFile) this.diagnostic('warning', messages.unknownAttribute(`module ${obj.name}`, name), loc, 'unknown-attribute');
         return missingAttr(name);
       }
@@ -1931,7 +2094,12 @@ export class Interpreter {
       case 'function': {
         const impl = fnImpl(fn);
         switch (impl.kind) {
-          case 'user': return this.callUser(impl, fn.self !== undefined ? withFirst(fn.self, args) : args, kwargs, loc, fn.self);
+          case 'user':
+            // `model.forward(x)` declares the input as `model(x)` does.
+            if (fn.self?.kind === 'instance' && fn.self.module && impl.def.name === 'forward' && this.hooks.onModuleCall) {
+              this.hooks.onModuleCall(fn.self, args, kwargs, this.moduleCallDepth);
+            }
+            return this.callUser(impl, fn.self !== undefined ? withFirst(fn.self, args) : args, kwargs, loc, fn.self);
           case 'partial': {
             const merged = new Map(impl.kwargs);
             for (const [k, v] of kwargs) merged.set(k, v);
@@ -1950,7 +2118,15 @@ export class Interpreter {
         if (call) return this.callValue(this.bindMethod(call, fn, fn.cls), args, kwargs, loc);
         return UNKNOWN;
       }
-      case 'unknown': return unknownV(fn.reason);
+      case 'unknown':
+        if (fn.reason && this.hooks.onUnknownCall) this.hooks.onUnknownCall(fn.reason, args, kwargs);
+        // A torch function, layer or tensor method the catalog lacks: say so where the user wrote
+        // it. Its result is named differently, so calling that (a module it made) says nothing more.
+        if (fn.reason && /^(torch|Tensor)\.[\w.]+$/.test(fn.reason)) {
+          if (loc.file === this.mainFile) this.diagnostic('info', messages.unknownTorchMember(fn.reason), loc, 'unknown-torch');
+          return unknownV(`${fn.reason}(...)`);
+        }
+        return unknownV(fn.reason);
       default:
         if (loc.file === this.mainFile) this.diagnostic('info', messages.notCallable(this.typeOf(fn).name), loc, 'not-callable');
         return UNKNOWN;

@@ -6,7 +6,7 @@
 import type { Param } from '../python/ast';
 import * as dim from '../shape/dim';
 import type {
-  BoundArgs, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, InstanceValue, ModuleSpec, NoneValue, SourceLocation, TensorValue, Value,
+  BoundArgs, BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, DictValue, InstanceValue, ModuleSpec, NoneValue, SourceLocation, TensorValue, Value,
 } from './values';
 import { Interpreter, computeMro, type LayerCallRecord } from './interpreter';
 import { NONE, UNKNOWN, boolV, dictSet, intV, listV, newDict, numberOf, pyStr, strV, truthy, tupleV } from './pyvalues';
@@ -23,6 +23,37 @@ export interface NnClasses {
 }
 
 type Method = (self: InstanceValue, args: Value[], kwargs: Map<string, Value>, ctx: CallContext) => Value;
+
+type DictEntry = { key: Value; value: Value };
+
+/**
+ * `module._modules` (and `_parameters`, `_buffers`) as a dict that writes through to the
+ * module: `module._modules[name] = layer` replaces a child, as torchvision's _replace_relu
+ * and fusing helpers do; a value of the wrong kind is ignored, like PyTorch's registries would
+ * reject it on use.
+ */
+function liveRegistry(store: Map<string, Value>, accepts: (v: Value) => boolean): DictValue {
+  const liveEntry = (name: string): DictEntry => ({
+    key: strV(name),
+    get value(): Value { return store.get(name) ?? NONE; },
+    set value(v: Value) { if (accepts(v)) store.set(name, v); },
+  });
+  class Entries extends Map<string, DictEntry> {
+    override set(k: string, e: DictEntry): this {
+      if (e.key.kind !== 'str') return super.set(k, e);
+      if (accepts(e.value)) store.set(e.key.value, e.value);
+      return super.set(k, liveEntry(e.key.value));
+    }
+    override delete(k: string): boolean {
+      const e = super.get(k);
+      if (e?.key.kind === 'str') store.delete(e.key.value);
+      return super.delete(k);
+    }
+  }
+  const d: DictValue = { kind: 'dict', entries: new Entries(), ordered: true };
+  for (const k of store.keys()) dictSet(d, strV(k), store.get(k)!);
+  return d;
+}
 
 export function installNn(interp: Interpreter, objectClass: ClassValue): NnClasses {
   const makeClass = (name: string, bases: ClassValue[], methods: Record<string, Method>): ClassValue => {
@@ -463,9 +494,10 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     if (b !== undefined) return b;
     const c = st.children.get(name);
     if (c !== undefined) return c;
-    if (name === '_modules') { const d = newDict(true); for (const [k, v] of st.children) dictSet(d, strV(k), v); return d; }
-    if (name === '_parameters') { const d = newDict(true); for (const [k, v] of st.params) dictSet(d, strV(k), v); return d; }
-    if (name === '_buffers') { const d = newDict(true); for (const [k, v] of st.buffers) dictSet(d, strV(k), v); return d; }
+    const isTensorOrNone = (v: Value): boolean => v.kind === 'tensor' || v.kind === 'none';
+    if (name === '_modules') return liveRegistry(st.children, (v) => isModule(v) || v.kind === 'none');
+    if (name === '_parameters') return liveRegistry(st.params, isTensorOrNone);
+    if (name === '_buffers') return liveRegistry(st.buffers, isTensorOrNone);
     return undefined;
   };
 
@@ -504,6 +536,7 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     let macs: dim.Dim = 0;
     specArithmetic.last = undefined;
     try {
+      readParametrizedTensors(inst, loc);
       const callForward = (): Value => interp.callValue(interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
       const graph = t?.graph;
       out = graph && t.paths.has(inst) ? graph.module(inst, isLeaf(inst), forward.kind === 'builtin', args, kwargs, callForward) : callForward();
@@ -519,7 +552,23 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
       if (arithmetic) record.arithmetic = arithmetic;
       t!.layerCalls.push(record);
     }
+    for (const tap of interp.outputTaps) tap(inst, out);
     return out;
+  };
+
+  /**
+   * A module with registered parametrizations (torch.nn.utils.parametrize) computes each
+   * parametrized tensor when forward reads it: the ParametrizationList runs its modules (hooks
+   * see them) and the forward gets the result. Done once per call, before forward.
+   */
+  const readParametrizedTensors = (inst: InstanceValue, loc: SourceLocation): void => {
+    const container = inst.module!.children.get('parametrizations');
+    if (container?.kind !== 'instance' || !container.module) return;
+    for (const [name, list] of container.module.children) {
+      if (list.kind !== 'instance') continue;
+      const value = interp.callValue(list, [], new Map(), loc);
+      if (value.kind === 'tensor') inst.attrs.set(name, value);
+    }
   };
 
   const isLeaf = (inst: InstanceValue): boolean => {

@@ -6,6 +6,7 @@ import type { TorchCatalog } from '../torch/catalog';
 import type { BuiltinFunctionValue, BuiltinImpl, ClassValue, Value } from './values';
 import { Interpreter, type InterpreterConfig } from './interpreter';
 import { installBuiltins } from './builtins';
+import { installFeatureExtraction } from './featureExtraction';
 import { installNn } from './nn';
 import { FALSE, NONE, UNKNOWN, intV, numberOf, pyStr, truthy, tupleV } from './pyvalues';
 import { messages } from '../messages';
@@ -25,6 +26,7 @@ export function createInterpreter(config: InterpreterConfig, catalogFactory: Cat
   interp.special.parameter = nn.parameter;
   interp.catalog = catalogFactory(nn.moduleBase);
   completeTorchModules(interp, nn);
+  installFeatureExtraction(interp);
   return interp;
 }
 
@@ -67,8 +69,11 @@ function completeTorchModules(interp: Interpreter, nn: ReturnType<typeof install
   nn.parameter.mro = [nn.parameter, tensor as ClassValue, interp.special.object];
 
   const identity = fn('identity', (args) => args[0] ?? NONE);
+  // torch.jit.script(fn | module), torch.jit.trace(module, example) and bare decorators give back
+  // what they wrap; called with options only (`@torch.jit.ignore(drop=True)`) they are a decorator.
   const decorator = fn('decorator', (args) => {
-    if (args.length === 1 && (args[0].kind === 'function' || args[0].kind === 'class')) return args[0];
+    const first = args[0];
+    if (first && (first.kind === 'function' || first.kind === 'class' || first.kind === 'builtin' || (first.kind === 'instance' && !!first.module))) return first;
     return identity;
   });
   provide('torch.jit', 'annotate', fn('annotate', (args) => args[1] ?? UNKNOWN));
@@ -81,6 +86,7 @@ function completeTorchModules(interp: Interpreter, nn: ReturnType<typeof install
   provide('torch', 'is_tensor', fn('is_tensor', (args) => ({ kind: 'bool', value: args[0]?.kind === 'tensor' })));
   provide('torch', '_assert', fn('_assert', (args, _kw, ctx) => {
     if (args[0] && truthy(args[0]) === false) interp.raise('AssertionError', messages.assertionFailed(args[1] ? pyStr(args[1]) : ''), ctx.location);
+    for (const tap of interp.effectTaps) tap();
     return NONE;
   }));
   provide('torch.utils.checkpoint', 'checkpoint', fn('checkpoint', (args, kwargs, ctx) => {

@@ -561,6 +561,15 @@ class Converter {
         this.scope?.locals.add(name);
         return { t: 'walrus', target: name, value: this.expr(n.childForFieldName('value')!), span };
       }
+      // Annotations (dataclass fields, parameters): `List[int]` and `int | None` parse as type
+      // nodes; they evaluate like the subscript and `|` expressions they mean.
+      case 'type': return n.namedChildren[0] ? this.expr(n.namedChildren[0]) : { t: 'const', value: null, span };
+      case 'generic_type': {
+        const params = (n.namedChildren.find((c) => c?.type === 'type_parameter')?.namedChildren ?? []).filter(isNode).map((c) => this.expr(c));
+        const index: Expr = params.length === 1 ? params[0]! : { t: 'tuple', items: params, span };
+        return { t: 'subscript', obj: this.expr(n.namedChildren[0]!), index, span };
+      }
+      case 'union_type': return { t: 'binop', op: '|', left: this.expr(n.namedChildren[0]!), right: this.expr(n.namedChildren[1]!), span };
       case 'await': return { t: 'await', value: this.expr(n.namedChildren[0]!), span };
       case 'yield': {
         if (this.scope) this.scope.isGenerator = true;

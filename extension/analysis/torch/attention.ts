@@ -215,7 +215,9 @@ function transformerLayer(env: CatalogEnv, decoder: boolean): LayerDef {
       let x: Value = x0;
       const n = (i: number, v: Value): Value => callChild(self, `norm${i}`, [v], ctx);
       if (normFirst) {
-        x = plus(x, attention('self_attn', n(1, x), n(1, x), 'dropout1'));
+        // PyTorch normalises once and feeds the result as query, key and value.
+        const normed = n(1, x);
+        x = plus(x, attention('self_attn', normed, normed, 'dropout1'));
         if (decoder) x = plus(x, attention('multihead_attn', n(2, x), memory, 'dropout2'));
         x = plus(x, feedForward(n(decoder ? 3 : 2, x)));
       } else {
@@ -246,7 +248,15 @@ function transformerStack(env: CatalogEnv, decoder: boolean): LayerDef {
         // copy.deepcopy of a catalog layer = the same constructor call again; a layer the
         // catalog did not build is shared (its parameters then count once, not num_layers times).
         const args = initArgsOf(layer);
-        for (let i = 0; i < count; i++) clones.push(args ? ctx.callValue(layer.cls, [], new Map([...args].filter(([k]) => k !== 'args' && k !== 'kwargs'))) : layer);
+        // A catalog module among the arguments (activation=nn.GELU()) is deep-copied too: each
+        // clone owns its own, so hooks name it under every layer.
+        const copied = (v: Value): Value => {
+          const own = v.kind === 'instance' ? initArgsOf(v) : undefined;
+          return own && v.kind === 'instance' ? ctx.callValue(v.cls, [], new Map([...own].filter(([k]) => k !== 'args' && k !== 'kwargs'))) : v;
+        };
+        for (let i = 0; i < count; i++) {
+          clones.push(args ? ctx.callValue(layer.cls, [], new Map([...args].filter(([k]) => k !== 'args' && k !== 'kwargs').map(([k, v]) => [k, copied(v)]))) : layer);
+        }
       }
       const container = env.containerClass('ModuleList');
       const list = container ? ctx.callValue(container, [{ kind: 'list', items: clones }]) : undefined;

@@ -18,7 +18,11 @@ import { state, toModuleSpec, type LayerDef } from './layer';
 import { linearLayers } from './linear';
 import { lossLayers } from './loss';
 import { normLayers } from './norm';
+import { lazyLayers } from './lazy';
+import { compileBuiltin, parallelLayers } from './parallel';
 import { poolLayers } from './pool';
+import { reparamFunctions, reparamLayers } from './reparam';
+import { floatFunctionalMethods, quantizationLayers } from './quantization';
 import { createPackedSequences } from './packed';
 import { recurrentLayers } from './recurrent';
 import { shapeLayers } from './shapeOps';
@@ -179,6 +183,10 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
     ...recurrentLayers(env),
     ...attentionLayers(env),
     ...lossLayers,
+    ...quantizationLayers(env),
+    ...lazyLayers(env),
+    ...parallelLayers,
+    ...reparamLayers(),
     moduleListContainer,
   ];
   for (const def of defs) {
@@ -236,6 +244,41 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
     }));
   }
 
+  // Eager-mode quantization (hidden above: they live outside torch.nn), under every module
+  // path PyTorch exposes them by, the deprecated torch.quantization / torch.nn.quantized included.
+  for (const home of ['torch.ao.quantization', 'torch.ao.quantization.stubs', 'torch.quantization', 'torch.quantization.stubs']) {
+    for (const n of ['QuantStub', 'DeQuantStub']) ns(home).set(n, classes.get(n)!);
+  }
+  const floatFunctional = classes.get('FloatFunctional')!;
+  for (const [name, impl] of floatFunctionalMethods()) floatFunctional.attrs.set(name, builtin(name, impl));
+  for (const home of ['torch.ao.nn.quantized', 'torch.ao.nn.quantized.modules', 'torch.ao.nn.quantized.modules.functional_modules',
+    'torch.nn.quantized', 'torch.nn.quantized.modules', 'torch.nn.quantized.modules.functional_modules']) {
+    ns(home).set('FloatFunctional', floatFunctional);
+  }
+  ns('torch.ao');
+  ns('torch.ao.nn');
+  // Weight reparametrisations: the hook-based functions of torch.nn.utils and the
+  // parametrize/parametrizations modules (see reparam.ts).
+  const reparam = reparamFunctions(env);
+  for (const [name, impl] of reparam.hooks) {
+    ns('torch.nn.utils').set(name, builtin(name, impl));
+    ns(`torch.nn.utils.${name.replace(/^remove_/, '')}`).set(name, builtin(name, impl));
+  }
+  for (const [name, impl] of reparam.parametrizations) ns('torch.nn.utils.parametrizations').set(name, builtin(name, impl));
+  for (const n of ['_WeightNorm', '_SpectralNorm']) ns('torch.nn.utils.parametrizations').set(n, classes.get(n)!);
+  for (const [name, impl] of reparam.parametrize) ns('torch.nn.utils.parametrize').set(name, builtin(name, impl));
+  ns('torch.nn.utils.parametrize').set('ParametrizationList', classes.get('ParametrizationList')!);
+  ns('torch.nn.parallel').set('DataParallel', classes.get('DataParallel')!);
+  ns('torch.nn.parallel.data_parallel').set('DataParallel', classes.get('DataParallel')!);
+
+  // nn.Transformer.generate_square_subsequent_mask(sz, device=None, dtype=None): a static
+  // method, reached through the class or an instance; a float (sz, sz) mask.
+  classes.get('Transformer')?.attrs.set('generate_square_subsequent_mask', builtin('generate_square_subsequent_mask', (args, kwargs, ctx) => {
+    const rest = args[0]?.kind === 'class' || args[0]?.kind === 'instance' ? args.slice(1) : args;
+    const size = asDim(rest[0] ?? kwargs.get('sz'));
+    return ctx.newTensor(size === undefined ? null : [size, size], dtypeOf(rest[2] ?? kwargs.get('dtype')) ?? 'float32');
+  }));
+
   for (const c of abstractClasses.values()) {
     const chain = [...abstractClasses.values()].filter((other) => other !== c && isAncestor(c.name, other.name));
     c.mro.push(c, ...chain, moduleBase);
@@ -248,6 +291,7 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
   for (const [name, impl] of functionalTables.torch) if (!torch.has(name)) torch.set(name, builtin(name, impl));
   for (const [name, d] of DTYPE_NAMES) torch.set(name, dtypeValue(d));
   torch.set('dtype', dtypeClass);
+  torch.set('compile', builtin('compile', compileBuiltin(() => classes.get('OptimizedModule'))));
   torch.set('device', builtin('device', (args) => {
     const type = asStr(args[0]);
     return type === undefined ? (args[0]?.kind === 'instance' ? args[0] : unknownV()) : deviceValue(args[1] && asDim(args[1]) !== undefined ? `${type}:${String(constValue(asDim(args[1])!))}` : type);

@@ -854,13 +854,20 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     def(n, 'input, *args, **kwargs', unary());
   }
   for (const n of ['abs_', 'neg_', 'exp_', 'log_', 'sqrt_', 'sigmoid_', 'tanh_', 'relu_', 'floor_', 'ceil_', 'round_', 'zero_', 'detach_', 'clamp_',
-    'clamp_min_', 'clamp_max_', 'clip_', 'fill_', 'uniform_', 'normal_', 'random_', 'bernoulli_', 'exponential_', 'copy_', 'masked_fill_', 'requires_grad_',
+    'clamp_min_', 'clamp_max_', 'clip_', 'fill_', 'uniform_', 'normal_', 'random_', 'bernoulli_', 'exponential_', 'copy_', 'masked_fill_',
     'add_', 'sub_', 'mul_', 'div_', 'pow_', 'addcmul_', 'addcdiv_', 'lerp_', 'index_fill_', 'scatter_', 'scatter_add_', 'index_add_', 'index_copy_', 'share_memory_',
     'pin_memory', 'retain_grad', 'unsqueeze_', 'squeeze_', 't_', 'transpose_', 'resize_', 'set_']) {
     if (n === 'unsqueeze_' || n === 'squeeze_' || n === 't_' || n === 'transpose_' || n === 'resize_' || n === 'set_' || n === 'retain_grad') continue;
     def(n, 'input, *args, **kwargs', inPlace, 'method');
   }
   def('pin_memory', 'input, *args, **kwargs', inPlace, 'method');
+  // `p.requires_grad_(False)` freezes a parameter (torchvision's trainable_layers loop): trainable counts follow.
+  def('requires_grad_', 'input, requires_grad=True', (a) => {
+    const t = a.get('input');
+    const flag = asBool(a.get('requires_grad'));
+    if (isTensor(t) && flag !== undefined) t.requiresGrad = flag;
+    return t ?? unknownV();
+  }, 'method');
   def(['relu_', 'sigmoid_', 'tanh_', 'zero_', 'fill_', 'clamp_'], 'input, *args, **kwargs', inPlace, 'function');
   def(['isnan', 'isinf', 'isfinite', 'isneginf', 'isposinf', 'logical_not', 'signbit'], 'input', unary(() => 'bool'));
   def('bitwise_not', 'input', unary());
@@ -1425,7 +1432,7 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     return values ? setKnownValues(out, values) : out;
   });
   def('backward', 'input, *args, **kwargs', () => NONE, 'method');
-  def(['cpu', 'cuda', 'to_dense', 'coalesce', 'requires_grad_'], 'input, *args, **kwargs', (a) => a.get('input') ?? unknownV(), 'method');
+  def(['cpu', 'cuda', 'to_dense', 'coalesce'], 'input, *args, **kwargs', (a) => a.get('input') ?? unknownV(), 'method');
   dtypeMethod('float', 'float32');
   dtypeMethod('double', 'float64');
   dtypeMethod('half', 'float16');

@@ -1,0 +1,130 @@
+// torchvision.models.feature_extraction.create_feature_extractor, natively: torchvision builds it
+// with torch.fx symbolic tracing, which an abstract interpreter cannot run. For return nodes that
+// are module paths of the model ('layer2', 'features.6') the result behaves as the GraphModule
+// does: named like the model's class, the model's submodules under their own paths, forward returns
+// {new name: that module's output}. The traced graph keeps what the outputs need and every
+// side-effecting call (torch._assert, e.g. in each ViT encoder block) with what feeds it; here that
+// is approximated by the model's forward up to the later of the last requested output and the last
+// torch._assert: layer calls after that point are dropped, and so are the modules (and parameters)
+// no kept call used. Other return nodes (functions such as 'flatten', a module's second call
+// 'relu_1') are an information diagnostic and an Unknown result, never a guessed shape.
+import { messages } from '../messages';
+import { computeMro, type Interpreter } from './interpreter';
+import { nnHelpersOf } from './nn';
+import { UNKNOWN, dictSet, newDict, strV, unknownV } from './pyvalues';
+import type { BuiltinImpl, ClassValue, InstanceValue, Value } from './values';
+
+/** [node path, output name] pairs of a return_nodes list or dict of strings. */
+function returnNodes(v: Value | undefined): [string, string][] | undefined {
+  if (!v) return undefined;
+  if (v.kind === 'list' || v.kind === 'tuple') {
+    const names = v.items.map((i) => (i.kind === 'str' ? i.value : undefined));
+    return names.every((n): n is string => n !== undefined) ? names.map((n) => [n, n]) : undefined;
+  }
+  if (v.kind === 'dict') {
+    const pairs = [...v.entries.values()].map((e) => (e.key.kind === 'str' && e.value.kind === 'str' ? [e.key.value, e.value.value] as [string, string] : undefined));
+    return pairs.every((p): p is [string, string] => p !== undefined) ? pairs : undefined;
+  }
+  return undefined;
+}
+
+export function installFeatureExtraction(interp: Interpreter): void {
+  const create: BuiltinImpl = (args, kwargs, ctx) => {
+    const model = args[0] ?? kwargs.get('model');
+    if (model?.kind !== 'instance' || !model.module) return unknownV('create_feature_extractor');
+    const nodes = returnNodes(args[1] ?? kwargs.get('return_nodes') ?? kwargs.get('eval_return_nodes'));
+    const modules = new Map(nnHelpersOf(interp).namedModules(model));
+    const missing = nodes === undefined ? 'return_nodes' : nodes.find(([path]) => !modules.has(path))?.[0];
+    if (nodes === undefined || missing !== undefined) {
+      interp.diagnostic('info', messages.featureExtractorNode(missing ?? 'return_nodes'), ctx.location, 'unsupported');
+      return unknownV('create_feature_extractor');
+    }
+    const wanted = new Map<InstanceValue, string[]>();
+    for (const [path, name] of nodes) {
+      const inst = modules.get(path)!;
+      wanted.set(inst, [...(wanted.get(inst) ?? []), name]);
+    }
+
+    // The GraphModule is named after the model's class; its forward is the traced one.
+    const cls: ClassValue = { kind: 'class', name: model.cls.name, mro: [], attrs: new Map(), isModule: true };
+    cls.mro = computeMro(cls, [interp.special.moduleBase]);
+    const extractor = interp.newInstance(cls);
+    for (const [name, child] of model.module.children) extractor.module!.children.set(name, child);
+    // The model's own tensors (ViT's class_token) are read by the traced graph as attributes.
+    for (const [name, p] of model.module.params) extractor.module!.params.set(name, p);
+    for (const [name, b] of model.module.buffers) extractor.module!.buffers.set(name, b);
+    extractor.module!.training = model.module.training;
+    let pruned = false;
+
+    cls.attrs.set('forward', {
+      kind: 'builtin',
+      name: 'forward',
+      call: (forwardArgs, forwardKwargs, forwardCtx) => {
+        const outputs = new Map<string, Value>();
+        // Every module call in order, with the number of layer rows recorded when it returned.
+        const calls: { module: InstanceValue; rows: number }[] = [];
+        const rows = (): number => interp.tracing?.layerCalls.length ?? 0;
+        const firstRow = rows();
+        let keepCalls = 0;
+        let keepRows = firstRow;
+        const tap = (inst: InstanceValue, out: Value): void => {
+          calls.push({ module: inst, rows: rows() });
+          const names = wanted.get(inst);
+          if (!names || names.every((n) => outputs.has(n))) return;
+          for (const n of names) outputs.set(n, out);
+          keepCalls = calls.length;
+          keepRows = rows();
+        };
+        const effect = (): void => {
+          keepCalls = calls.length;
+          keepRows = rows();
+        };
+        interp.outputTaps.push(tap);
+        interp.effectTaps.push(effect);
+        try {
+          interp.callValue(model, forwardArgs.slice(1), forwardKwargs, forwardCtx.location);
+        } finally {
+          interp.outputTaps.splice(interp.outputTaps.indexOf(tap), 1);
+          interp.effectTaps.splice(interp.effectTaps.indexOf(effect), 1);
+        }
+        // What ran after the last kept point is not part of the traced graph.
+        if (interp.tracing && interp.tracing.layerCalls.length > keepRows) interp.tracing.layerCalls.length = Math.max(firstRow, keepRows);
+        if (!pruned && outputs.size > 0) {
+          pruned = true;
+          prune(interp, extractor, new Set(calls.slice(0, keepCalls).map((c) => c.module)));
+        }
+        const result = newDict(true);
+        for (const [, name] of nodes) dictSet(result, strV(name), outputs.get(name) ?? UNKNOWN);
+        return result;
+      },
+    });
+    return extractor;
+  };
+  interp.libraryFunctions.set('torchvision.models.feature_extraction.create_feature_extractor', { kind: 'builtin', name: 'create_feature_extractor', call: create });
+}
+
+/**
+ * Drops the submodules no requested output needed, as the traced graph does. A partly used
+ * module is replaced by a plain Module holding only its used children (torch.fx builds the same
+ * intermediates), so the caller's model is left as it was. A called catalog module (its forward is
+ * built in, e.g. MultiheadAttention reading out_proj's weights) keeps all its children.
+ */
+function prune(interp: Interpreter, owner: InstanceValue, called: ReadonlySet<InstanceValue>): void {
+  const builtinForward = (inst: InstanceValue): boolean => interp.lookupClassAttr(inst.cls, 'forward')?.kind === 'builtin';
+  const kept = (inst: InstanceValue): boolean => called.has(inst) && builtinForward(inst);
+  const subModules = (inst: InstanceValue): InstanceValue[] =>
+    [...inst.module!.children.values()].filter((c): c is InstanceValue => c.kind === 'instance' && !!c.module);
+  const used = (inst: InstanceValue): boolean => called.has(inst) || subModules(inst).some(used);
+  const complete = (inst: InstanceValue): boolean => kept(inst) || subModules(inst).every((c) => used(c) && complete(c));
+  for (const [name, child] of [...owner.module!.children]) {
+    if (child.kind !== 'instance' || !child.module) continue;
+    if (!used(child)) { owner.module!.children.delete(name); continue; }
+    if (complete(child)) continue;
+    const plain = interp.newInstance(interp.special.moduleBase);
+    for (const [k, v] of child.module.children) plain.module!.children.set(k, v);
+    for (const [k, v] of child.module.params) plain.module!.params.set(k, v);
+    for (const [k, v] of child.module.buffers) plain.module!.buffers.set(k, v);
+    owner.module!.children.set(name, plain);
+    prune(interp, plain, called);
+  }
+}
