@@ -19,6 +19,8 @@ export interface AnalysisSettings {
   pythonPath: string[];
   /** netlens.inputShapes: model class name (or entry expression) → one shape per forward argument. */
   inputShapes: Record<string, InputSpec[]>;
+  /** The engine's GPU, which sizes the CUDA-only terms of the memory estimate; absent: none reported. */
+  gpu?: { name: string; computeCapability: string };
 }
 
 /** What crosses into the analysis worker: plain data only (functions cannot be posted). */
@@ -42,6 +44,7 @@ export function analyzeOptionsFor(job: AnalysisJob, sitePackages: string[]): Ana
     optimizer: job.settings.optimizer,
     pythonPath: job.settings.pythonPath,
     sitePackages,
+    ...(job.settings.gpu ? { gpu: job.settings.gpu } : {}),
     readFile: (file) => {
       if (Object.hasOwn(buffers, file)) return buffers[file];
       try {

@@ -30,6 +30,7 @@ export class AnalysisService implements vscode.Disposable {
   private settings: AnalysisSettings;
   /** Bumped when settings change, so a report made with old settings counts as stale. */
   private settingsGeneration = 0;
+  private gpu: AnalysisSettings['gpu'];
   private lastError: string | undefined;
   /** Per document: bumped when another open Python file is saved (it may be imported). */
   private readonly dependencyGenerations = new Map<string, number>();
@@ -194,7 +195,17 @@ export class AnalysisService implements vscode.Disposable {
     return { file: document.uri.fsPath, source: document.getText(), settings: this.settings, unsavedBuffers, text };
   }
 
+  /** The engine's GPU for the memory estimate; a change re-analyzes the open documents. */
+  setGpu(gpu: AnalysisSettings['gpu']): void {
+    if (gpu?.name === this.gpu?.name && gpu?.computeCapability === this.gpu?.computeCapability) return;
+    this.gpu = gpu;
+    this.settings = this.readSettings();
+    this.settingsGeneration++;
+    this.analyzeOpenDocuments();
+  }
+
   private readSettings(): AnalysisSettings {
-    return readAnalysisSettings((model, reason) => this.output.warn(`ignoring netlens.inputShapes["${model}"]: ${reason}`));
+    const settings = readAnalysisSettings((model, reason) => this.output.warn(`ignoring netlens.inputShapes["${model}"]: ${reason}`));
+    return this.gpu ? { ...settings, gpu: this.gpu } : settings;
   }
 }

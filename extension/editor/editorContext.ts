@@ -6,6 +6,12 @@ import type { AnalysisService } from './analysisService';
 import { gpuMemoryBytes } from './config';
 import type { EngineService } from './engineService';
 import type { MemoryContext } from './presentation';
+import type { EngineInfoViewState } from '../../webviews/engineInfo/messages';
+
+/** The engine's GPU when it reports one (it sizes the CUDA-only memory terms). */
+function reportedGpu(state: EngineInfoViewState): { name: string; computeCapability: string } | undefined {
+  return state.status === 'ready' && state.hello.gpuPresent ? { name: state.hello.deviceName, computeCapability: state.hello.computeCapability } : undefined;
+}
 
 export class EditorContext implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -15,8 +21,12 @@ export class EditorContext implements vscode.Disposable {
   readonly onDidChangeMemoryContext = this.changed.event;
 
   constructor(readonly analysis: AnalysisService, private readonly engine: EngineService) {
+    analysis.setGpu(reportedGpu(engine.current));
     this.disposables.push(
-      engine.onDidChangeState(() => this.changed.fire()),
+      engine.onDidChangeState((state) => {
+        analysis.setGpu(reportedGpu(state));
+        this.changed.fire();
+      }),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('netlens')) this.changed.fire();
       }),

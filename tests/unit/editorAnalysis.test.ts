@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
+import { analyzeFile } from '../../extension/analysis/index';
 import type { AnalyzeOptions, FileReport, ModelReport } from '../../extension/analysis/reportTypes';
 import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob, type AnalysisSettings } from '../../extension/editor/analysisJob';
 import { AnalysisScheduler } from '../../extension/editor/analysisScheduler';
@@ -97,6 +98,26 @@ describe('analysis job', () => {
     assert.equal(edited.readFile?.(onDisk), 'unsaved = 2\n');
     assert.equal(analyzeOptionsFor({ ...job, settings }, []).batch, undefined, 'batch 0 keeps the file\'s own batch');
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the engine's GPU reaches the memory estimate: its cuBLAS workspaces, not an assumed H100's", async () => {
+    const file = path.join(repoRoot, 'examples', 'lenet5.py');
+    const source = fs.readFileSync(file, 'utf8');
+    const job: AnalysisJob = { file, source, settings, unsavedBuffers: {} };
+    assert.equal(analyzeOptionsFor(job, []).gpu, undefined);
+    const a100 = { name: 'NVIDIA A100-SXM4-80GB', computeCapability: '8.0' };
+    assert.deepEqual(analyzeOptionsFor({ ...job, settings: { ...settings, gpu: a100 } }, []).gpu, a100);
+    const memoryOn = async (gpu?: AnalysisSettings['gpu']) => {
+      const options = analyzeOptionsFor({ ...job, settings: gpu ? { ...settings, gpu } : settings }, []);
+      return (await analyzeFile(file, source, options)).models[0]?.memory;
+    };
+    const assumed = await memoryOn();
+    const reported = await memoryOn(a100);
+    assert.match(assumed?.cuda_device ?? '', /assumed/);
+    assert.equal(reported?.cuda_device, 'NVIDIA A100-SXM4-80GB (sm 8.0)');
+    // LeNet-5 runs GEMMs: sm 8.0 gets PyTorch's smaller default cuBLAS workspace than sm 9.0.
+    assert.ok((reported?.cublas_workspace_bytes ?? 0) > 0 && (reported?.cublas_workspace_bytes ?? 0) < (assumed?.cublas_workspace_bytes ?? 0));
+    assert.ok((reported?.training_peak_bytes ?? 0) < (assumed?.training_peak_bytes ?? 0));
   });
 
   test('configured input shapes are found by entry first, then by class name', () => {
