@@ -241,21 +241,22 @@ Exit status: 0 ran, 1 the engine could not run it (or a bad image or checkpoint)
 `;
 
 export const benchUsage = `Usage: netlens bench FILE [--entry EXPR] [--input D0,D1,...]... [--batch B] [--steps S]
-                     [--warmup W] [--device cpu|cuda] [--precision fp32|tf32] [--seed N] [--json]
+                     [--warmup W] [--device cpu|cuda] [--precision fp32|tf32|bf16] [--seed N] [--json]
 
 Times S training steps of the model (SGD with momentum 0.9, cross-entropy, random inputs and
 labels) in the native engine after W warm-up steps (default 10 and 2). With --json prints
 {"device", "batch", "steps", "step_ms_median", "step_ms_min", "images_per_s"}.
 --device cuda runs the CUDA executor (static memory plan, cuDNN, the step replayed as a CUDA
-graph); --precision tf32 lets its convolutions and matrix products use TF32 tensor cores
-(default fp32, strict; the CPU engine is fp32 only; bf16 is not implemented yet).
+graph); --precision tf32 lets its convolutions and matrix products use TF32 tensor cores,
+--precision bf16 runs them on bf16 copies with fp32 accumulation and fp32 master weights
+(Ampere or newer; default fp32, strict; the CPU engine is fp32 only).
 Exit status: 0 ran, 1 the engine could not run it, 2 usage errors.
 `;
 
 export const trainUsage = `Usage: netlens train FILE [--entry EXPR] [--input D0,D1,...] [--data default|PATH] [--epochs E]
                      [--batch B] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr LR]
                      [--max-steps N] [--validation FRACTION] [--augment] [--device cpu|cuda]
-                     [--precision fp32|tf32] [--seed N] [--runs-root DIR] [--resume RUN_DIR|CHECKPOINT]
+                     [--precision fp32|tf32|bf16] [--seed N] [--runs-root DIR] [--resume RUN_DIR|CHECKPOINT]
                      [--json-events]
 
 Trains the model in the native engine with cross-entropy. --data default uses the built-in
@@ -268,8 +269,9 @@ step counters (--max-steps counts the earlier steps); a checkpoint of a run fold
 that run. The optimizer state (momentum buffers, Adam moments, step counts) is saved beside each
 checkpoint as NAME.optimizer.safetensors and restored with it, so a resumed run continues exactly.
 --device cuda trains with the CUDA executor (refused, before the run starts, where it cannot run
-or for a model with an op it lacks); --precision tf32 uses TF32 tensor cores on the GPU (default
-fp32, strict; bf16 is not implemented yet).
+or for a model with an op it lacks); --precision tf32 uses TF32 tensor cores on the GPU, bf16
+mixed precision (convolutions and linear layers in bf16 with fp32 accumulation, fp32 master
+weights; Ampere or newer) with --precision bf16 (default fp32, strict).
 Ctrl-C (SIGINT) or SIGTERM finishes the steps in flight, writes a checkpoint and exits 130.
 Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors,
 130 cancelled.

@@ -110,13 +110,15 @@ async function prepare(io: CommandIo, client: EngineClient, options: BenchCliOpt
 
 /**
  * Refuses, before anything is analyzed or started, a device/precision pair the engine cannot run:
- * fp32 only on the CPU, bf16 nowhere yet, cuda only where the engine's CUDA executor can run.
+ * fp32 only on the CPU, cuda (fp32, tf32, bf16) only where the engine's CUDA executor can run, bf16
+ * only on compute capability 8.0 or newer.
  */
-export function deviceRefusal(device: DeviceName, precision: PrecisionName, hello: Pick<EngineHello, 'gpuPresent' | 'gpuError' | 'cudaExecutorAvailable' | 'cudaExecutorStatus'>): string | undefined {
+export function deviceRefusal(device: DeviceName, precision: PrecisionName, hello: Pick<EngineHello, 'gpuPresent' | 'gpuError' | 'cudaExecutorAvailable' | 'cudaExecutorStatus' | 'computeCapability'>): string | undefined {
   if (device === 'cpu') return precision === 'fp32' ? undefined : trainingMessages.precisionNeedsGpu(precision);
-  if (precision === 'bf16') return trainingMessages.bf16NotImplemented;
   if (!hello.gpuPresent) return trainingMessages.cudaUnavailable(hello.gpuError || hello.cudaExecutorStatus || 'no GPU found');
   if (!hello.cudaExecutorAvailable) return trainingMessages.cudaExecutorUnavailable(hello.cudaExecutorStatus);
+  // cuDNN's bf16 convolutions and cuBLAS's bf16 GEMMs need Ampere; the engine refuses too, later.
+  if (precision === 'bf16' && Number.parseInt(hello.computeCapability, 10) < 8) return trainingMessages.bf16NeedsAmpere(hello.computeCapability);
   return undefined;
 }
 

@@ -11,8 +11,8 @@ export interface NativeAddon {
   engineOps(): string[];
   /**
    * `new Engine(specJson, seed, session)`: throws the core's message for a bad spec; on device cuda
-   * also for an op, loss or optimizer the CUDA executor lacks, a machine it cannot run on, bf16, or
-   * a memory plan that does not fit (each message says what to use instead).
+   * also for an op, loss or optimizer the CUDA executor lacks, a machine it cannot run on, bf16 on a
+   * GPU older than Ampere, or a memory plan that does not fit (each message says what to use instead).
    */
   createEngine(specJson: string, seed: number, session?: EngineSessionOptions): NativeEngine;
   /** `new Dataset(spec)`: throws a message naming the file and the problem for bad data. */

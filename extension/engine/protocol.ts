@@ -50,9 +50,9 @@ export interface TrainingDataSpec {
   options?: { variant?: string; split?: string; seed?: number; size?: number[]; channels?: number };
 }
 
-/** Where a training or bench session runs: the CPU engine, or the CUDA executor in strict fp32 or TF32. */
+/** Where a training or bench session runs: the CPU engine, or the CUDA executor in strict fp32, TF32 or bf16 mixed precision. */
 export type EngineDevice = 'cpu' | 'cuda';
-/** bf16 is accepted by the grammar and refused by the engine (not implemented in the CUDA executor yet). */
+/** tf32 and bf16 (mixed precision, fp32 master weights) on device cuda only. */
 export type EnginePrecision = 'fp32' | 'tf32' | 'bf16';
 export interface EngineSessionOptions {
   device: EngineDevice;

@@ -105,9 +105,6 @@ SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& val
     throw Napi::Error::New(env, "precision " + options.precision +
                                     ": the CPU engine computes in strict fp32 only (tf32 and bf16 are GPU modes); use --precision fp32");
   }
-  if (options.precision == "bf16") {
-    throw Napi::Error::New(env, "precision bf16: not implemented by the CUDA executor yet (it runs strict fp32 and tf32); use --precision fp32 or tf32");
-  }
   return options;
 }
 
@@ -186,6 +183,7 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
     if (!cuda::cudaExecutorAvailable(&missing)) throw Napi::Error::New(env, "--device cuda: the CUDA executor cannot run here (" + missing + "); use --device cpu");
     cuda::CudaOptions options;
     options.tf32 = options_.precision == "tf32";
+    options.bf16 = options_.precision == "bf16";
     options.cudaGraph = options_.cudaGraph;
     try {
       gpu_ = std::make_unique<cuda::CudaExecutor>(std::move(spec), seed, options);

@@ -134,6 +134,10 @@ struct Value {
   int consumers = 0;
   int producer = -1;
   size_t hostStaging[2] = {0, 0};  // offsets of the two pinned staging slots (graph inputs)
+  // bf16 mode: a value read by a convolution or linear layer keeps a bf16 copy, cast once after it is
+  // produced and read again by that layer's weight gradient.
+  size_t low = 0;
+  bool hasLow = false;
 };
 
 struct StateTensor {
@@ -146,6 +150,9 @@ struct StateTensor {
   size_t grad = 0;
   size_t first = 0, second = 0;  // optimizer slots
   bool hasFirst = false, hasSecond = false;
+  // bf16 mode: the bf16 copy of a conv/linear weight, cast from this fp32 master at each forward.
+  size_t low = 0;
+  bool hasLow = false;
 };
 
 struct Node {
@@ -161,6 +168,10 @@ struct Node {
   cudnnTensorDescriptor_t xDesc = nullptr, yDesc = nullptr, biasDesc = nullptr;
   cudnnFilterDescriptor_t wDesc = nullptr;
   cudnnConvolutionDescriptor_t forwardDesc = nullptr, dataDesc = nullptr, filterDesc = nullptr;
+  // bf16 mode: the same shapes as bf16 tensors (cuDNN's legacy API wants x, w and y of one type);
+  // the fp32 xDesc/yDesc above still describe the fp32 activations for the bias calls.
+  cudnnTensorDescriptor_t xLowDesc = nullptr, yLowDesc = nullptr;
+  cudnnFilterDescriptor_t wLowDesc = nullptr;
   ConvAlgorithms algorithms;
   // linear
   int64_t rows = 0, inFeatures = 0, outFeatures = 0;
@@ -190,7 +201,7 @@ struct Node {
 std::string MemoryPlan::describe() const {
   return "memory plan " + mib(total) + ": parameters " + mib(parameters) + ", gradients " + mib(gradients) + ", optimizer " +
          mib(optimizerState) + ", activations " + mib(activations) + ", activation gradients " + mib(activationGradients) +
-         ", workspace " + mib(workspace) + ", other " + mib(other);
+         ", workspace " + mib(workspace) + ", other " + mib(other) + (bf16Copies != 0 ? ", bf16 copies " + mib(bf16Copies) : "");
 }
 
 struct CudaExecutor::Impl {
@@ -213,6 +224,9 @@ struct CudaExecutor::Impl {
   size_t workspace = 0, workspaceBytes = 0, cublasWorkspace = 0;
   size_t lossValue = 0, correctCount = 0, lossScratch = 0, lossScratchBytes = 0;
   size_t chunkTable = 0, stepParams = 0, dropoutCounter = 0;
+  // bf16 mode: scratch shared by every conv/linear call in turn (one stream orders them): a layer's
+  // bf16 output or output gradient, and a convolution's bf16 input or weight gradient.
+  size_t lowOutput = 0, lowInput = 0;
   std::vector<kernels::OptimizerChunk> chunks;
   kernels::OptimizerConfig optimizerConfig{};
   int64_t steps = 0;
@@ -242,6 +256,7 @@ struct CudaExecutor::Impl {
     return reinterpret_cast<T*>(arena + offset);
   }
   float* f(size_t offset) const { return at<float>(offset); }
+  uint16_t* h(size_t offset) const { return at<uint16_t>(offset); }
 
   size_t reserve(uint64_t& category, uint64_t bytes) {
     const size_t offset = arenaBytes;
@@ -264,6 +279,9 @@ struct CudaExecutor::Impl {
       if (node.forwardDesc) api.destroyConvolutionDescriptor(node.forwardDesc);
       if (node.dataDesc) api.destroyConvolutionDescriptor(node.dataDesc);
       if (node.filterDesc) api.destroyConvolutionDescriptor(node.filterDesc);
+      if (node.xLowDesc) api.destroyTensorDescriptor(node.xLowDesc);
+      if (node.yLowDesc) api.destroyTensorDescriptor(node.yLowDesc);
+      if (node.wLowDesc) api.destroyFilterDescriptor(node.wLowDesc);
     }
     if (cudnn) api.destroy(cudnn);
     if (cublas) cublasApi().destroy(cublas);
@@ -283,6 +301,7 @@ struct CudaExecutor::Impl {
   void enqueueLoss();
   void enqueueBackward(bool inputGradients);
   void enqueueOptimizer();
+  void enqueueLowPrecisionCopies(const Value& value);
   void prepareStep();
   void forwardNode(Node& node);
   void backwardNode(Node& node, std::set<size_t>& written, bool inputGradients);
@@ -412,13 +431,30 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
       checkCudnn(api.setFilter4dDescriptor(node.wDesc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
                                            static_cast<int>(x[1] / groups), kernel.first, kernel.second),
                  where + "cudnnSetFilter4dDescriptor");
+      if (options.bf16) {
+        // cuDNN's BFLOAT16 configuration: bf16 x, w and y with an fp32 compute type (fp32 accumulation).
+        checkCudnn(api.createTensorDescriptor(&node.xLowDesc), where + "cudnnCreateTensorDescriptor");
+        checkCudnn(api.setTensor4dDescriptor(node.xLowDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_BFLOAT16, static_cast<int>(x[0]),
+                                             static_cast<int>(x[1]), static_cast<int>(x[2]), static_cast<int>(x[3])),
+                   where + "cudnnSetTensor4dDescriptor (bf16 input)");
+        checkCudnn(api.createTensorDescriptor(&node.yLowDesc), where + "cudnnCreateTensorDescriptor");
+        checkCudnn(api.setTensor4dDescriptor(node.yLowDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_BFLOAT16, static_cast<int>(outputShape[0]),
+                                             static_cast<int>(outputShape[1]), static_cast<int>(outputShape[2]),
+                                             static_cast<int>(outputShape[3])),
+                   where + "cudnnSetTensor4dDescriptor (bf16 output)");
+        checkCudnn(api.createFilterDescriptor(&node.wLowDesc), where + "cudnnCreateFilterDescriptor");
+        checkCudnn(api.setFilter4dDescriptor(node.wLowDesc, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
+                                             static_cast<int>(x[1] / groups), kernel.first, kernel.second),
+                   where + "cudnnSetFilter4dDescriptor (bf16)");
+      }
+      const bool tensorCores = options.tf32 || options.bf16;
       for (cudnnConvolutionDescriptor_t* desc : {&node.forwardDesc, &node.dataDesc, &node.filterDesc}) {
         checkCudnn(api.createConvolutionDescriptor(desc), where + "cudnnCreateConvolutionDescriptor");
         checkCudnn(api.setConvolution2dDescriptor(*desc, padding.first, padding.second, stride.first, stride.second,
                                                   dilation.first, dilation.second, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
                    where + "cudnnSetConvolution2dDescriptor");
         checkCudnn(api.setConvolutionGroupCount(*desc, groups), where + "cudnnSetConvolutionGroupCount");
-        checkCudnn(api.setConvolutionMathType(*desc, options.tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+        checkCudnn(api.setConvolutionMathType(*desc, tensorCores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
                    where + "cudnnSetConvolutionMathType");
       }
       chooseAlgorithms(node);
@@ -521,20 +557,26 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
   constexpr int kCandidates = 8;
   const size_t limit = static_cast<size_t>(options.workspaceLimitBytes);
   // The heuristics rank algorithms by expected speed; the first that runs with this math mode within
-  // the workspace limit is taken. The strict mode keeps FMA math whatever the heuristic suggests.
+  // the workspace limit is taken. The strict mode keeps FMA math whatever the heuristic suggests; TF32
+  // and bf16 take the math type the heuristic lists with each algorithm. bf16 asks about the bf16
+  // descriptors the calls will use.
+  const bool tensorCores = options.tf32 || options.bf16;
+  const cudnnTensorDescriptor_t xDesc = options.bf16 ? node.xLowDesc : node.xDesc;
+  const cudnnTensorDescriptor_t yDesc = options.bf16 ? node.yLowDesc : node.yDesc;
+  const cudnnFilterDescriptor_t wDesc = options.bf16 ? node.wLowDesc : node.wDesc;
   {
     cudnnConvolutionFwdAlgoPerf_t results[kCandidates];
     int count = 0;
-    checkCudnn(api.forwardAlgorithms(cudnn, node.xDesc, node.wDesc, node.forwardDesc, node.yDesc, kCandidates, &count, results),
+    checkCudnn(api.forwardAlgorithms(cudnn, xDesc, wDesc, node.forwardDesc, yDesc, kCandidates, &count, results),
                where + "cudnnGetConvolutionForwardAlgorithm_v7");
     bool found = false;
     for (int i = 0; i < 2 * count && !found; ++i) {
       // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
       const cudnnMathType_t math = results[i % count].mathType;
-      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !options.tf32 && math != CUDNN_FMA_MATH)) continue;
-      if (options.tf32) api.setConvolutionMathType(node.forwardDesc, results[i % count].mathType);
+      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && math != CUDNN_FMA_MATH)) continue;
+      if (tensorCores) api.setConvolutionMathType(node.forwardDesc, results[i % count].mathType);
       size_t bytes = 0;
-      if (api.forwardWorkspaceSize(cudnn, node.xDesc, node.wDesc, node.forwardDesc, node.yDesc, results[i % count].algo, &bytes) !=
+      if (api.forwardWorkspaceSize(cudnn, xDesc, wDesc, node.forwardDesc, yDesc, results[i % count].algo, &bytes) !=
               CUDNN_STATUS_SUCCESS || bytes > limit) {
         continue;
       }
@@ -547,16 +589,16 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
   {
     cudnnConvolutionBwdDataAlgoPerf_t results[kCandidates];
     int count = 0;
-    checkCudnn(api.backwardDataAlgorithms(cudnn, node.wDesc, node.yDesc, node.dataDesc, node.xDesc, kCandidates, &count, results),
+    checkCudnn(api.backwardDataAlgorithms(cudnn, wDesc, yDesc, node.dataDesc, xDesc, kCandidates, &count, results),
                where + "cudnnGetConvolutionBackwardDataAlgorithm_v7");
     bool found = false;
     for (int i = 0; i < 2 * count && !found; ++i) {
       // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
       const cudnnMathType_t math = results[i % count].mathType;
-      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !options.tf32 && math != CUDNN_FMA_MATH)) continue;
-      if (options.tf32) api.setConvolutionMathType(node.dataDesc, results[i % count].mathType);
+      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && math != CUDNN_FMA_MATH)) continue;
+      if (tensorCores) api.setConvolutionMathType(node.dataDesc, results[i % count].mathType);
       size_t bytes = 0;
-      if (api.backwardDataWorkspaceSize(cudnn, node.wDesc, node.yDesc, node.dataDesc, node.xDesc, results[i % count].algo, &bytes) !=
+      if (api.backwardDataWorkspaceSize(cudnn, wDesc, yDesc, node.dataDesc, xDesc, results[i % count].algo, &bytes) !=
               CUDNN_STATUS_SUCCESS || bytes > limit) {
         continue;
       }
@@ -569,16 +611,16 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
   {
     cudnnConvolutionBwdFilterAlgoPerf_t results[kCandidates];
     int count = 0;
-    checkCudnn(api.backwardFilterAlgorithms(cudnn, node.xDesc, node.yDesc, node.filterDesc, node.wDesc, kCandidates, &count, results),
+    checkCudnn(api.backwardFilterAlgorithms(cudnn, xDesc, yDesc, node.filterDesc, wDesc, kCandidates, &count, results),
                where + "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
     bool found = false;
     for (int i = 0; i < 2 * count && !found; ++i) {
       // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
       const cudnnMathType_t math = results[i % count].mathType;
-      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !options.tf32 && math != CUDNN_FMA_MATH)) continue;
-      if (options.tf32) api.setConvolutionMathType(node.filterDesc, results[i % count].mathType);
+      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && math != CUDNN_FMA_MATH)) continue;
+      if (tensorCores) api.setConvolutionMathType(node.filterDesc, results[i % count].mathType);
       size_t bytes = 0;
-      if (api.backwardFilterWorkspaceSize(cudnn, node.xDesc, node.yDesc, node.filterDesc, node.wDesc, results[i % count].algo, &bytes) !=
+      if (api.backwardFilterWorkspaceSize(cudnn, xDesc, yDesc, node.filterDesc, wDesc, results[i % count].algo, &bytes) !=
               CUDNN_STATUS_SUCCESS || bytes > limit) {
         continue;
       }
@@ -631,6 +673,28 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
       state.second = reserve(plan.optimizerState, bytes);
       state.hasSecond = true;
     }
+  }
+  if (options.bf16) {
+    // bf16 copies: each conv/linear weight (cast from its master at every forward) and each value a
+    // conv/linear reads (cast once after it is produced, kept for the weight gradient), plus two
+    // scratch buffers that every layer uses in turn.
+    int64_t outputScratch = 1, inputScratch = 1;
+    for (const Node& node : nodes) {
+      if (node.kind != Kind::Conv && node.kind != Kind::Linear) continue;
+      values[node.inputs[0]].hasLow = true;
+      StateTensor& weight = states[node.states[node.roles.at("weight")]];
+      weight.hasLow = true;
+      outputScratch = std::max(outputScratch, values[node.output].numel);
+      if (node.kind == Kind::Conv) inputScratch = std::max({inputScratch, values[node.inputs[0]].numel, weight.numel});
+    }
+    for (Value& value : values) {
+      if (value.hasLow) value.low = reserve(plan.bf16Copies, sizeof(uint16_t) * value.numel);
+    }
+    for (StateTensor& state : states) {
+      if (state.hasLow) state.low = reserve(plan.bf16Copies, sizeof(uint16_t) * state.numel);
+    }
+    lowOutput = reserve(plan.bf16Copies, sizeof(uint16_t) * outputScratch);
+    lowInput = reserve(plan.bf16Copies, sizeof(uint16_t) * inputScratch);
   }
   workspace = reserve(plan.workspace, workspaceBytes);
   cublasWorkspace = reserve(plan.workspace, kCublasWorkspaceBytes);
@@ -771,9 +835,24 @@ void CudaExecutor::Impl::enqueueStepParameters() {
         "cudaMemcpyAsync (step parameters)");
 }
 
+void CudaExecutor::Impl::enqueueLowPrecisionCopies(const Value& value) {
+  if (!value.hasLow) return;
+  check(kernels::floatToBf16(stream, value.numel, f(value.data), h(value.low)), "floatToBf16 (bf16 copy of \"" + value.name + "\")");
+}
+
 void CudaExecutor::Impl::enqueueForward() {
+  if (options.bf16) {
+    // Fresh bf16 weights from the fp32 masters (the optimizer updated them, or setState did).
+    for (const StateTensor& state : states) {
+      if (state.hasLow) check(kernels::floatToBf16(stream, state.numel, f(state.data), h(state.low)), "floatToBf16 (\"" + state.name + "\")");
+    }
+    for (const Value& value : values) {
+      if (value.graphInput) enqueueLowPrecisionCopies(value);
+    }
+  }
   for (Node& node : nodes) {
     forwardNode(node);
+    enqueueLowPrecisionCopies(values[node.output]);
     if (syncEachNode && !capturing) {
       check(cudaStreamSynchronize(stream), "node \"" + node.spec->id + "\" (" + node.spec->op + ") forward");
     }
@@ -791,10 +870,26 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
     const auto found = node.roles.find(role);
     return found == node.roles.end() ? nullptr : f(states[node.states[found->second]].data);
   };
+  const auto lowState = [&](const char* role) -> uint16_t* { return h(states[node.states[node.roles.at(role)]].low); };
   switch (node.kind) {
     case Kind::Conv: {
       const CudnnApi& api = cudnnApi();
       const float one = 1.0f, zero = 0.0f;
+      if (options.bf16) {
+        // bf16 in, bf16 out (fp32 accumulation), widened back into the fp32 activation with the fp32
+        // bias added in the same pass.
+        checkCudnn(api.convolutionForward(cudnn, &one, node.xLowDesc, h(x.low), node.wLowDesc, lowState("weight"), node.forwardDesc,
+                                          node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, &zero, node.yLowDesc,
+                                          h(lowOutput)),
+                   where + "cudnnConvolutionForward (bf16)");
+        if (const float* bias = state("bias")) {
+          check(kernels::bf16ToFloatAddBias(stream, y.numel, h(lowOutput), bias, y.shape[1], y.shape[2] * y.shape[3], f(y.data)),
+                where + "bf16ToFloatAddBias (output)");
+        } else {
+          check(kernels::bf16ToFloat(stream, y.numel, h(lowOutput), f(y.data), false), where + "bf16ToFloat (output)");
+        }
+        break;
+      }
       checkCudnn(api.convolutionForward(cudnn, &one, node.xDesc, f(x.data), node.wDesc, state("weight"), node.forwardDesc,
                                         node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, &zero, node.yDesc,
                                         f(y.data)),
@@ -807,10 +902,19 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
     case Kind::Linear: {
       const float one = 1.0f, zero = 0.0f;
       // Row-major y[rows, out] = x[rows, in] · Wᵀ is column-major yᵀ = W·xᵀ, with W read transposed.
-      checkCublas(cublasApi().sgemm(cublas, kCublasOpT, kCublasOpN, static_cast<int>(node.outFeatures), static_cast<int>(node.rows),
-                                    static_cast<int>(node.inFeatures), &one, state("weight"), static_cast<int>(node.inFeatures),
-                                    f(x.data), static_cast<int>(node.inFeatures), &zero, f(y.data), static_cast<int>(node.outFeatures)),
-                  where + "cublasSgemm (forward)");
+      if (options.bf16) {
+        // bf16 operands, fp32 accumulation and an fp32 result written straight into the activation.
+        checkCublas(cublasApi().gemmEx(cublas, kCublasOpT, kCublasOpN, static_cast<int>(node.outFeatures), static_cast<int>(node.rows),
+                                       static_cast<int>(node.inFeatures), &one, lowState("weight"), CUDA_R_16BF,
+                                       static_cast<int>(node.inFeatures), h(x.low), CUDA_R_16BF, static_cast<int>(node.inFeatures), &zero,
+                                       f(y.data), CUDA_R_32F, static_cast<int>(node.outFeatures), kCublasCompute32F, kCublasGemmDefault),
+                    where + "cublasGemmEx (forward, bf16)");
+      } else {
+        checkCublas(cublasApi().sgemm(cublas, kCublasOpT, kCublasOpN, static_cast<int>(node.outFeatures), static_cast<int>(node.rows),
+                                      static_cast<int>(node.inFeatures), &one, state("weight"), static_cast<int>(node.inFeatures),
+                                      f(x.data), static_cast<int>(node.inFeatures), &zero, f(y.data), static_cast<int>(node.outFeatures)),
+                    where + "cublasSgemm (forward)");
+      }
       if (float* bias = state("bias")) {
         check(kernels::addBiasRows(stream, node.rows, node.outFeatures, bias, f(y.data)), where + "addBiasRows");
       }
@@ -939,6 +1043,7 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
     const auto found = node.roles.find(role);
     return found == node.roles.end() ? nullptr : f(states[node.states[found->second]].data);
   };
+  const auto lowState = [&](const char* role) -> uint16_t* { return h(states[node.states[node.roles.at(role)]].low); };
   const Value& x = values[node.inputs[0]];
   bool accumulate = false;
   switch (node.kind) {
@@ -946,6 +1051,31 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
       const CudnnApi& api = cudnnApi();
       const float one = 1.0f, zero = 0.0f;
       bool accumulateWeight = false, accumulateBias = false;
+      if (options.bf16) {
+        // The output gradient as bf16 once; each bf16 result (weight, then input gradient) lands in the
+        // input scratch and is widened into its fp32 gradient, accumulating as the fp32 path does.
+        check(kernels::floatToBf16(stream, y.numel, f(y.grad), h(lowOutput)), where + "floatToBf16 (output gradient)");
+        if (float* dw = paramGrad("weight", accumulateWeight)) {
+          checkCudnn(api.convolutionBackwardFilter(cudnn, &one, node.xLowDesc, h(x.low), node.yLowDesc, h(lowOutput), node.filterDesc,
+                                                   node.algorithms.backwardFilter, f(workspace), node.algorithms.backwardFilterBytes,
+                                                   &zero, node.wLowDesc, h(lowInput)),
+                     where + "cudnnConvolutionBackwardFilter (bf16)");
+          const int64_t weightCount = states[node.states[node.roles.at("weight")]].numel;
+          check(kernels::bf16ToFloat(stream, weightCount, h(lowInput), dw, accumulateWeight), where + "bf16ToFloat (weight gradient)");
+        }
+        if (float* db = paramGrad("bias", accumulateBias)) {
+          checkCudnn(api.convolutionBackwardBias(cudnn, &one, node.yDesc, f(y.grad), accumulateBias ? &one : &zero, node.biasDesc, db),
+                     where + "cudnnConvolutionBackwardBias");
+        }
+        if (float* dx = inputGrad(0, accumulate)) {
+          checkCudnn(api.convolutionBackwardData(cudnn, &one, node.wLowDesc, lowState("weight"), node.yLowDesc, h(lowOutput),
+                                                 node.dataDesc, node.algorithms.backwardData, f(workspace),
+                                                 node.algorithms.backwardDataBytes, &zero, node.xLowDesc, h(lowInput)),
+                     where + "cudnnConvolutionBackwardData (bf16)");
+          check(kernels::bf16ToFloat(stream, x.numel, h(lowInput), dx, accumulate), where + "bf16ToFloat (input gradient)");
+        }
+        break;
+      }
       if (float* dw = paramGrad("weight", accumulateWeight)) {
         checkCudnn(api.convolutionBackwardFilter(cudnn, &one, node.xDesc, f(x.data), node.yDesc, f(y.grad), node.filterDesc,
                                                  node.algorithms.backwardFilter, f(workspace), node.algorithms.backwardFilterBytes,
@@ -968,6 +1098,27 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
       const float one = 1.0f, zero = 0.0f;
       const int rows = static_cast<int>(node.rows), in = static_cast<int>(node.inFeatures), out = static_cast<int>(node.outFeatures);
       bool accumulateWeight = false, accumulateBias = false;
+      if (options.bf16) {
+        // bf16 operands (the output gradient cast once, the saved bf16 input and weight); cuBLAS
+        // accumulates in fp32 and writes (or adds into) the fp32 gradients directly.
+        check(kernels::floatToBf16(stream, y.numel, f(y.grad), h(lowOutput)), where + "floatToBf16 (output gradient)");
+        if (float* dw = paramGrad("weight", accumulateWeight)) {
+          checkCublas(cublasApi().gemmEx(cublas, kCublasOpN, kCublasOpT, in, out, rows, &one, h(x.low), CUDA_R_16BF, in, h(lowOutput),
+                                         CUDA_R_16BF, out, accumulateWeight ? &one : &zero, dw, CUDA_R_32F, in, kCublasCompute32F,
+                                         kCublasGemmDefault),
+                      where + "cublasGemmEx (weight gradient, bf16)");
+        }
+        if (float* db = paramGrad("bias", accumulateBias)) {
+          check(kernels::sumRows(stream, node.rows, node.outFeatures, f(y.grad), db, accumulateBias), where + "sumRows (bias gradient)");
+        }
+        if (float* dx = inputGrad(0, accumulate)) {
+          checkCublas(cublasApi().gemmEx(cublas, kCublasOpN, kCublasOpN, in, rows, out, &one, lowState("weight"), CUDA_R_16BF, in,
+                                         h(lowOutput), CUDA_R_16BF, out, accumulate ? &one : &zero, dx, CUDA_R_32F, in,
+                                         kCublasCompute32F, kCublasGemmDefault),
+                      where + "cublasGemmEx (input gradient, bf16)");
+        }
+        break;
+      }
       if (float* dw = paramGrad("weight", accumulateWeight)) {
         // dW[out, in] = dyᵀ·x: column-major dWᵀ = xᵀ·dy.
         checkCublas(cublasApi().sgemm(cublas, kCublasOpN, kCublasOpT, in, out, rows, &one, f(x.data), in, f(y.grad), out,
@@ -1086,9 +1237,20 @@ CudaExecutor::CudaExecutor(GraphSpec spec, uint64_t seed, CudaOptions options) :
   impl_->seed = seed;
   const char* sync = std::getenv("NETLENS_CUDA_SYNC");
   impl_->syncEachNode = sync != nullptr && std::string(sync) == "1";
+  if (options.tf32 && options.bf16) throw std::invalid_argument("CudaOptions: tf32 and bf16 exclude each other (choose one precision)");
   std::string unavailable;
   if (!cudaExecutorAvailable(&unavailable)) throw CudaError("the CUDA executor cannot run here: " + unavailable);
   check(cudaSetDevice(0), "cudaSetDevice");
+  if (options.bf16) {
+    // cuDNN's bf16 convolutions and cuBLAS's bf16 GEMMs need Ampere (8.0) or newer.
+    int major = 0, minor = 0;
+    check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0), "cudaDeviceGetAttribute");
+    if (major < 8) {
+      throw CudaError("precision bf16 needs a GPU of compute capability 8.0 (Ampere) or newer; GPU 0 is " + std::to_string(major) + "." +
+                      std::to_string(minor) + " (use fp32 or tf32)");
+    }
+  }
   check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   checkCudnn(cudnnApi().create(&impl_->cudnn), "cudnnCreate");
   checkCudnn(cudnnApi().setStream(impl_->cudnn, impl_->stream), "cudnnSetStream");

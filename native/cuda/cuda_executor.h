@@ -27,6 +27,12 @@ class CudaError : public std::runtime_error {
 struct CudaOptions {
   /** TF32 tensor cores in convolutions and GEMMs (10-bit mantissa products); strict fp32 when false. */
   bool tf32 = false;
+  /**
+   * bf16 mixed precision (like PyTorch's autocast to bfloat16): convolutions and linear layers read
+   * bf16 copies of their input and weight and accumulate in fp32; parameters, gradients, optimizer
+   * state and every other op stay fp32. Needs compute capability 8.0 or newer; not with tf32.
+   */
+  bool bf16 = false;
   /** Capture the training step once as a CUDA graph and replay it; eager launches when false. */
   bool cudaGraph = true;
   /** Largest cuDNN workspace one convolution algorithm may ask for. */
@@ -42,6 +48,7 @@ struct MemoryPlan {
   uint64_t activationGradients = 0;  // their gradients
   uint64_t workspace = 0;            // cuDNN (the largest algorithm's) and cuBLAS workspaces
   uint64_t other = 0;                // pooling indices, batch-norm statistics, dropout masks, loss scratch
+  uint64_t bf16Copies = 0;           // bf16 mode: conv/linear weight and input copies, cast scratch
   uint64_t total = 0;
   std::string describe() const;
 };

@@ -3,6 +3,9 @@
 #include "cuda_kernels.h"
 
 #include <cmath>
+#include <cstdint>
+
+#include <cuda_bf16.h>
 
 namespace netlens::cuda::kernels {
 namespace {
@@ -478,6 +481,52 @@ __global__ void optimizerKernel(OptimizerConfig config, const OptimizerChunk* ch
   }
 }
 
+// Four values a thread where every pointer is 16-byte aligned (the memory plan aligns every buffer to
+// 256 bytes); the scalar kernels take the rest and any unaligned call.
+__global__ void floatToBf16Kernel(int64_t count, const float* src, __nv_bfloat16* dst) {
+  NETLENS_GRID_STRIDE(i, count) { dst[i] = __float2bfloat16_rn(src[i]); }
+}
+
+__global__ void floatToBf16Vector4Kernel(int64_t quads, const float4* src, __nv_bfloat162* dst) {
+  NETLENS_GRID_STRIDE(i, quads) {
+    const float4 v = src[i];
+    dst[2 * i] = __floats2bfloat162_rn(v.x, v.y);
+    dst[2 * i + 1] = __floats2bfloat162_rn(v.z, v.w);
+  }
+}
+
+__global__ void bf16ToFloatKernel(int64_t count, const __nv_bfloat16* src, float* dst, bool accumulate) {
+  NETLENS_GRID_STRIDE(i, count) {
+    const float v = __bfloat162float(src[i]);
+    dst[i] = accumulate ? dst[i] + v : v;
+  }
+}
+
+__global__ void bf16ToFloatVector4Kernel(int64_t quads, const __nv_bfloat162* src, float4* dst, bool accumulate) {
+  NETLENS_GRID_STRIDE(i, quads) {
+    const float2 low = __bfloat1622float2(src[2 * i]);
+    const float2 high = __bfloat1622float2(src[2 * i + 1]);
+    float4 v = make_float4(low.x, low.y, high.x, high.y);
+    if (accumulate) {
+      const float4 old = dst[i];
+      v.x += old.x;
+      v.y += old.y;
+      v.z += old.z;
+      v.w += old.w;
+    }
+    dst[i] = v;
+  }
+}
+
+__global__ void bf16ToFloatAddBiasKernel(int64_t count, const __nv_bfloat16* src, const float* bias, int64_t channels,
+                                         int64_t inner, float* dst) {
+  NETLENS_GRID_STRIDE(i, count) { dst[i] = __bfloat162float(src[i]) + bias[(i / inner) % channels]; }
+}
+
+bool aligned16(const void* a, const void* b) {
+  return (reinterpret_cast<uintptr_t>(a) % 16 == 0) && (reinterpret_cast<uintptr_t>(b) % 16 == 0);
+}
+
 __global__ void incrementKernel(uint64_t* counter) { *counter += 1; }
 
 __global__ void incrementFloatKernel(float* value) { *value += 1.0f; }
@@ -603,6 +652,46 @@ cudaError_t optimizerUpdate(cudaStream_t stream, const OptimizerConfig& config, 
                             const OptimizerStep* step, const float* loss) {
   if (chunkCount == 0) return cudaSuccess;
   optimizerKernel<<<static_cast<unsigned>(chunkCount), kThreads, 0, stream>>>(config, chunks, step, loss);
+  return cudaGetLastError();
+}
+
+cudaError_t floatToBf16(cudaStream_t stream, int64_t count, const float* src, uint16_t* dst) {
+  auto* out = reinterpret_cast<__nv_bfloat16*>(dst);
+  int64_t done = 0;
+  if (aligned16(src, dst) && count >= 4) {
+    const int64_t quads = count / 4;
+    floatToBf16Vector4Kernel<<<blocksFor(quads), kThreads, 0, stream>>>(quads, reinterpret_cast<const float4*>(src),
+                                                                       reinterpret_cast<__nv_bfloat162*>(out));
+    const cudaError_t launched = cudaGetLastError();
+    if (launched != cudaSuccess) return launched;
+    done = quads * 4;
+  }
+  if (done == count) return cudaSuccess;
+  floatToBf16Kernel<<<blocksFor(count - done), kThreads, 0, stream>>>(count - done, src + done, out + done);
+  return cudaGetLastError();
+}
+
+cudaError_t bf16ToFloat(cudaStream_t stream, int64_t count, const uint16_t* src, float* dst, bool accumulate) {
+  const auto* in = reinterpret_cast<const __nv_bfloat16*>(src);
+  int64_t done = 0;
+  if (aligned16(src, dst) && count >= 4) {
+    const int64_t quads = count / 4;
+    bf16ToFloatVector4Kernel<<<blocksFor(quads), kThreads, 0, stream>>>(quads, reinterpret_cast<const __nv_bfloat162*>(in),
+                                                                       reinterpret_cast<float4*>(dst), accumulate);
+    const cudaError_t launched = cudaGetLastError();
+    if (launched != cudaSuccess) return launched;
+    done = quads * 4;
+  }
+  if (done == count) return cudaSuccess;
+  bf16ToFloatKernel<<<blocksFor(count - done), kThreads, 0, stream>>>(count - done, in + done, dst + done, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t bf16ToFloatAddBias(cudaStream_t stream, int64_t count, const uint16_t* src, const float* bias, int64_t channels,
+                               int64_t inner, float* dst) {
+  if (channels < 1 || inner < 1) return cudaErrorInvalidValue;
+  bf16ToFloatAddBiasKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, reinterpret_cast<const __nv_bfloat16*>(src), bias, channels,
+                                                                      inner, dst);
   return cudaGetLastError();
 }
 

@@ -1,5 +1,6 @@
 // Netlens's own CUDA kernels (pooling, batch norm, activations, losses, the fused optimizer), each
-// with a host launcher that enqueues it on a stream and returns the launch status. NCHW fp32 only.
+// with a host launcher that enqueues it on a stream and returns the launch status. NCHW fp32, plus the
+// fp32 ⇄ bf16 casts of bf16 mixed precision.
 // The CPU kernels in native/cpu are the reference each one is tested against (cuda_parity_test).
 #pragma once
 
@@ -102,6 +103,19 @@ struct OptimizerConfig {
  */
 cudaError_t optimizerUpdate(cudaStream_t stream, const OptimizerConfig& config, const OptimizerChunk* chunks, int chunkCount,
                             const OptimizerStep* step, const float* loss);
+/**
+ * bf16 mixed precision: the casts around cuDNN and cuBLAS calls. bf16 values travel as their 16 bits
+ * (the upper half of an IEEE fp32) so host code needs no cuda_bf16.h.
+ * floatToBf16: dst = bf16(src) rounded to nearest, ties to even (as PyTorch's .to(torch.bfloat16));
+ * bf16ToFloat: dst (+)= float(src), exact.
+ */
+cudaError_t floatToBf16(cudaStream_t stream, int64_t count, const float* src, uint16_t* dst);
+cudaError_t bf16ToFloat(cudaStream_t stream, int64_t count, const uint16_t* src, float* dst, bool accumulate);
+/** dst[n, c, i] = float(src[n, c, i]) + bias[c] for NCHW-like data (`inner` values a channel): a bf16
+ * convolution's output widened with its fp32 bias added in the same pass. */
+cudaError_t bf16ToFloatAddBias(cudaStream_t stream, int64_t count, const uint16_t* src, const float* bias, int64_t channels,
+                               int64_t inner, float* dst);
+
 /** *counter += 1 (the dropout step counter), on the device. */
 cudaError_t incrementCounter(cudaStream_t stream, uint64_t* counter);
 

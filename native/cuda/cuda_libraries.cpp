@@ -242,6 +242,7 @@ CublasApi loadCublas(const LibrarySearch& search) {
   bind(handle, api.getProperty, "cublasGetProperty", missing);
   bind(handle, api.statusString, "cublasGetStatusString", missing);
   bind(handle, api.sgemm, "cublasSgemm_v2", missing);
+  bind(handle, api.gemmEx, "cublasGemmEx", missing);
   bind(lt.handle, api.ltVersion, "cublasLtGetVersion", missing);
   if (!missing.empty()) {
     api.failure = file + " lacks " + missing;

@@ -101,6 +101,10 @@ struct CublasApi {
   const char* (*statusString)(Status) = nullptr;         // cublasGetStatusString
   Status (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
                   float*, int) = nullptr;                // cublasSgemm_v2
+  // cublasGemmEx: A, B and C each with their own cudaDataType (bf16 operands, fp32 results), the
+  // compute type a cublasComputeType_t and the algorithm a cublasGemmAlgo_t (both plain ints).
+  Status (*gemmEx)(Handle, int, int, int, int, int, const void*, const void*, cudaDataType_t, int, const void*, cudaDataType_t, int,
+                   const void*, void*, cudaDataType_t, int, int, int) = nullptr;
   size_t (*ltVersion)() = nullptr;                       // cublasLtGetVersion
 };
 
@@ -110,6 +114,10 @@ constexpr int kCublasOpT = 1;
 constexpr int kCublasDefaultMath = 0;
 constexpr int kCublasPedanticMath = 2;
 constexpr int kCublasTf32TensorOpMath = 3;
+// cublasComputeType_t CUBLAS_COMPUTE_32F (fp32 accumulation whatever the operand type) and
+// cublasGemmAlgo_t CUBLAS_GEMM_DEFAULT (cuBLAS's heuristic picks the kernel).
+constexpr int kCublasCompute32F = 68;
+constexpr int kCublasGemmDefault = -1;
 
 CublasApi loadCublas(const LibrarySearch& search);
 const CublasApi& cublasApi();

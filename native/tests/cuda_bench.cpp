@@ -4,8 +4,11 @@
 //   cifar: the CIFAR CNN of engine_bench (conv 32,32,pool,64,64,pool, fc-512, fc-10)
 //   seed:  issue 7's seed net, [conv-relu-conv-relu-pool]×3 with widths 64/128/256, fc-512×2, fc-10
 //   resnet8: a ResNet-18-style stem + 3 basic blocks with batch norm on 32×32 (residual adds)
-// SGD with momentum 0.9, cross-entropy, synthetic data; strict fp32 and TF32; graph and eager.
-// Prints one JSON object a line. Not a test.
+//   lenet5:  LeNet-5 on 1×28×28 (conv 6 padded, avg-pool, conv 16, avg-pool, fc 120, 84, 10), batch 256
+//   resnet18: torchvision's ResNet-18 on 3×224×224, 1000 classes, batch 128
+// (lenet5 and resnet18 run at issue 7's batch sizes only; the others at each batch given.)
+// SGD with momentum 0.9, cross-entropy, synthetic data; strict fp32, TF32 and bf16 mixed precision;
+// graph and eager. Prints one JSON object a line. Not a test.
 //
 // Usage: cuda_bench [batch...]   (default: 64 256)
 #include <algorithm>
@@ -41,6 +44,8 @@ struct Model {
   std::vector<std::string> nodes;
   std::string last;
   double forwardMacs = 0.0;  // per image
+  int64_t channels = 3, size = 32;  // the input image
+  int64_t fixedBatch = 0;           // issue 7's batch for this model; 0: the batches given
 };
 
 Model cifar() {
@@ -109,11 +114,90 @@ Model resnet8() {
   return m;
 }
 
+Model lenet5() {
+  Model m;
+  m.channels = 1;
+  m.size = 28;
+  m.fixedBatch = 256;
+  m.nodes = {node("c1", "conv2d", {"x"}, "{\"in_channels\":1,\"out_channels\":6,\"kernel_size\":5,\"padding\":2}"),
+             node("r1", "relu", {"c1"}, "{}"), node("p1", "avg_pool2d", {"r1"}, "{\"kernel_size\":2}"),
+             node("c2", "conv2d", {"p1"}, "{\"in_channels\":6,\"out_channels\":16,\"kernel_size\":5}"),
+             node("r2", "relu", {"c2"}, "{}"), node("p2", "avg_pool2d", {"r2"}, "{\"kernel_size\":2}"),
+             node("f", "flatten", {"p2"}, "{}"), linear("fc1", "f", 400, 120), node("r3", "relu", {"fc1"}, "{}"),
+             linear("fc2", "r3", 120, 84), node("r4", "relu", {"fc2"}, "{}"), linear("fc3", "r4", 84, 10)};
+  m.forwardMacs = 28.0 * 28 * 6 * 25 + 10.0 * 10 * 16 * 6 * 25 + 400.0 * 120 + 120.0 * 84 + 84.0 * 10;
+  m.last = "fc3";
+  return m;
+}
+
+// torchvision.models.resnet18(): 7×7/2 stem, 3×3/2 max pool, four stages of two basic blocks
+// (64, 128, 256, 512; the first block of stages 2-4 strides 2 with a 1×1/2 conv + BN shortcut).
+Model resnet18() {
+  Model m;
+  m.size = 224;
+  m.fixedBatch = 128;
+  const auto bn = [](const std::string& id, const std::string& input, int channels) {
+    return node(id, "batch_norm2d", {input}, "{\"num_features\":" + std::to_string(channels) + "}");
+  };
+  const auto convk = [&](const std::string& id, const std::string& input, int in, int out, int kernel, int stride, int padding,
+                         int64_t outSize) {
+    m.forwardMacs += static_cast<double>(outSize) * outSize * out * in * kernel * kernel;
+    return node(id, "conv2d", {input}, "{\"in_channels\":" + std::to_string(in) + ",\"out_channels\":" + std::to_string(out) +
+                                           ",\"kernel_size\":" + std::to_string(kernel) + ",\"stride\":" + std::to_string(stride) +
+                                           ",\"padding\":" + std::to_string(padding) + ",\"bias\":false}");
+  };
+  m.nodes = {convk("conv1", "x", 3, 64, 7, 2, 3, 112), bn("bn1", "conv1", 64), node("relu", "relu", {"bn1"}, "{}"),
+             node("maxpool", "max_pool2d", {"relu"}, "{\"kernel_size\":3,\"stride\":2,\"padding\":1}")};
+  std::string last = "maxpool";
+  int channels = 64;
+  int64_t size = 56;
+  for (const int width : {64, 128, 256, 512}) {
+    for (int block = 0; block < 2; ++block) {
+      const int stride = block == 0 && width != 64 ? 2 : 1;
+      const int64_t out = size / stride;
+      const std::string b = "layer" + std::to_string(width) + "_" + std::to_string(block);
+      m.nodes.push_back(convk(b + "c1", last, channels, width, 3, stride, 1, out));
+      m.nodes.push_back(bn(b + "n1", b + "c1", width));
+      m.nodes.push_back(node(b + "r1", "relu", {b + "n1"}, "{}"));
+      m.nodes.push_back(convk(b + "c2", b + "r1", width, width, 3, 1, 1, out));
+      m.nodes.push_back(bn(b + "n2", b + "c2", width));
+      std::string shortcut = last;
+      if (stride != 1 || channels != width) {
+        m.nodes.push_back(convk(b + "d", last, channels, width, 1, stride, 0, out));
+        m.nodes.push_back(bn(b + "dn", b + "d", width));
+        shortcut = b + "dn";
+      }
+      m.nodes.push_back(node(b + "s", "add", {b + "n2", shortcut}, "{}"));
+      m.nodes.push_back(node(b + "r2", "relu", {b + "s"}, "{}"));
+      last = b + "r2";
+      channels = width;
+      size = out;
+    }
+  }
+  m.nodes.push_back(node("avgpool", "adaptive_avg_pool2d", {last}, "{\"output_size\":1}"));
+  m.nodes.push_back(node("f", "flatten", {"avgpool"}, "{}"));
+  m.nodes.push_back(linear("fc", "f", 512, 1000));
+  m.forwardMacs += 512.0 * 1000;
+  m.last = "fc";
+  return m;
+}
+
+// An error message as a JSON string body (cuDNN and spec messages quote names).
+std::string jsonEscaped(const std::string& text) {
+  std::string escaped;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += (c == '\n' || c == '\t') ? ' ' : c;
+  }
+  return escaped;
+}
+
 GraphSpec specFor(const Model& model, int64_t batch) {
   std::string list;
   for (const std::string& n : model.nodes) list += (list.empty() ? "" : ",") + n;
   const std::string b = std::to_string(batch);
-  return parseGraphSpec("{\"inputs\":[{\"name\":\"x\",\"shape\":[" + b + ",3,32,32]},{\"name\":\"y\",\"shape\":[" + b +
+  const std::string image = std::to_string(model.channels) + "," + std::to_string(model.size) + "," + std::to_string(model.size);
+  return parseGraphSpec("{\"inputs\":[{\"name\":\"x\",\"shape\":[" + b + "," + image + "]},{\"name\":\"y\",\"shape\":[" + b +
                         "],\"dtype\":\"int64\"}],\"nodes\":[" + list + "],\"outputs\":[\"" + model.last +
                         "\"],\"loss\":{\"op\":\"cross_entropy\",\"input\":\"" + model.last +
                         "\",\"target\":\"y\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9}}");
@@ -130,21 +214,24 @@ int main(int argc, char** argv) {
   std::vector<int64_t> batches;
   for (int i = 1; i < argc; ++i) batches.push_back(std::atoll(argv[i]));
   if (batches.empty()) batches = {64, 256};
-  const std::vector<std::pair<std::string, Model>> models{{"cifar", cifar()}, {"seed", seed()}, {"resnet8", resnet8()}};
+  const std::vector<std::pair<std::string, Model>> models{
+      {"cifar", cifar()}, {"seed", seed()}, {"resnet8", resnet8()}, {"lenet5", lenet5()}, {"resnet18", resnet18()}};
   constexpr int kWarmup = 5;
   constexpr int kSteps = 30;
   int failures = 0;
   for (const auto& [name, model] : models) {
-    for (const int64_t batch : batches) {
-      for (const bool tf32 : {false, true}) {
+    const std::vector<int64_t> modelBatches = model.fixedBatch > 0 ? std::vector<int64_t>{model.fixedBatch} : batches;
+    for (const int64_t batch : modelBatches) {
+      for (const std::string precision : {"fp32", "tf32", "bf16"}) {
         for (const bool graph : {true, false}) {
           try {
             cuda::CudaOptions options;
-            options.tf32 = tf32;
+            options.tf32 = precision == "tf32";
+            options.bf16 = precision == "bf16";
             options.cudaGraph = graph;
             cuda::CudaExecutor executor(specFor(model, batch), 0, options);
             Rng rng(1);
-            Tensor x({batch, 3, 32, 32});
+            Tensor x({batch, model.channels, model.size, model.size});
             for (float& value : x.data) value = rng.uniform(-1.0f, 1.0f);
             Tensor y({batch});
             for (float& value : y.data) value = static_cast<float>(rng.next() % 10);
@@ -162,14 +249,14 @@ int main(int argc, char** argv) {
             const double tflops = 3.0 * 2.0 * model.forwardMacs * static_cast<double>(batch) / (median * 1e9);
             std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"step_ms_median\":%.3f,"
                         "\"step_ms_min\":%.3f,\"images_per_s\":%.1f,\"tflops\":%.2f,\"plan_bytes\":%llu,\"last_loss\":%.4f}\n",
-                        name.c_str(), static_cast<long long>(batch), tf32 ? "tf32" : "fp32", graph ? "graph" : "eager", median,
+                        name.c_str(), static_cast<long long>(batch), precision.c_str(), graph ? "graph" : "eager", median,
                         times.front(), 1000.0 * static_cast<double>(batch) / median, tflops,
                         static_cast<unsigned long long>(executor.plan().total), loss);
             std::fflush(stdout);
           } catch (const std::exception& error) {
             ++failures;
             std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"error\":\"%s\"}\n",
-                        name.c_str(), static_cast<long long>(batch), tf32 ? "tf32" : "fp32", graph ? "graph" : "eager", error.what());
+                        name.c_str(), static_cast<long long>(batch), precision.c_str(), graph ? "graph" : "eager", jsonEscaped(error.what()).c_str());
           }
         }
       }

@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
 """Pairs cuda_bench's and bench_torch.py's JSON lines (same model, batch, precision) and prints one
-line each: PyTorch's median step time over Netlens's (graph replay and eager), > 1 when Netlens is
-faster. Usage: bench_ratio.py NETLENS.jsonl TORCH.jsonl"""
+line per model, batch and Netlens mode (graph replay, eager) with the three precisions side by side:
+Netlens's and PyTorch's median step times and PyTorch's over Netlens's (> 1 when Netlens is faster),
+a dash where either side has no number (an error line says why). Then issue 7's goals against the
+graph-mode ratios at the issue's batches: at least 2x on the seed net and LeNet-5 (batch 256) in every
+precision, 1.1x on ResNet-18 (batch 128) bf16.
+Usage: bench_ratio.py NETLENS.jsonl TORCH.jsonl"""
 import json
 import sys
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+# (model, issue 7's batch, precision) → the step-rate ratio the issue asks for.
+GOALS = ([(("seed", 256, p), 2.0) for p in PRECISIONS] + [(("lenet5", 256, p), 2.0) for p in PRECISIONS] +
+         [(("resnet18", 128, "bf16"), 1.1)])
 
 
 def load(path):
@@ -12,10 +21,18 @@ def load(path):
         with open(path) as handle:
             for line in handle:
                 line = line.strip()
-                if line.startswith("{"):
+                if not line.startswith("{"):
+                    continue
+                try:
                     rows.append(json.loads(line))
+                except ValueError:
+                    print(f"bench ratio: not JSON in {path}: {line[:200]}")
     except OSError as error:
         print(f"bench ratio: cannot read {path}: {error}")
+    for row in rows:
+        if "error" in row:
+            print(f"bench ratio: {row.get('engine')} {row.get('model')} batch {row.get('batch')} {row.get('precision')} "
+                  f"{row.get('mode', '')}: {row['error']}")
     return [row for row in rows if "step_ms_median" in row]
 
 
@@ -25,13 +42,31 @@ def main():
     if not ours or not torch_times:
         print(f"bench ratio: no pairs ({len(ours)} netlens rows, {len(torch_times)} torch rows)")
         return 1
+    netlens_times = {(r["model"], r["batch"], r["mode"], r["precision"]): r["step_ms_median"] for r in ours}
+    groups = []
     for row in ours:
-        key = (row["model"], row["batch"], row["precision"])
-        if key not in torch_times:
-            continue
-        ratio = torch_times[key] / row["step_ms_median"]
-        print(f"bench {row['model']} batch {row['batch']} {row['precision']} {row['mode']}: netlens {row['step_ms_median']:.3f} ms, "
-              f"torch {torch_times[key]:.3f} ms, torch/netlens {ratio:.2f}x")
+        group = (row["model"], row["batch"], row["mode"])
+        if group not in groups:
+            groups.append(group)
+    graph_ratios = {}  # (model, batch, precision) → graph-mode ratio
+    for model, batch, mode in groups:
+        cells = []
+        for precision in PRECISIONS:
+            mine = netlens_times.get((model, batch, mode, precision))
+            torch_ms = torch_times.get((model, batch, precision))
+            if mine is None or torch_ms is None:
+                cells.append(f"{precision} —")
+                continue
+            ratio = torch_ms / mine
+            if mode == "graph":
+                graph_ratios[(model, batch, precision)] = ratio
+            cells.append(f"{precision} {mine:.3f}/{torch_ms:.3f} ms {ratio:.2f}x")
+        print(f"bench {model} batch {batch} {mode} (netlens/torch, torch/netlens): " + " | ".join(cells))
+    for (model, batch, precision), goal in GOALS:
+        ratio = graph_ratios.get((model, batch, precision))
+        verdict = "no number" if ratio is None else ("met" if ratio >= goal else "missed")
+        shown = "—" if ratio is None else f"{ratio:.2f}x"
+        print(f"goal {model} batch {batch} {precision} >= {goal}x: {shown} ({verdict})")
     return 0
 
 

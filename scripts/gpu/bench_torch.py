@@ -5,7 +5,10 @@ Run on the lent GPU machine (scripts/gpu/device-check.sh does). Same models, bat
 precisions as cuda_bench, same step: the batch copied from pinned host memory, forward,
 cross-entropy, backward, SGD with momentum 0.9, and the loss read back (loss.item(), as Netlens's
 trainStep returns the loss). Timed with CUDA events after a warm-up, torch.backends.cudnn.benchmark
-on (PyTorch's best convolution algorithms). Prints one JSON object a line.
+on (PyTorch's best convolution algorithms). Precisions: strict fp32, TF32 (allow_tf32 for cuDNN and
+matmul) and bf16 (torch.autocast(dtype=torch.bfloat16) around forward and loss, fp32 parameters and
+optimizer: what Netlens's bf16 mode mirrors). lenet5 and resnet18 run at issue 7's batches only
+(256 and 128). Prints one JSON object a line.
 
 Usage: python3 scripts/gpu/bench_torch.py [batch ...]   (default: 64 256)
 """
@@ -54,7 +57,47 @@ def resnet8():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
-def bench(name, build, batch, precision):
+def lenet5():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet basic block (written out so torchvision need not be installed)."""
+
+    def __init__(self, channels, width, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False)
+        self.n1 = nn.BatchNorm2d(width)
+        self.c2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.n2 = nn.BatchNorm2d(width)
+        self.down = None
+        if stride != 1 or channels != width:
+            self.down = nn.Sequential(nn.Conv2d(channels, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width))
+
+    def forward(self, x):
+        shortcut = x if self.down is None else self.down(x)
+        return torch.relu(self.n2(self.c2(torch.relu(self.n1(self.c1(x))))) + shortcut)
+
+
+def resnet18():
+    layers = [nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    channels = 64
+    for width in (64, 128, 256, 512):
+        for block in range(2):
+            layers.append(BasicBlock(channels, width, 2 if block == 0 and width != 64 else 1))
+            channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+    return nn.Sequential(*layers)
+
+
+# name → (builder, input channels, input size, fixed batch or None for the batches given)
+MODELS = (("cifar", cifar, 3, 32, None), ("seed", seed, 3, 32, None), ("resnet8", resnet8, 3, 32, None),
+          ("lenet5", lenet5, 1, 28, 256), ("resnet18", resnet18, 3, 224, 128))
+
+
+def bench(name, build, batch, precision, channels=3, size=32):
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = precision == "tf32"
     device = torch.device("cuda")
@@ -62,14 +105,15 @@ def bench(name, build, batch, precision):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(1)
-    x_host = (torch.rand(batch, 3, 32, 32, generator=generator) * 2 - 1).pin_memory()
+    x_host = (torch.rand(batch, channels, size, size, generator=generator) * 2 - 1).pin_memory()
     y_host = torch.randint(0, 10, (batch,), generator=generator).pin_memory()
 
     def step():
         x = x_host.to(device, non_blocking=True)
         y = y_host.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -100,11 +144,11 @@ def main():
     torch.backends.cudnn.benchmark = True
     batches = [int(b) for b in sys.argv[1:]] or [64, 256]
     failures = 0
-    for name, build in (("cifar", cifar), ("seed", seed), ("resnet8", resnet8)):
-        for batch in batches:
-            for precision in ("fp32", "tf32"):
+    for name, build, channels, size, fixed_batch in MODELS:
+        for batch in ([fixed_batch] if fixed_batch else batches):
+            for precision in ("fp32", "tf32", "bf16"):
                 try:
-                    print(json.dumps(bench(name, build, batch, precision)), flush=True)
+                    print(json.dumps(bench(name, build, batch, precision, channels, size)), flush=True)
                 except Exception as error:  # one failing configuration must not hide the others
                     failures += 1
                     print(json.dumps({"engine": "torch", "model": name, "batch": batch, "precision": precision,

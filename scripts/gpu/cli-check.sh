@@ -2,9 +2,11 @@
 # device-check.sh's cli stage: the real `netlens` CLI on the GPU machine, through the node binary
 # carried in .cache/node (scripts/gpu/pack-node.sh). Trains LeNet-5 for one epoch on cuda and on cpu
 # (same seed, data and initial weights), compares the first-step losses (relative < 1e-4) and puts
-# both step times into $OUT/summary.txt; then benches LeNet-5 at batch 256 on cuda (fp32, tf32).
+# both step times into $OUT/summary.txt; trains it again on cuda in bf16 mixed precision (first-step
+# loss within 5e-2 of the fp32 CPU's: bf16 conv/linear operands, see cuda_parity_test's
+# kBf16LossTolerance); then benches LeNet-5 at batch 256 on cuda (fp32, tf32, bf16).
 # Usage: bash scripts/gpu/cli-check.sh BUILD_DIR   (BUILD_DIR: where CMake built netlens.node, if it did)
-# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32.log).
+# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu,cuda_bf16}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32/_bf16.log).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-}
@@ -51,9 +53,13 @@ for device in cuda cpu; do
 done
 "$node" scripts/gpu/compare-runs.mjs "$OUT/cli_train_cuda.jsonl" "$OUT/cli_train_cpu.jsonl" 1e-4 2>&1 | tee -a "$OUT/summary.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+"$node" bin/netlens.js train examples/lenet5.py --device cuda --precision bf16 --epochs 1 --seed 0 --json-events --runs-root "$work/cuda_bf16" \
+  > "$OUT/cli_train_cuda_bf16.jsonl" 2> "$OUT/cli_train_cuda_bf16.log" || status=1
+"$node" scripts/gpu/compare-runs.mjs "$OUT/cli_train_cuda_bf16.jsonl" "$OUT/cli_train_cpu.jsonl" 5e-2 2>&1 | sed 's/cuda vs cpu/cuda bf16 vs cpu fp32/' | tee -a "$OUT/summary.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 : > "$OUT/cli_bench.jsonl"
-for precision in fp32 tf32; do
+for precision in fp32 tf32 bf16; do
   if "$node" bin/netlens.js bench examples/lenet5.py --device cuda --precision "$precision" --batch 256 --steps 100 --warmup 5 --json \
       >> "$OUT/cli_bench.jsonl" 2> "$OUT/cli_bench_$precision.log"; then
     note "cli bench LeNet-5 batch 256 cuda $precision: $(tail -1 "$OUT/cli_bench.jsonl")"

@@ -1,5 +1,5 @@
 // Training sessions on device "cuda" through the real add-on and CLI: what the engine refuses and
-// why (an op the CUDA executor lacks, bf16, tf32 on the CPU, a machine where the executor cannot
+// why (an op the CUDA executor lacks, tf32 or bf16 on the CPU, a machine where the executor cannot
 // run), before any run starts; the engine info's CUDA executor report; and the loader-fed training
 // path the CUDA pipeline uses, which must step exactly as batches passed through JS do.
 // On a machine where the CUDA executor can run, the no-GPU cases are skipped (the GPU session's
@@ -67,9 +67,12 @@ test('a CUDA session refuses an op the executor lacks by node and op, before loo
   assert.doesNotThrow(() => addon.createEngine(layerNormSpec(), 0, { device: 'cpu', precision: 'fp32' }));
 });
 
-test('precision: bf16 is refused with the reason, tf32 only on the GPU, unknown names are refused', () => {
+test('precision: bf16 and tf32 only on the GPU, unknown names are refused', () => {
   const spec = layerNormSpec();
-  assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'bf16' }), /precision bf16: not implemented by the CUDA executor yet \(it runs strict fp32 and tf32\); use --precision fp32 or tf32/);
+  // bf16 on cuda passes the options check and goes on to the model and machine checks (this spec's op).
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'bf16' }),
+    (error: Error) => error.message.startsWith('--device cuda: ') && !/precision/.test(error.message));
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'bf16' }), /precision bf16: the CPU engine computes in strict fp32 only/);
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'tf32' }), /precision tf32: the CPU engine computes in strict fp32 only/);
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp16' as 'fp32' }), /precision 'fp16' is not one of fp32, tf32, bf16/);
   assert.throws(() => addon.createEngine(spec, 0, { device: 'gpu' as 'cuda', precision: 'fp32' }), /device 'gpu' is not one of cpu, cuda/);
@@ -90,13 +93,17 @@ test('train --device cuda without a usable CUDA executor is refused before the r
   assert.ok(result.stderr.includes(reason), `the reason (${reason}) is in: ${result.stderr}`);
   assert.match(result.stderr, /^netlens: --device cuda: .*; use --device cpu\.\n$/);
   assert.equal(fs.existsSync(path.join(root, '.netlens')), false, 'no run was started');
+  const bf16 = await runCli(['train', 'examples/lenet5.py', '--device', 'cuda', '--precision', 'bf16', '--epochs', '1', '--runs-root', root]);
+  assert.equal(bf16.code, 1);
+  assert.ok(bf16.stderr.includes(reason), `bf16 is refused for the same reason (${reason}): ${bf16.stderr}`);
+  assert.equal(fs.existsSync(path.join(root, '.netlens')), false, 'no bf16 run was started');
 });
 
-test('--precision: bf16 and CPU tf32 are refused before anything runs; fp32 on the CPU trains', async () => {
+test('--precision: CPU bf16 and tf32 are refused before anything runs; fp32 on the CPU trains', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'netlens-precision-'));
-  const bf16 = await runCli(['train', 'examples/lenet5.py', '--device', 'cuda', '--precision', 'bf16', '--runs-root', root]);
+  const bf16 = await runCli(['train', 'examples/lenet5.py', '--device', 'cpu', '--precision', 'bf16', '--runs-root', root]);
   assert.equal(bf16.code, 1);
-  assert.match(bf16.stderr, /--precision bf16: not implemented by the CUDA executor yet/);
+  assert.match(bf16.stderr, /--precision bf16: the CPU engine computes in strict fp32 only/);
   const tf32 = await runCli(['bench', 'examples/lenet5.py', '--precision', 'tf32', '--steps', '1']);
   assert.equal(tf32.code, 1);
   assert.match(tf32.stderr, /--precision tf32: the CPU engine computes in strict fp32 only/);

@@ -37,19 +37,23 @@ test('--precision with another value, no value, or on export-torchrun is a usage
   assert.throws(() => parseBench(['m.py', '--device', 'gpu']), /--device 'gpu' is not one of cpu, cuda\./);
 });
 
-const noGpu = { gpuPresent: false, gpuError: 'no NVIDIA driver found (libcuda.so.1 could not be loaded)', cudaExecutorAvailable: false, cudaExecutorStatus: 'no GPU: no NVIDIA driver found' };
-const gpuWithoutCudnn = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: false, cudaExecutorStatus: 'cuDNN: libcudnn.so.9 not found (CUDNN_ROOT unset)' };
-const ready = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: true, cudaExecutorStatus: 'CUDA executor ready on NVIDIA H100' };
+const noGpu = { gpuPresent: false, gpuError: 'no NVIDIA driver found (libcuda.so.1 could not be loaded)', cudaExecutorAvailable: false, cudaExecutorStatus: 'no GPU: no NVIDIA driver found', computeCapability: '' };
+const gpuWithoutCudnn = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: false, cudaExecutorStatus: 'cuDNN: libcudnn.so.9 not found (CUDNN_ROOT unset)', computeCapability: '9.0' };
+const ready = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: true, cudaExecutorStatus: 'CUDA executor ready on NVIDIA H100', computeCapability: '9.0' };
+const turing = { ...ready, cudaExecutorStatus: 'CUDA executor ready on Tesla T4', computeCapability: '7.5' };
 
 test('deviceRefusal: what each machine allows, with the reason and what to use instead', () => {
   assert.equal(deviceRefusal('cpu', 'fp32', noGpu), undefined);
   assert.equal(deviceRefusal('cuda', 'fp32', ready), undefined);
   assert.equal(deviceRefusal('cuda', 'tf32', ready), undefined);
   assert.equal(deviceRefusal('cpu', 'tf32', ready), trainingMessages.precisionNeedsGpu('tf32'));
-  assert.equal(deviceRefusal('cuda', 'bf16', ready), trainingMessages.bf16NotImplemented);
+  assert.equal(deviceRefusal('cuda', 'bf16', ready), undefined);
+  assert.equal(deviceRefusal('cpu', 'bf16', ready), trainingMessages.precisionNeedsGpu('bf16'));
+  assert.equal(deviceRefusal('cuda', 'bf16', noGpu), trainingMessages.cudaUnavailable(noGpu.gpuError));
+  assert.equal(deviceRefusal('cuda', 'tf32', turing), undefined);
+  assert.equal(deviceRefusal('cuda', 'bf16', turing), '--precision bf16: needs a GPU of compute capability 8.0 (Ampere) or newer, this one is 7.5; use --precision fp32 or tf32.');
   assert.equal(deviceRefusal('cuda', 'fp32', noGpu), '--device cuda: no usable CUDA GPU on this machine (no NVIDIA driver found (libcuda.so.1 could not be loaded)); use --device cpu.');
   assert.equal(deviceRefusal('cuda', 'tf32', gpuWithoutCudnn), '--device cuda: the CUDA executor cannot run on this machine (cuDNN: libcudnn.so.9 not found (CUDNN_ROOT unset)); use --device cpu.');
-  assert.match(trainingMessages.bf16NotImplemented, /bf16: not implemented by the CUDA executor yet .*use --precision fp32 or tf32\./);
 });
 
 // The CUDA executor's own wording (native/cuda/cuda_executor.cpp, allocate()).
