@@ -25,6 +25,10 @@
 //                  finds web-tree-sitter; e.g. from an older commit, to
 //                  compare before/after on the same machine in the same minute)
 //   --only TEXT    only the cases whose name contains TEXT (e.g. densenet, resnet50)
+//   --later-edits N
+//                  after the timed edit, N more edits in the warmed-up worker (toggling the
+//                  default back and forth, idle collection and a 30 ms pause before each); prints
+//                  the median of the 5th and later ones (the steady state of a user typing)
 //   --ast-cache primed|off
 //                  primed (default): the persistent AST cache of imported files
 //                  (python/astCache.ts) is emptied, then filled by one untimed worker per
@@ -105,6 +109,11 @@ async function runMain() {
   };
   const bundlePath = flag('--bundle') ? path.resolve(flag('--bundle')) : await bundleAnalyzer();
   const only = flag('--only');
+  const laterEdits = flag('--later-edits') === undefined ? 0 : Number(flag('--later-edits'));
+  if (!(Number.isInteger(laterEdits) && laterEdits >= 0)) {
+    console.error('bench-analyzer: --later-edits needs a whole number');
+    process.exit(2);
+  }
   const astCacheMode = flag('--ast-cache') ?? 'primed';
   if (astCacheMode !== 'primed' && astCacheMode !== 'off') {
     console.error('bench-analyzer: --ast-cache is primed or off');
@@ -119,12 +128,12 @@ async function runMain() {
   const rows = [];
   for (const benchCase of cases) {
     if (only && !caseName(benchCase).includes(only)) continue;
-    if (astCacheDir) await sampleInWorker({ ...benchCase, warmUp: false, astCacheDir }, bundlePath);
+    if (astCacheDir) await sampleInWorker({ ...benchCase, warmUp: false, astCacheDir, laterEdits: 0 }, bundlePath);
     const warmSamples = [];
     const coldSamples = [];
     for (let i = 0; i < runs; i++) {
-      warmSamples.push(await sampleInWorker({ ...benchCase, warmUp: true, astCacheDir }, bundlePath));
-      coldSamples.push(await sampleInWorker({ ...benchCase, warmUp: false, astCacheDir }, bundlePath));
+      warmSamples.push(await sampleInWorker({ ...benchCase, warmUp: true, astCacheDir, laterEdits }, bundlePath));
+      coldSamples.push(await sampleInWorker({ ...benchCase, warmUp: false, astCacheDir, laterEdits: 0 }, bundlePath));
     }
     const first = median(warmSamples.map((s) => s.firstMs));
     const edit = median(warmSamples.map((s) => s.editMs));
@@ -136,11 +145,13 @@ async function runMain() {
       median(coldSamples.map((s) => s.firstCpuMs))];
     const warmUpMs = median(warmSamples.map((s) => s.warmUpMs));
     const idleCollectMs = median(warmSamples.map((s) => s.idleCollectMs ?? 0));
+    const steady = warmSamples.flatMap((s) => (s.laterMs ?? []).slice(3));
+    const laterMs = steady.length > 0 ? median(steady) : undefined;
     const last = warmSamples.at(-1);
     missed ||= first >= coldTargetMs || edit >= editTargetMs;
     rows.push({
       name: caseName(benchCase),
-      first, edit, coldFirst, coldEdit, p90, cpu, warmUpMs, idleCollectMs,
+      first, edit, coldFirst, coldEdit, p90, cpu, warmUpMs, idleCollectMs, laterMs,
       what: `${last.models} model(s), ${last.layers} layer calls, ${last.diagnostics} diagnostics`,
     });
   }
@@ -151,7 +162,8 @@ async function runMain() {
   for (const row of rows) {
     console.log(`${row.name.padEnd(32)} ${cell(row.first, coldTargetMs)} ${cell(row.edit, editTargetMs)}   ` +
       `${`${row.coldFirst.toFixed(1)} / ${row.coldEdit.toFixed(1)}`.padEnd(26)} ` +
-      `${row.p90.map((ms) => ms.toFixed(1)).join(' / ').padEnd(48)} ${row.cpu.map((ms) => ms.toFixed(0)).join(' / ').padEnd(40)} ${row.warmUpMs.toFixed(0).padStart(10)} ${row.idleCollectMs.toFixed(1).padStart(10)}   ${row.what}`);
+      `${row.p90.map((ms) => ms.toFixed(1)).join(' / ').padEnd(48)} ${row.cpu.map((ms) => ms.toFixed(0)).join(' / ').padEnd(40)} ${row.warmUpMs.toFixed(0).padStart(10)} ${row.idleCollectMs.toFixed(1).padStart(10)}   ${row.what}` +
+      (row.laterMs === undefined ? '' : `; edits 5+: median ${row.laterMs.toFixed(1)} ms`));
   }
   console.log(`\ntargets: first analysis < ${coldTargetMs} ms, re-analysis after a one-line edit < ${editTargetMs} ms, in a worker ` +
     `started like the editor's (parser + warm-up); medians of wall-clock time; '!' marks a miss`);
@@ -209,12 +221,26 @@ async function runWorker() {
   analyzer.analyze(options);
   const editMs = performance.now() - t0;
   const editCpuMs = cpuMs(cpu0);
+  // --later-edits N: N more edits, toggling the default back and forth, each after the idle
+  // collection and a pause (the editor's debounce is 150 ms; 30 ms here keeps the run short).
+  const laterMs = [];
+  let text = edited;
+  for (let i = 0; i < workerData.laterEdits; i++) {
+    idleCollect();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const next = text === edited ? source : edited;
+    const started = performance.now();
+    analyzer.update(next);
+    analyzer.analyze(options);
+    laterMs.push(performance.now() - started);
+    text = next;
+  }
   analyzer.dispose();
   // The cache entries are written after the analysis; write them before the next worker starts.
   flushAstCacheWrites?.();
 
   parentPort.postMessage({
-    firstMs, editMs, firstCpuMs, editCpuMs, warmUpMs, idleCollectMs,
+    firstMs, editMs, firstCpuMs, editCpuMs, warmUpMs, idleCollectMs, laterMs,
     models: report.models.length,
     layers: report.models.reduce((sum, model) => sum + model.layers.length, 0),
     diagnostics: report.diagnostics.length + report.models.reduce((sum, model) => sum + model.diagnostics.length, 0),
