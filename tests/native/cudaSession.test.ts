@@ -12,25 +12,14 @@ import { test } from 'node:test';
 
 import { analyzeFile } from '../../extension/analysis/index';
 import { loadAddon, type NativeTensor } from '../../extension/engine/addon';
-import { main } from '../../extension/cli/main';
 import { lowerModel, TARGET_INPUT } from '../../extension/training/lower';
 import { addonPath, buildConfiguration, repoRoot } from './support';
+import { runCli } from './cliSupport';
 
 const addon = loadAddon(addonPath());
 const info = addon.engineInfo();
 const noExecutor = info.cudaExecutorAvailable && 'the CUDA executor can run on this machine';
 
-async function runCli(args: string[], cwd = repoRoot): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (text) => { stdout += text; },
-    stderr: (text) => { stderr += text; },
-    cwd,
-    env: { ...process.env, NETLENS_PYTHON: 'none', VIRTUAL_ENV: '', CONDA_PREFIX: '' },
-  });
-  return { code, stdout, stderr };
-}
 
 /** A spec with one layer_norm node, which the CPU engine runs and the CUDA executor does not. */
 function layerNormSpec(): string {

@@ -12,11 +12,11 @@ import * as zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
 
 import { analyzeFile } from '../../extension/analysis/index';
-import { main } from '../../extension/cli/main';
 import { EngineClient } from '../../extension/engine/client';
 import type { InferOpened } from '../../extension/engine/protocol';
 import { lowerModel } from '../../extension/training/lower';
 import { addonPath, hostSource, repoRoot, tsxExecArgv } from './support';
+import { runCli } from './cliSupport';
 
 const goldenDir = path.join(repoRoot, 'tests', 'native', 'goldens');
 const checkpoint = path.join(goldenDir, 'inference_cnn.safetensors');
@@ -207,15 +207,7 @@ test('`netlens infer --json` classifies an image file on the same path as the re
   const direct = await client.request('inferImageFile', { session: opened.session, path: file });
   const expected = (await client.request('inferRun', { session: opened.session, image: direct.image, layers: [] })).probabilities;
 
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: (text: string) => { stdout += text; },
-    stderr: (text: string) => { stderr += text; },
-    cwd: dir,
-    env: { ...process.env, NETLENS_PYTHON: 'none', VIRTUAL_ENV: '', CONDA_PREFIX: '' },
-  };
-  const code = await main(['infer', 'small_cnn.py', '--image', 'checker.png', '--checkpoint', checkpoint, '--top', '3', '--json'], io);
+  const { code, stdout, stderr } = await runCli(['infer', 'small_cnn.py', '--image', 'checker.png', '--checkpoint', checkpoint, '--top', '3', '--json'], dir);
   assert.equal(code, 0, stderr);
   const report = JSON.parse(stdout) as { weights: string; input_shape: number[]; top: { index: number; name: string; probability: number }[]; probabilities: number[] };
   assert.equal(report.weights, 'checkpoint');
@@ -225,10 +217,10 @@ test('`netlens infer --json` classifies an image file on the same path as the re
   assert.equal(report.top.length, 3);
   assert.deepEqual([report.top[0]!.index, report.top[0]!.name], [best, opened.classNames[best]]);
 
-  stdout = '';
-  stderr = '';
-  assert.equal(await main(['infer', 'small_cnn.py', '--image', 'checker.png', '--checkpoint', path.join(goldenDir, 'checkpoint_tiny.safetensors')], io), 1);
-  assert.match(stderr, /checkpoint_tiny\.safetensors: it has no 'conv1\.weight'/);
-  assert.equal(await main(['infer', 'small_cnn.py'], io), 2);
-  assert.match(stderr, /missing --image/);
+  const wrongCheckpoint = await runCli(['infer', 'small_cnn.py', '--image', 'checker.png', '--checkpoint', path.join(goldenDir, 'checkpoint_tiny.safetensors')], dir);
+  assert.equal(wrongCheckpoint.code, 1);
+  assert.match(wrongCheckpoint.stderr, /checkpoint_tiny\.safetensors: it has no 'conv1\.weight'/);
+  const noImage = await runCli(['infer', 'small_cnn.py'], dir);
+  assert.equal(noImage.code, 2);
+  assert.match(noImage.stderr, /missing --image/);
 });

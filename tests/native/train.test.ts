@@ -9,27 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { main } from '../../extension/cli/main';
 import { decodeSafetensors } from '../../extension/training/safetensors';
 import { nvidiaDriverLoaded, repoRoot } from './support';
+import { runCli } from './cliSupport';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function runCli(args: string[], cwd = repoRoot): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (text) => { stdout += text; },
-    stderr: (text) => { stderr += text; },
-    cwd,
-    env: { ...process.env, NETLENS_PYTHON: 'none', VIRTUAL_ENV: '', CONDA_PREFIX: '' },
-  });
-  return { code, stdout, stderr };
-}
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'netlens-train-'));

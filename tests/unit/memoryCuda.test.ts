@@ -12,7 +12,8 @@ import {
 } from '../../extension/analysis/memory/cudaRuntime';
 import { estimateMemory, type MemoryModelInput } from '../../extension/analysis/memory/index';
 import { analyzeFile } from '../../extension/analysis/index';
-import type { AnalyzeOptions, GraphNodeReport } from '../../extension/analysis/reportTypes';
+import type { AnalyzeOptions } from '../../extension/analysis/reportTypes';
+import { node, smallModel } from './memoryFixtures';
 
 const MIB = 1024 * 1024;
 const HOPPER_WORKSPACE = 32 * MIB;
@@ -71,29 +72,9 @@ test('workspaces of a step: forward thread, backward thread, cuBLASLt; the GPU n
   assert.equal(cublasWorkspaces(all, { computeCapability: '9.0', cublasWorkspaceConfig: ':16:8' }).trainingBytes, 3 * 128 * 1024);
 });
 
-function node(op: string, from: number | 'input', outputs: number[][], extra: Partial<GraphNodeReport> = {}): GraphNodeReport {
-  const ref = from === 'input' ? { input: 0 } : { node: from, output: 0 };
-  return { op, kind: 'module', attrs: {}, args: [{ tensor: ref }], kwargs: {}, outputs, file: '', line: 0, col: 0, ...extra };
-}
-
-// input [2,3,8,8] → Conv2d(3,4,3,padding=1) → ReLU(inplace) → MaxPool2d(2) → flatten → Linear(64,10), as in memory.test.ts.
+// The small graph of memory.test.ts, with its parameters as tensors (the per-tensor blocks need them).
 const small: MemoryModelInput = {
-  graph: {
-    nodes: [
-      node('Conv2d', 'input', [[2, 4, 8, 8]], { path: 'conv' }),
-      node('ReLU', 0, [[2, 4, 8, 8]], { path: 'relu', attrs: { inplace: true } }),
-      node('MaxPool2d', 1, [[2, 4, 4, 4]], { path: 'pool' }),
-      node('flatten', 2, [[2, 64]], { kind: 'method' }),
-      node('Linear', 3, [[2, 10]], { path: 'fc' }),
-    ],
-    outputs: [{ node: 4, output: 0 }],
-  },
-  inputs: [{ shape: [2, 3, 8, 8], bytesPerElement: 4 }],
-  paramsByPath: new Map([['conv', 112], ['fc', 650]]),
-  totalParams: 762,
-  trainableParams: 762,
-  largestParam: 640,
-  buffersBytes: 0,
+  ...smallModel,
   parameterTensors: [
     { path: 'conv', name: 'weight', numel: 108, trainable: true },
     { path: 'conv', name: 'bias', numel: 4, trainable: true },
