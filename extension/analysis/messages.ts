@@ -18,6 +18,7 @@ export const messages = {
   assertionFailed: (message: string) => (message ? `Assertion failed: ${message}` : 'Assertion failed.'),
   missingArgument: (fn: string, name: string) => `${fn}() missing required argument '${name}'.`,
   unexpectedArgument: (fn: string, name: string) => `${fn}() got an unexpected keyword argument '${name}'.`,
+  multipleValues: (fn: string, name: string) => `${fn}() got multiple values for argument '${name}'.`,
   tooManyArguments: (fn: string, max: number, given: number) => `${fn}() takes ${max} positional arguments but ${given} were given.`,
   indexOutOfRange: (index: string, length: number) => `Index ${index} is out of range for a sequence of length ${length}.`,
   keyNotFound: (key: string) => `Key ${key} not found.`,

@@ -722,6 +722,13 @@ def tensor_op_cases():
           Ix(ix, Tup(Sl(), T(3, dtype="int64", high=5))), Ix(ix, Tup(T(3, dtype="int64", high=4), T(3, dtype="int64", high=5))),
           Ix(ix, Tup(Sl(), T(3, dtype="int64", high=5), 0)), Ix(ix, Tup(T(2, dtype="int64", high=4), Sl(), T(2, dtype="int64", high=6))),
           Ix(ix, 5), Ix(ix, Tup(0, 0, 0, 0)), Ix(T(3), Sl(None, 2))]
+    # Held-out round 2 (appended last so the random inputs above stay the same).
+    c += [Fn("torch.tril_indices", [5, 5]), Fn("torch.tril_indices", [3, 7, -1]), Fn("torch.triu_indices", [4, 6, 1]),
+          Fn("torch.triu_indices", [6, 3], {"offset": -2}), Fn("torch.block_diag", [T(3, 4), T(2, 2), T(5)]),
+          Fn("torch.kron", [T(2, 3), T(4)]), Fn("torch.cartesian_prod", [T(3)]), Fn("torch.cartesian_prod", [T(3), T(4), T(2)]),
+          Fn("torch.tensordot", [T(2, 3, 4), T(3, 4, 5)]), Fn("torch.tensordot", [T(2, 3, 4), T(4, 3, 5)], {"dims": [[1, 2], [1, 0]]}),
+          Fn("torch.tensordot", [T(2, 3), T(4)], {"dims": 0}), Fn("torch.as_strided", [T(3, 4), Tup(2, 2), Tup(1, 2)]),
+          Fn("torch.cummax", [T(3, 4), 1]), Me("cummin", T(3, 4), [0]), Fn("torch.aminmax", [T(3, 4)], {"dim": 0})]
     return c
 
 

@@ -369,3 +369,213 @@ test('inputs declared by model.forward(x) or torchinfo.summary(model, input_size
   assert.deepEqual(await inputsOf(model(['summary(net, (2, 3, 16, 16), depth=3)'])), [[2, 3, 16, 16]]);
   assert.deepEqual(await inputsOf(model(['summary(net, input_data=torch.zeros(1, 3, 8, 8))'])), [[1, 3, 8, 8]]);
 });
+
+test('json.loads of a config string: dicts in key order, int vs float kept, true/null; invalid text is unknown', async () => {
+  const model = await analyze([
+    'import json',
+    'import torch.nn as nn',
+    'CFG = \'{"widths": [4, 8], "p": 0.5, "bias": true, "extra": null, "act": "GELU", "nested": {"k": 3}}\'',
+    '# netlens: input=(2, 3)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        cfg = json.loads(CFG)',
+    '        assert isinstance(cfg["widths"][0], int) and isinstance(cfg["p"], float) and cfg["extra"] is None',
+    '        assert list(cfg) == ["widths", "p", "bias", "extra", "act", "nested"]',
+    '        copy = json.loads(json.dumps(cfg))',
+    '        self.a = nn.Linear(3, copy["widths"][0], bias=cfg["bias"])',
+    '        self.b = nn.Linear(cfg["widths"][0], cfg["widths"][1] * cfg["nested"]["k"])',
+    '        self.act = getattr(nn, cfg["act"])()',
+    '        self.drop = nn.Dropout(cfg["p"])',
+    '    def forward(self, x):',
+    '        return self.drop(self.act(self.b(self.a(x))))',
+  ].join('\n'));
+  assert.deepEqual(rows(model), ['a Linear [[2,4]] 16', 'b Linear [[2,24]] 120', 'act GELU [[2,24]] 0', 'drop Dropout [[2,24]] 0']);
+  const report = await analyzeFile('/virtual/bad.py', [
+    'import json',
+    'import torch.nn as nn',
+    'cfg = json.loads("{widths: [4]}")',
+    'model = nn.Linear(3, cfg["widths"][0])',
+  ].join('\n'), {});
+  assert.ok(!report.models.some((m) => m.layers.some((l) => JSON.stringify(l.output).includes('4'))), 'invalid JSON must not give a shape');
+});
+
+test('__getattr__/__setattr__ overrides that call super(): registration renamed, AttributeError caught, object.__setattr__', async () => {
+  const model = await analyze([
+    'import torch.nn as nn',
+    'class Inner(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.stem = nn.Linear(4, 6)',
+    '# netlens: input=(2, 4)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.inner = Inner()',
+    '        self.head = nn.Linear(6, 2)',
+    '        object.__setattr__(self, "plain", 3)',
+    '    def __setattr__(self, name, value):',
+    '        if isinstance(value, nn.Linear):',
+    '            name = "fc_" + name',
+    '        super().__setattr__(name, value)',
+    '    def __getattr__(self, name):',
+    '        try:',
+    '            return super().__getattr__(name)',
+    '        except AttributeError:',
+    '            return getattr(self.inner, name)',
+    '    def forward(self, x):',
+    '        assert self.plain == 3',
+    '        return self.fc_head(self.stem(x))',
+  ].join('\n'), 'M()');
+  assert.deepEqual(rows(model), ['inner.stem Linear [[2,6]] 30', 'fc_head Linear [[2,2]] 14']);
+  assert.deepEqual(model.params, { total: 44, trainable: 44 });
+});
+
+test('torch.full / zeros / ones lengths are known: pack_padded_sequence packs exactly sum(lengths) rows', async () => {
+  const model = await analyze([
+    'import torch',
+    'import torch.nn as nn',
+    'from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence',
+    '# netlens: input=(4, 6, 8)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.lstm = nn.LSTM(8, 5, batch_first=True)',
+    '    def forward(self, x):',
+    '        lengths = torch.full((x.size(0),), x.size(1), dtype=torch.long)',
+    '        ones = (torch.ones(x.size(0)) * 2).long()',
+    '        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)',
+    '        out, _ = self.lstm(packed)',
+    '        short = pack_padded_sequence(x, ones + torch.zeros(4, dtype=torch.long), batch_first=True)',
+    '        self.lstm(short)',
+    '        return pad_packed_sequence(out, batch_first=True)[0]',
+  ].join('\n'));
+  assert.deepEqual(model.layers.map((l) => JSON.stringify(l.output[0])), ['[24,5]', '[8,5]']);
+  assert.deepEqual(model.output, [[4, 6, 5]]);
+});
+
+test('a keyword that repeats a positional argument is a TypeError; before `/` it goes to **kwargs instead', async () => {
+  const report = await analyzeFile('/virtual/twice.py', [
+    'import torch.nn as nn',
+    'def width(a, b=2):',
+    '    return a * b',
+    'def only(a, /, **kw):',
+    '    return a + kw["a"]',
+    'ok = nn.Linear(only(1, a=2), 4)',
+    'model = nn.Linear(width(3, 4, b=5), 2)',
+  ].join('\n'), {});
+  assert.deepEqual(report.diagnostics.filter((d) => d.severity === 'error').map((d) => [d.line, d.message]),
+    [[7, "TypeError: width() got multiple values for argument 'b'."]]);
+  const ok = await analyzeFile('/virtual/ok.py', 'import torch.nn as nn\ndef only(a, /, **kw):\n    return a + kw["a"]\nmodel = nn.Linear(only(1, a=2), 4)\n', { inputs: [{ shape: [2, 3] }] });
+  assert.deepEqual(ok.models[0]?.layers.map((l) => l.output), [[[2, 4]]]);
+});
+
+test('del seq[-1], seq.pop(i) and del modlist[a:b] renumber the remaining children like PyTorch', async () => {
+  const model = await analyze([
+    'import torch.nn as nn',
+    '# netlens: input=(2, 4)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.seq = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 7))',
+    '        del self.seq[-1]',
+    '        self.seq.pop(1)',
+    '        self.more = nn.ModuleList([nn.Linear(6, 6) for _ in range(4)])',
+    '        del self.more[1:3]',
+    '    def forward(self, x):',
+    '        x = self.seq(x)',
+    '        for m in self.more:',
+    '            x = m(x)',
+    '        return x',
+  ].join('\n'));
+  assert.deepEqual(rows(model), [
+    'seq.0 Linear [[2,5]] 25', 'seq.1 Linear [[2,6]] 36', 'seq.2 Tanh [[2,6]] 0', 'more.0 Linear [[2,6]] 42', 'more.1 Linear [[2,6]] 42',
+  ]);
+});
+
+test('max/min/sort/topk/cummax results read by field name (.values, .indices), aminmax as .min/.max', async () => {
+  const model = await analyze([
+    'import torch',
+    'import torch.nn as nn',
+    '# netlens: input=(2, 5, 7)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.tap = nn.Identity()',
+    '    def forward(self, x):',
+    '        self.tap(x.max(dim=1).values)',
+    '        self.tap(torch.min(x, -1, keepdim=True).indices)',
+    '        self.tap(x.sort(dim=-1).values[..., :2])',
+    '        self.tap(x.topk(3).indices)',
+    '        self.tap(x.cummax(1).indices)',
+    '        r = torch.aminmax(x, dim=0)',
+    '        return r.max - r.min',
+  ].join('\n'));
+  assert.deepEqual(rows(model), [
+    'tap Identity [[2,7]] 0', 'tap Identity [[2,5,1]] 0', 'tap Identity [[2,5,2]] 0', 'tap Identity [[2,5,3]] 0', 'tap Identity [[2,5,7]] 0',
+  ]);
+  assert.deepEqual(model.output, [[5, 7]]);
+  assert.deepEqual(model.diagnostics, []);
+});
+
+test('a comprehension over something unknown is unknown (not an empty list); an undecidable ternary says which branch it took', async () => {
+  const report = await analyzeFile('/virtual/unknowns.py', [
+    'import torch.nn as nn',
+    'from somewhere_missing import CONFIG',
+    'sizes = tuple(int(p) for p in CONFIG.split("."))',
+    'model = nn.Linear(3, 4 if sizes < (1, 12) else 5)',
+  ].join('\n'), { inputs: [{ shape: [2, 3] }] });
+  const infos = report.diagnostics.filter((d) => d.severity === 'info').map((d) => [d.line, d.message]);
+  assert.deepEqual(infos.filter(([line]) => line === 3 || line === 4), [
+    [3, 'Netlens cannot tell what this loop iterates over; it skips the loop body.'],
+    [4, 'Netlens cannot decide this condition; it assumes it is true.'],
+  ]);
+});
+
+test('torch.__version__ is 2.13.0 and packaging.version compares releases', async () => {
+  const model = await analyze([
+    'import torch',
+    'import torch.nn as nn',
+    'from packaging import version',
+    'NEW = version.parse(torch.__version__) >= version.parse("2.0")',
+    'MINOR = version.Version(torch.__version__).minor',
+    'OLD = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < (1, 12)',
+    '# netlens: input=(2, 3)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.fc = nn.Linear(3, MINOR if NEW and not OLD else 1)',
+    '    def forward(self, x):',
+    '        return self.fc(x)',
+  ].join('\n'));
+  assert.deepEqual(rows(model), ['fc Linear [[2,13]] 52']);
+});
+
+test('defaultdict stores what its factory makes per key; deque left-end methods; sys.modules[__name__]', async () => {
+  const model = await analyze([
+    'import sys',
+    'from collections import defaultdict, deque',
+    'import torch.nn as nn',
+    'def build(name, **kw):',
+    '    return getattr(sys.modules[__name__], name)(**kw)',
+    '# netlens: input=(2, 4)',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        groups = defaultdict(list)',
+    '        for stage, width in [("a", 5), ("b", 6), ("a", 7)]:',
+    '            groups[stage].append(width)',
+    '        counts = defaultdict(int)',
+    '        counts["x"] += 3',
+    '        q = deque([groups["b"][0]])',
+    '        q.appendleft(sum(groups["a"]))',
+    '        first = q.popleft()',
+    '        assert len(groups) == 2 and "c" not in groups and counts["x"] == 3',
+    '        self.fc = nn.Linear(4, first + counts["x"])',
+    '        self.out = nn.Linear(first + counts["x"], q[0])',
+    '    def forward(self, x):',
+    '        return self.out(self.fc(x))',
+    'model = build("M")',
+  ].join('\n'), 'model');
+  assert.deepEqual(rows(model), ['fc Linear [[2,15]] 75', 'out Linear [[2,6]] 96']);
+});

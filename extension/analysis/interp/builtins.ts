@@ -8,6 +8,8 @@ import {
   pyEquals, pyRepr, pyStr, strV, truthy, tupleV, unknownV, identityOf,
 } from './pyvalues';
 import { messages } from '../messages';
+import { installJson } from './jsonModule';
+import { installPackaging } from './packagingModule';
 
 type Impl = BuiltinImpl;
 
@@ -34,6 +36,12 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   B.set('object', objectClass);
   B.set('type', typeClass);
   objectClass.attrs.set('__init__', fn('object.__init__', () => NONE));
+  // object.__setattr__(self, name, value) bypasses overrides (and nn.Module's registration).
+  objectClass.attrs.set('__setattr__', fn('object.__setattr__', (args) => {
+    const [self, name, value] = args;
+    if (self?.kind === 'instance' && name?.kind === 'str' && value) self.attrs.set(name.value, value);
+    return NONE;
+  }));
   objectClass.attrs.set('__init_subclass__', wrapperFn({ kind: 'classmethod', fn: fn('__init_subclass__', () => NONE), attrs: new Map() }, '__init_subclass__'));
 
   // --- plain value types --------------------------------------------------------------
@@ -133,12 +141,8 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   native(orderedDictClass, (args, kwargs) => makeDict(args, kwargs, true));
   native(defaultDictClass, (args, kwargs) => {
     const d = makeDict(args.slice(1), kwargs, false);
-    if (d.kind === 'dict' && args[0] && args[0].kind !== 'none') {
-      // The default factory is applied on a missing key read (see Interpreter.getItem).
-      const factory = args[0];
-      const dflt = call(factory, []);
-      d.entries.set('\u0000default', { key: strV('\u0000default'), value: dflt });
-    }
+    // The default factory is applied on a missing key read (see Interpreter.getItem).
+    if (d.kind === 'dict' && args[0] && args[0].kind !== 'none') d.defaultFactory = args[0];
     return d;
   });
   const makeSetFrom = (args: Value[]): Value => {
@@ -227,7 +231,7 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     switch (v.kind) {
       case 'str': return intV(v.value.length);
       case 'list': case 'tuple': return intV(v.items.length);
-      case 'dict': return intV([...v.entries.keys()].filter((k) => k !== '\u0000default').length);
+      case 'dict': return intV(v.entries.size);
       case 'tensor': return v.shape && v.shape.length ? intV(v.shape[0]) : UNKNOWN;
       case 'instance': {
         const l = interp.lookupClassAttr(v.cls, '__len__');
@@ -728,12 +732,31 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   ]);
   installArgparse(interp, mod, objectClass, { int: intClass, float: floatClass });
   installInspect(interp, mod);
-  mod('sys', () => [['version_info', tupleV([intV(3), intV(11), intV(0)])], ['platform', strV('linux')], ['maxsize', intV(2 ** 53 - 1)], ['argv', listV([strV('netlens')])], ['modules', unknownV('sys.modules')]]);
+  // sys.modules: the modules imported so far (timm's @register_model reads its module's default_cfgs through it).
+  const sysModulesClass = cls('SysModules', [objectClass]);
+  const importedModule = (name: Value | undefined): Value | undefined => {
+    if (name?.kind !== 'str') return undefined;
+    // The analyzed file runs as __main__ (registered under its package name too).
+    const record = name.value === '__main__'
+      ? [...interp.modules.values()].find((r) => r.file === interp.mainFile)
+      : interp.modules.get(name.value);
+    if (!record || record.value.attrs.has('__unresolved__')) return undefined;
+    // `import a.b as m` binds lazily here; Python has run it by the time sys.modules is read.
+    if (record.state === 'unloaded') interp.ensureLoaded(record);
+    return record.value;
+  };
+  sysModulesClass.attrs.set('__getitem__', fn('__getitem__', (args) => importedModule(args[1]) ?? interp.raise('KeyError', messages.keyNotFound(args[1] ? pyStr(args[1]) : ''), loc())));
+  sysModulesClass.attrs.set('get', fn('get', (args) => importedModule(args[1]) ?? args[2] ?? NONE));
+  sysModulesClass.attrs.set('__contains__', fn('__contains__', (args) => boolV(importedModule(args[1]) !== undefined)));
+  const sysModules: InstanceValue = { kind: 'instance', cls: sysModulesClass, attrs: new Map(), id: -1 };
+  mod('sys', () => [['version_info', tupleV([intV(3), intV(11), intV(0)])], ['platform', strV('linux')], ['maxsize', intV(2 ** 53 - 1)], ['argv', listV([strV('netlens')])], ['modules', sysModules]]);
   mod('os', () => [['environ', newDict()], ['sep', strV('/')], ['path', unknownV('os.path')], ['getenv', fn('getenv', (args) => args[1] ?? NONE)], ['cpu_count', fn('cpu_count', () => intV(1))]]);
   mod('logging', () => [['getLogger', fn('getLogger', () => UNKNOWN)], ['basicConfig', fn('basicConfig', () => NONE)], ['INFO', intV(20)], ['DEBUG', intV(10)], ['WARNING', intV(30)]]);
   mod('builtins', () => [...B]);
   installNumpy(interp, mod, objectClass);
   installRe(interp, mod, objectClass);
+  installJson(mod);
+  installPackaging(mod);
 }
 
 /**
@@ -1248,6 +1271,13 @@ function installValueMethods(interp: Interpreter, sortValues: (items: Value[], k
     if (i >= 0) arr.splice(i, 1);
     return NONE;
   });
+  // collections.deque is a list here: its left-end methods too (timm keeps pretrained tags in one).
+  list.set('appendleft', (args) => { items(args[0]).unshift(args[1] ?? NONE); return NONE; });
+  list.set('extendleft', (args) => { const more = args[1] ? iter(args[1]) : undefined; if (more) items(args[0]).unshift(...more.reverse()); return NONE; });
+  list.set('popleft', (args) => {
+    const arr = items(args[0]);
+    return arr.length === 0 ? interp.raise('IndexError', 'pop from an empty deque') : arr.shift()!;
+  });
   list.set('clear', (args) => { items(args[0]).length = 0; return NONE; });
   list.set('reverse', (args) => { items(args[0]).reverse(); return NONE; });
   list.set('copy', (args) => listV(items(args[0]).slice()));
@@ -1269,7 +1299,7 @@ function installValueMethods(interp: Interpreter, sortValues: (items: Value[], k
 
   const dict = new Map<string, Impl>();
   const d = (self: Value): DictValue => (self.kind === 'dict' ? self : newDict());
-  const entries = (self: Value) => [...d(self).entries.entries()].filter(([k]) => k !== '\u0000default').map(([, e]) => e);
+  const entries = (self: Value) => [...d(self).entries.values()];
   dict.set('get', (args) => { const v = dictGet(d(args[0]), args[1] ?? NONE); if (v !== undefined) return v; return dictKey(args[1] ?? UNKNOWN) === undefined ? UNKNOWN : (args[2] ?? NONE); });
   dict.set('keys', (args) => listV(entries(args[0]).map((e) => e.key)));
   dict.set('values', (args) => listV(entries(args[0]).map((e) => e.value)));

@@ -850,9 +850,10 @@ export class Interpreter {
       const idx = this.eval(t.index, scope);
       if (obj.kind === 'dict') { const k = dictKey(idx); if (k) obj.entries.delete(k); }
       else if (obj.kind === 'list') { const i = numberOf(idx); if (i !== undefined) obj.items.splice(i < 0 ? obj.items.length + i : i, 1); }
-      else if (obj.kind === 'instance' && obj.module) {
-        const k = pyStr(idx);
-        obj.module.children.delete(k);
+      else if (obj.kind === 'instance') {
+        const del = this.lookupClassAttr(obj.cls, '__delitem__');
+        if (del) this.callValue(this.bindMethod(del, obj, obj.cls), [idx], EMPTY_KWARGS, this.locOf(t.span, scope.module));
+        else obj.module?.children.delete(pyStr(idx));
       }
       return;
     }
@@ -1162,9 +1163,9 @@ export class Interpreter {
       case 'ifexp': {
         const c = this.conditionOf(this.eval(e.test, scope));
         if (c === undefined) {
-          const policy = this.noneTestPolicy(e.test, scope);
-          if (policy !== undefined) return this.eval(policy ? e.body : e.orelse, scope);
-          return this.eval(e.body, scope);
+          const policy = this.noneTestPolicy(e.test, scope) ?? true;
+          this.diagnostic('info', messages.unknownCondition(policy ? 'it is true' : 'it is false'), this.locOf(e.span, scope.module), 'unknown-condition');
+          return this.eval(policy ? e.body : e.orelse, scope);
         }
         return this.eval(c ? e.body : e.orelse, scope);
       }
@@ -1396,6 +1397,8 @@ export class Interpreter {
           const k = item.kind === 'str' ? item.value : undefined;
           if (k !== undefined && this.isModuleDictLike(container)) return boolV(container.module.children.has(k) || container.module.params.has(k));
         }
+        const has = container.module ? undefined : this.lookupClassAttr(container.cls, '__contains__');
+        if (has) return this.callValue(this.bindMethod(has, container, container.cls), [item], EMPTY_KWARGS, this.currentLocation());
         const items = this.iterate(container, this.currentLocation());
         if (items) return this.contains(listV(items), item);
         return UNKNOWN;
@@ -1570,7 +1573,10 @@ export class Interpreter {
     const results: Value[] = [];
     const dict = e.kind === 'dict' ? newDict() : undefined;
     const loc = this.locOf(e.span, scope.module);
+    // An iterable it cannot follow makes the whole result unknown (an empty list would be a guess).
+    let unknownItems = false;
     const run = (i: number): void => {
+      if (unknownItems) return;
       if (i === e.clauses.length) {
         this.step();
         const v = this.eval(e.elt, inner);
@@ -1586,13 +1592,18 @@ export class Interpreter {
         return;
       }
       const items = this.iterate(this.eval(clause.iter, inner), loc);
-      if (!items) { this.diagnostic('info', messages.unknownIteration(), loc, 'unknown-iteration'); return; }
+      if (!items) {
+        this.diagnostic('info', messages.unknownIteration(), loc, 'unknown-iteration');
+        unknownItems = true;
+        return;
+      }
       for (const item of items) {
         this.assign(clause.target, item, inner);
         run(i + 1);
       }
     };
     run(0);
+    if (unknownItems) return UNKNOWN;
     if (dict) return dict;
     if (e.kind === 'set') return this.makeSet(results);
     if (e.kind === 'gen') return this.makeIterator(results);
@@ -1689,8 +1700,11 @@ export class Interpreter {
         const v = dictGet(obj, index);
         if (v !== undefined) return v;
         if (dictKey(index) === undefined || index.kind === 'unknown') return UNKNOWN;
-        const missing = obj.entries.get('\u0000default');
-        if (missing) return missing.value;
+        if (obj.defaultFactory) {
+          const made = this.callValue(obj.defaultFactory, [], EMPTY_KWARGS, loc);
+          dictSet(obj, index, made);
+          return made;
+        }
         if (loc.file !== this.mainFile && this.completeRegistry(obj)) {
           const registered = dictGet(obj, index);
           if (registered !== undefined) return registered;
@@ -1889,6 +1903,10 @@ export class Interpreter {
         if (name === '__name__' || name === '__qualname__') return strV(obj.name);
         return missingAttr(name);
       default: {
+        if (obj.kind === 'tuple' && obj.fields) {
+          const field = obj.fields.indexOf(name);
+          if (field >= 0) return obj.items[field] ?? UNKNOWN;
+        }
         const methods = this.valueMethods.get(obj.kind === 'dict' && obj.isSet ? 'set' : obj.kind);
         const m = methods?.get(name);
         if (m) return { kind: 'builtin', name, call: m, self: obj };
@@ -2165,8 +2183,12 @@ export class Interpreter {
     for (let i = 0; i < params.length; i++) {
       const p = params[i];
       if (p.kind === 'positional') {
-        if (argIndex < args.length) { out.set(p.name, args[argIndex++]); continue; }
-        const kw = kwargs.get(p.name);
+        if (argIndex < args.length) {
+          if (!p.positionalOnly && kwargs.has(p.name)) this.raise('TypeError', messages.multipleValues(fnName, p.name), loc);
+          out.set(p.name, args[argIndex++]);
+          continue;
+        }
+        const kw = p.positionalOnly ? undefined : kwargs.get(p.name);
         if (kw !== undefined) { out.set(p.name, kw); usedKeywords++; continue; }
         const d = defaults.get(p.name);
         if (d !== undefined) { out.set(p.name, d); continue; }
@@ -2194,7 +2216,7 @@ export class Interpreter {
     // Keywords that no named parameter took go to **kwargs (or are an error without it).
     const extra = newDict();
     for (const [k, v] of kwargs) {
-      if (out.has(k) && params.some((p) => p.name === k && p.kind !== 'varargs' && p.kind !== 'varkw')) continue;
+      if (out.has(k) && params.some((p) => p.name === k && p.kind !== 'varargs' && p.kind !== 'varkw' && !p.positionalOnly)) continue;
       if (!varkw) this.raise('TypeError', messages.unexpectedArgument(fnName, k), loc);
       dictSet(extra, strV(k), v);
     }

@@ -238,6 +238,19 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
       return namedParameters(self).find(([n]) => n === target.value)?.[1] ?? UNKNOWN;
     },
     _get_name: (self) => strV(self.cls.name),
+    // Reached from overrides that call super().__setattr__ / super().__getattr__ (or
+    // nn.Module.__setattr__(self, ...)): PyTorch's registration rules, and AttributeError for a
+    // name that is no parameter, buffer or child, which the override usually catches.
+    __setattr__: (self, args) => {
+      const [name, value] = args;
+      if (name?.kind === 'str' && value && !setModuleAttr(self, name.value, value)) self.attrs.set(name.value, value);
+      return NONE;
+    },
+    __getattr__: (self, args, _kwargs, ctx) => {
+      const name = args[0];
+      if (name?.kind !== 'str') return UNKNOWN;
+      return getModuleAttr(self, name.value) ?? interp.raise('AttributeError', messages.unknownAttribute(self.cls.name, name.value), ctx.location);
+    },
   });
 
   const nthChild = (self: InstanceValue, index: Value, ctx: CallContext): Value => {
@@ -286,12 +299,7 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
       if (i !== undefined) { const k = keys[i < 0 ? keys.length + i : i]; if (k !== undefined) addChild(self, k, args[1]); }
       return NONE;
     },
-    __delitem__: (self, args) => {
-      const keys = [...state(self).children.keys()];
-      const i = numberOf(args[0]);
-      if (i !== undefined) { const k = keys[i < 0 ? keys.length + i : i]; if (k !== undefined) state(self).children.delete(k); }
-      return NONE;
-    },
+    __delitem__: (self, args, _kw, ctx) => deleteChildren(self, args[0] ?? UNKNOWN, ctx),
     __len__: (self) => intV(state(self).children.size),
     __iter__: (self) => interp.makeIterator(childList(self)),
     append: (self, args) => { appendChild(self, args[0]); return self; },
@@ -312,12 +320,30 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     return NONE;
   };
 
-  const popChild = (self: InstanceValue, index: Value, ctx: CallContext): Value => {
+  /** del container[i] or [a:b] (Sequential, ModuleList): the rest renumbered 0..n-1, as PyTorch does. */
+  const deleteChildren = (self: InstanceValue, index: Value, ctx: CallContext): Value => {
     const st = state(self);
-    const v = nthChild(self, index, ctx);
-    const items = [...st.children.values()].filter((c) => c !== v);
+    const entries = [...st.children.entries()];
+    let doomed: Set<number>;
+    if (index.kind === 'slice') {
+      const picked = interp.getItem(listV(entries.map((_, i) => intV(i))), index, ctx.location);
+      if (picked.kind !== 'list') return NONE;
+      doomed = new Set(picked.items.map((v) => numberOf(v) ?? -1));
+    } else {
+      const i = numberOf(index);
+      if (i === undefined) return NONE;
+      const j = i < 0 ? entries.length + i : i;
+      if (j < 0 || j >= entries.length) interp.raise('IndexError', messages.indexOutOfRange(String(i), entries.length), ctx.location);
+      doomed = new Set([j]);
+    }
     st.children.clear();
-    items.forEach((c, k) => st.children.set(String(k), c));
+    entries.filter((_, i) => !doomed.has(i)).forEach(([, c], k) => st.children.set(String(k), c));
+    return NONE;
+  };
+
+  const popChild = (self: InstanceValue, index: Value, ctx: CallContext): Value => {
+    const v = nthChild(self, index, ctx);
+    deleteChildren(self, index, ctx);
     return v;
   };
 
@@ -334,6 +360,7 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
       if (i !== undefined) addChild(self, String(i < 0 ? n + i : i), args[1]);
       return NONE;
     },
+    __delitem__: (self, args, _kw, ctx) => deleteChildren(self, args[0] ?? UNKNOWN, ctx),
     __len__: (self) => intV(state(self).children.size),
     __iter__: (self) => interp.makeIterator([...state(self).children.values()]),
     __iadd__: (self, args) => { for (const m of interp.iterate(args[0], interp.currentLocation()) ?? []) appendChild(self, m); return self; },

@@ -8,7 +8,7 @@ import { Interpreter, type InterpreterConfig } from './interpreter';
 import { installBuiltins } from './builtins';
 import { installFeatureExtraction } from './featureExtraction';
 import { installNn } from './nn';
-import { FALSE, NONE, UNKNOWN, intV, numberOf, pyStr, truthy, tupleV } from './pyvalues';
+import { FALSE, NONE, UNKNOWN, intV, numberOf, pyStr, strV, truthy, tupleV } from './pyvalues';
 import { messages } from '../messages';
 
 export type CatalogFactory = (moduleBase: ClassValue) => TorchCatalog;
@@ -83,6 +83,8 @@ function completeTorchModules(interp: Interpreter, nn: ReturnType<typeof install
   provide('torch.jit', 'Final', UNKNOWN);
   provide('torch.fx', 'wrap', decorator);
   provide('torch.fx._symbolic_trace', 'is_fx_tracing', fn('is_fx_tracing', () => FALSE));
+  // The catalog follows PyTorch 2.13: version checks in model code take that branch.
+  provide('torch', '__version__', strV('2.13.0'));
   provide('torch', 'is_tensor', fn('is_tensor', (args) => ({ kind: 'bool', value: args[0]?.kind === 'tensor' })));
   provide('torch', '_assert', fn('_assert', (args, _kw, ctx) => {
     if (args[0] && truthy(args[0]) === false) interp.raise('AssertionError', messages.assertionFailed(args[1] ? pyStr(args[1]) : ''), ctx.location);

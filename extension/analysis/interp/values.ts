@@ -22,7 +22,12 @@ export interface BoolValue { kind: 'bool'; value: boolean }
 export interface IntValue { kind: 'int'; value: Dim }
 export interface FloatValue { kind: 'float'; value: number }
 export interface StrValue { kind: 'str'; value: string }
-export interface TupleValue { kind: 'tuple'; items: Value[] }
+export interface TupleValue {
+  kind: 'tuple';
+  items: Value[];
+  /** Field names of a torch.return_types result (values, indices): readable as attributes. */
+  fields?: readonly string[];
+}
 export interface ListValue { kind: 'list'; items: Value[] }
 /** dict / OrderedDict. Keys are restricted to hashable constants (str/int/bool/None) keyed by `dictKey()`. */
 export interface DictValue {
@@ -31,6 +36,8 @@ export interface DictValue {
   ordered?: boolean;
   /** A Python set (values are None); frozenset too. */
   isSet?: boolean;
+  /** collections.defaultdict: called for a missing key on read, and its result stored under it. */
+  defaultFactory?: Value;
 }
 export interface SliceValue { kind: 'slice'; start: Value; stop: Value; step: Value }
 /** `...` */

@@ -50,6 +50,8 @@ export type Arg =
 export interface Param {
   name: string;
   kind: 'positional' | 'varargs' | 'keyword-only' | 'varkw';
+  /** Before a `/`: never bound by keyword (a same-named keyword goes to **kwargs). */
+  positionalOnly?: boolean;
   default?: Expr;
   annotation?: Expr;
 }

@@ -372,7 +372,8 @@ class Converter {
         case 'list_splat_pattern': out.push({ name: p.namedChildren[0]!.text, kind: 'varargs' }); keywordOnly = true; break;
         case 'dictionary_splat_pattern': out.push({ name: p.namedChildren[0]!.text, kind: 'varkw' }); break;
         case 'keyword_separator': keywordOnly = true; break;
-        default: break; // positional_separator, comments
+        case 'positional_separator': for (const q of out) if (q.kind === 'positional') q.positionalOnly = true; break;
+        default: break; // comments
       }
     }
     return out;

@@ -3,13 +3,13 @@
 // round, .int().tolist()), so the catalog follows the values of tensors made by arange /
 // tensor / full and the elementwise ops on them, and turns them back into Python values
 // with tolist()/item(). Float32 results are rounded like float32 (Math.fround) so rounding
-// decisions match PyTorch. Only tensors with a concrete shape and at most MAX_ELEMENTS
+// decisions match PyTorch. Only tensors with a concrete shape and at most MAX_KNOWN_ELEMENTS
 // elements are followed; everything else simply has no known values.
 import type { DType, TensorValue, Value } from '../interp/values';
 import { constValue, knownProduct } from '../shape/dim';
 import { boolV, floatV, intV, listV } from './args';
 
-const MAX_ELEMENTS = 4096;
+export const MAX_KNOWN_ELEMENTS = 4096;
 const known = new WeakMap<TensorValue, readonly number[]>();
 
 export function knownValues(t: TensorValue): readonly number[] | undefined {
@@ -24,7 +24,7 @@ function numel(t: TensorValue): number | undefined {
 /** Records values (rounded to the tensor's dtype) when the tensor is small and concrete. */
 export function setKnownValues(t: TensorValue, values: readonly number[]): TensorValue {
   const n = numel(t);
-  if (n === undefined || n !== values.length || n > MAX_ELEMENTS) return t;
+  if (n === undefined || n !== values.length || n > MAX_KNOWN_ELEMENTS) return t;
   known.set(t, values.map((v) => castTo(t.dtype, v)));
   return t;
 }

@@ -118,9 +118,11 @@ function linearForward(layer: string, self: InstanceValue, input: Value | undefi
   if (!isTensor(input)) return unknownV();
   let weightShape = tensorMember(self, 'weight')?.shape ?? null;
   if (!weightShape) {
+    // A weight of unknown shape (out_features or in_features not known): so is the output.
     const inF = asDim(self.attrs.get('in_features'));
-    if (inF === undefined) return ctx.newTensor(null, input.dtype);
-    weightShape = [0, inF];
+    const outF = asDim(self.attrs.get('out_features'));
+    if (inF === undefined || outF === undefined) return ctx.newTensor(null, input.dtype);
+    weightShape = [outF, inF];
   }
   return ctx.newTensor(linearOutputShape(layer, input, weightShape, ctx, { module: self, argument: 'in_features', code: 'linear-in-features' }), input.dtype);
 }

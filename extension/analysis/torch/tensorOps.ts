@@ -7,7 +7,7 @@
 // operands = product of all index sizes; elementwise ops and reductions 0.
 import type { BoundArgs, BuiltinImpl, CallContext, DType, ParamSpec, TensorValue, Value } from '../interp/values';
 import {
-  add, ceilDiv, constValue, dimEquals, dimToString, floorDiv, freeSymbols, mul, product, sub, sym, type Dim, type Shape,
+  add, ceilDiv, constValue, dimEquals, dimToString, floorDiv, freeSymbols, knownProduct, mul, product, sub, sym, type Dim, type Shape,
 } from '../shape/dim';
 import {
   NONE, asBool, asDim, asDimList, asInt, asNumber, asSequence, asStr, bindArgs, boolV, dimsTuple, intV, isNone, isTensor,
@@ -15,7 +15,7 @@ import {
 } from './args';
 import { broadcastAll, broadcastShapes, isFloating, resultDtype } from './broadcast';
 import { setLastDimFactors, solveRequirement } from './check';
-import { binaryValues, dataValues, knownValues, pythonValue, setKnownValues, unaryValues } from './constValues';
+import { MAX_KNOWN_ELEMENTS, binaryValues, dataValues, knownValues, pythonValue, setKnownValues, unaryValues } from './constValues';
 import type { CatalogEnv } from './env';
 import * as msg from './messages';
 import { flattenTensor, inferSizes, unflattenTensor } from './shapeOps';
@@ -99,17 +99,22 @@ function reduction(op: string, a: BoundArgs, ctx: CallContext, dtype?: (t: Tenso
 }
 
 /** Reductions that return (values, indices) when a dim is given: max, min, median, mode, kthvalue. */
+/** A torch.return_types result: a tuple whose items are also .values and .indices. */
+function valuesAndIndices(values: Value, indices: Value): Value {
+  return { kind: 'tuple', items: [values, indices], fields: ['values', 'indices'] };
+}
+
 function valuesIndices(op: string, a: BoundArgs, ctx: CallContext): Value {
   const t = t0(a);
   if (!t) return unknownV();
   const other = a.get('dim');
   if (isTensor(other)) return elementwiseBinary(op, t, other, ctx, 'promote');
   if (isNone(other)) return ctx.newTensor([], t.dtype);
-  if (!t.shape) return tupleV([ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64')]);
+  if (!t.shape) return valuesAndIndices(ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64'));
   const dims = reductionDims(op, other, t.shape.length, ctx);
-  if (!dims) return tupleV([ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64')]);
+  if (!dims) return valuesAndIndices(ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64'));
   const shape = reduceShape(t.shape, dims, asBool(a.get('keepdim')) ?? false);
-  return tupleV([ctx.newTensor(shape, t.dtype), ctx.newTensor(shape, 'int64')]);
+  return valuesAndIndices(ctx.newTensor(shape, t.dtype), ctx.newTensor(shape, 'int64'));
 }
 
 const floatResult = (t: TensorValue): DType => (isFloating(t.dtype) ? t.dtype : 'float32');
@@ -396,14 +401,21 @@ function sizeArgs(a: BoundArgs, name = 'size'): Dim[] | undefined {
   return items ? sizesFromArgs(items) : undefined;
 }
 
-function creation(env: CatalogEnv, defaultDtype: DType = 'float32'): OpImpl {
+function creation(env: CatalogEnv, defaultDtype: DType = 'float32', fillValue?: number): OpImpl {
   return (a, ctx) => {
     const size = sizeArgs(a);
     const dtype = env.dtypeOf(a.get('dtype')) ?? defaultDtype;
     const t = ctx.newTensor(size ?? null, dtype);
     if (asBool(a.get('requires_grad'))) t.requiresGrad = true;
-    return t;
+    return fillKnown(t, fillValue);
   };
+}
+
+/** Records a constant fill (zeros, ones, full) so lengths built that way stay exact. */
+function fillKnown(t: TensorValue, fill: number | undefined): TensorValue {
+  if (fill === undefined || !t.shape) return t;
+  const n = knownProduct(t.shape);
+  return n === undefined || n < 0 || n > MAX_KNOWN_ELEMENTS ? t : setKnownValues(t, new Array<number>(n).fill(fill));
 }
 
 function likeCreation(env: CatalogEnv): OpImpl {
@@ -590,12 +602,12 @@ function narrowShape(t: TensorValue, dimV: Dim | undefined, length: Dim | undefi
 }
 
 function topk(t: TensorValue, kV: Dim | undefined, dimV: Dim | undefined, ctx: CallContext): Value {
-  if (!t.shape || kV === undefined) return tupleV([ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64')]);
+  if (!t.shape || kV === undefined) return valuesAndIndices(ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64'));
   const d = normalizeDim(dimV ?? -1, t.shape.length);
-  if (d === undefined) return tupleV([ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64')]);
+  if (d === undefined) return valuesAndIndices(ctx.newTensor(null, t.dtype), ctx.newTensor(null, 'int64'));
   const s = [...t.shape];
   s[d] = kV;
-  return tupleV([ctx.newTensor(s, t.dtype), ctx.newTensor([...s], 'int64')]);
+  return valuesAndIndices(ctx.newTensor(s, t.dtype), ctx.newTensor([...s], 'int64'));
 }
 
 // ---------------------------------------------------------------------------- indexing
@@ -877,9 +889,13 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     const t = t0(a);
     return t ? newLike(ctx, t, t.shape, env.dtypeOf(a.get('dtype')) ?? t.dtype) : unknownV();
   });
-  def(['cumsum', 'cumprod', 'logcumsumexp', 'cummax', 'cummin'], 'input, dim, dtype=None', (a, ctx) => {
+  def(['cumsum', 'cumprod', 'logcumsumexp'], 'input, dim, dtype=None', (a, ctx) => {
     const t = t0(a);
     return t ? newLike(ctx, t, t.shape, env.dtypeOf(a.get('dtype')) ?? (t.dtype === 'bool' ? 'int64' : t.dtype)) : unknownV();
+  });
+  def(['cummax', 'cummin'], 'input, dim', (a, ctx) => {
+    const t = t0(a);
+    return t ? valuesAndIndices(newLike(ctx, t), newLike(ctx, t, t.shape, 'int64')) : unknownV();
   });
   def(['tril', 'triu'], 'input, diagonal=0', unary());
   def('flip', 'input, *dims', unary());
@@ -889,7 +905,7 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   def('dropout', 'input, p=0.5, train=False', unary(), 'function');
   def(['sort'], 'input, dim=-1, descending=False, stable=False', (a, ctx) => {
     const t = t0(a);
-    return t ? tupleV([newLike(ctx, t), newLike(ctx, t, t.shape, 'int64')]) : unknownV();
+    return t ? valuesAndIndices(newLike(ctx, t), newLike(ctx, t, t.shape, 'int64')) : unknownV();
   });
   def(['argsort'], 'input, dim=-1, descending=False, stable=False', (a, ctx) => {
     const t = t0(a);
@@ -994,7 +1010,7 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   def('norm', "input, p='fro', dim=None, keepdim=False, dtype=None", (a, ctx) => reduction('norm', a, ctx, floatResult));
   def(['max', 'min'], 'input, dim=None, keepdim=False', (a, ctx) => valuesIndices('max', a, ctx));
   def(['median', 'nanmedian', 'mode'], 'input, dim=None, keepdim=False', (a, ctx) => valuesIndices('median', a, ctx));
-  def('aminmax', 'input, *, dim=None, keepdim=False', (a, ctx) => tupleV([reduction('aminmax', a, ctx), reduction('aminmax', a, ctx)]));
+  def('aminmax', 'input, *, dim=None, keepdim=False', (a, ctx) => ({ kind: 'tuple', items: [reduction('aminmax', a, ctx), reduction('aminmax', a, ctx)], fields: ['min', 'max'] }));
 
   // --- matmul family
   def(['matmul'], 'input, other', (a, ctx) => matmul('matmul', a.get('input'), a.get('other'), ctx));
@@ -1035,6 +1051,88 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     const batch = broadcastShapes('cdist', x.slice(0, -2), y.slice(0, -2), ctx) ?? x.slice(0, -2);
     return ctx.newTensor([...batch, x[x.length - 2], y[y.length - 2]], t.dtype);
   }, 'function');
+  def(['tril_indices', 'triu_indices'], "row, col, offset=0, *, dtype=None, device='cpu', layout=None", (a, ctx, name) => {
+    const [rows, cols, offset] = [a.get('row'), a.get('col'), a.get('offset')].map((v) => (v ? asNumber(v) : undefined));
+    const dtype = env.dtypeOf(a.get('dtype')) ?? 'int64';
+    const countable = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n >= 0 && n <= 1_000_000;
+    if (!countable(rows) || !countable(cols) || offset === undefined || !Number.isInteger(offset)) return ctx.newTensor([2, dataDependentDim()], dtype);
+    // Entries on or below diagonal `offset` of row i: clamp(i + offset + 1, 0, cols); triu is the complement of tril(offset - 1).
+    const lower = (o: number): number => {
+      let n = 0;
+      for (let i = 0; i < rows; i++) n += Math.max(0, Math.min(cols, i + o + 1));
+      return n;
+    };
+    return ctx.newTensor([2, name === 'tril_indices' ? lower(offset) : rows * cols - lower(offset - 1)], dtype);
+  }, 'function');
+  def('block_diag', '*tensors', (a, ctx) => {
+    const ts = (asSequence(a.get('tensors')) ?? []).filter(isTensor);
+    if (ts.length === 0) return unknownV();
+    let rows: Dim = 0;
+    let cols: Dim = 0;
+    for (const t of ts) {
+      const s = t.shape;
+      if (!s || s.length > 2) return ctx.newTensor(null, t.dtype);
+      // 0-d blocks are 1x1, 1-d blocks are one row.
+      rows = add(rows, s.length === 2 ? s[0] : 1);
+      cols = add(cols, s.length === 0 ? 1 : s[s.length - 1]);
+    }
+    return ctx.newTensor([rows, cols], ts.find((t) => isFloating(t.dtype))?.dtype ?? ts[0].dtype);
+  }, 'function');
+  def('kron', 'input, other', (a, ctx) => {
+    const t = t0(a);
+    const x = shapeOf(a.get('input'));
+    const y = shapeOf(a.get('other'));
+    if (!t) return unknownV();
+    if (!x || !y) return ctx.newTensor(null, t.dtype);
+    const rank = Math.max(x.length, y.length);
+    const pad = (s: Shape): Dim[] => [...new Array<Dim>(rank - s.length).fill(1), ...s];
+    const [px, py] = [pad(x), pad(y)];
+    return ctx.newTensor(px.map((d, i) => mul(d, py[i])), t.dtype);
+  }, 'function');
+  def('cartesian_prod', '*tensors', (a, ctx) => {
+    const ts = (asSequence(a.get('tensors')) ?? []).filter(isTensor);
+    if (ts.length === 0) return unknownV();
+    const lengths = ts.map((t) => (t.shape && t.shape.length === 1 ? t.shape[0] : undefined));
+    if (lengths.some((l) => l === undefined)) return ctx.newTensor(null, ts[0].dtype);
+    const total = product(lengths as Dim[]);
+    return ctx.newTensor(ts.length === 1 ? [total] : [total, ts.length], ts[0].dtype);
+  }, 'function');
+  def('tensordot', 'a, b, dims=2, out=None', (a, ctx) => {
+    const t = t0(a, 'a');
+    const x = shapeOf(a.get('a'));
+    const y = shapeOf(a.get('b'));
+    if (!t) return unknownV();
+    if (!x || !y) return ctx.newTensor(null, t.dtype);
+    const dims = a.get('dims');
+    const count = dims ? asDim(dims) : 2;
+    let dropX: number[];
+    let dropY: number[];
+    if (typeof count === 'number') {
+      if (!Number.isInteger(count) || count < 0 || count > x.length || count > y.length) return ctx.newTensor(null, t.dtype);
+      dropX = Array.from({ length: count }, (_, i) => x.length - count + i);
+      dropY = Array.from({ length: count }, (_, i) => i);
+    } else {
+      const pair = dims ? asSequence(dims) : undefined;
+      const lists = pair?.map((p) => asSequence(p)?.map(asDim) ?? [asDim(p)]);
+      if (!lists || lists.length !== 2) return ctx.newTensor(null, t.dtype);
+      const norm = (l: (Dim | undefined)[], rank: number): number[] | undefined => {
+        const out = l.map((d) => (d === undefined ? undefined : normalizeDim(d, rank)));
+        return out.every((d): d is number => d !== undefined) ? out : undefined;
+      };
+      const nx = norm(lists[0]!, x.length);
+      const ny = norm(lists[1]!, y.length);
+      if (!nx || !ny) return ctx.newTensor(null, t.dtype);
+      [dropX, dropY] = [nx, ny];
+    }
+    const out = [...x.filter((_, i) => !dropX.includes(i)), ...y.filter((_, i) => !dropY.includes(i))];
+    // A matmul over the contracted dimensions: one multiply-accumulate per output element and contracted index.
+    ctx.addMacs(mul(product(out), product(dropX.map((i) => x[i]))));
+    return ctx.newTensor(out, t.dtype);
+  }, 'function');
+  def('as_strided', 'input, size, stride, storage_offset=None', (a, ctx) => {
+    const t = t0(a);
+    return t ? ctx.newTensor(asDimList(a.get('size')) ?? null, t.dtype) : unknownV();
+  });
 
   // --- views and reshapes
   def('view', 'input, *shape', (a, ctx) => {
@@ -1283,12 +1381,14 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
 
   // --- creation
   const sizeSig = '*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, generator=None';
-  def(['zeros', 'ones', 'empty', 'randn', 'rand'], sizeSig, creation(env), 'function');
+  def(['empty', 'randn', 'rand'], sizeSig, creation(env), 'function');
+  def('zeros', sizeSig, creation(env, 'float32', 0), 'function');
+  def('ones', sizeSig, creation(env, 'float32', 1), 'function');
   def('full', 'size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False', (a, ctx) => {
     const fill = a.get('fill_value');
     const dtype = env.dtypeOf(a.get('dtype')) ?? (fill?.kind === 'int' ? 'int64' : fill?.kind === 'bool' ? 'bool' : 'float32');
     const size = asDimList(a.get('size')) ?? (asDim(a.get('size')) !== undefined ? [asDim(a.get('size'))!] : undefined);
-    return ctx.newTensor(size ?? null, dtype);
+    return fillKnown(ctx.newTensor(size ?? null, dtype), fill ? asNumber(fill) : undefined);
   }, 'function');
   def('scalar_tensor', 's, *, dtype=None, layout=None, device=None, pin_memory=None', (a, ctx) => {
     const out = ctx.newTensor([], env.dtypeOf(a.get('dtype')) ?? 'float32');
