@@ -551,6 +551,33 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
   }
 }
 
+namespace {
+
+/**
+ * The first of a cuDNN heuristic's ranked candidates that runs with the wanted math within the
+ * workspace limit. Strict fp32 (no tensor cores) tries the candidates listed with FMA math first,
+ * then any; with tensor cores (TF32, bf16) each candidate's own math type is set on the descriptor
+ * before its workspace is asked for. Writes the choice and its workspace bytes; false when none fits.
+ */
+template <typename Perf, typename Algo, typename WorkspaceSize>
+bool firstUsableAlgorithm(const CudnnApi& api, const Perf* results, int count, bool tensorCores,
+                          cudnnConvolutionDescriptor_t desc, size_t limit, WorkspaceSize workspaceSize, Algo* algo,
+                          size_t* algoBytes) {
+  for (int i = 0; i < 2 * count; ++i) {
+    const Perf& candidate = results[i % count];
+    if (candidate.status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && candidate.mathType != CUDNN_FMA_MATH)) continue;
+    if (tensorCores) api.setConvolutionMathType(desc, candidate.mathType);
+    size_t bytes = 0;
+    if (workspaceSize(candidate.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > limit) continue;
+    *algo = candidate.algo;
+    *algoBytes = bytes;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
   const CudnnApi& api = cudnnApi();
   const std::string where = "node \"" + node.spec->id + "\" (conv2d): ";
@@ -569,21 +596,12 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
     int count = 0;
     checkCudnn(api.forwardAlgorithms(cudnn, xDesc, wDesc, node.forwardDesc, yDesc, kCandidates, &count, results),
                where + "cudnnGetConvolutionForwardAlgorithm_v7");
-    bool found = false;
-    for (int i = 0; i < 2 * count && !found; ++i) {
-      // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
-      const cudnnMathType_t math = results[i % count].mathType;
-      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && math != CUDNN_FMA_MATH)) continue;
-      if (tensorCores) api.setConvolutionMathType(node.forwardDesc, results[i % count].mathType);
-      size_t bytes = 0;
-      if (api.forwardWorkspaceSize(cudnn, xDesc, wDesc, node.forwardDesc, yDesc, results[i % count].algo, &bytes) !=
-              CUDNN_STATUS_SUCCESS || bytes > limit) {
-        continue;
-      }
-      node.algorithms.forward = results[i % count].algo;
-      node.algorithms.forwardBytes = bytes;
-      found = true;
-    }
+    const bool found = firstUsableAlgorithm(
+        api, results, count, tensorCores, node.forwardDesc, limit,
+        [&](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
+          return api.forwardWorkspaceSize(cudnn, xDesc, wDesc, node.forwardDesc, yDesc, algo, bytes);
+        },
+        &node.algorithms.forward, &node.algorithms.forwardBytes);
     if (!found) throw CudaError(where + "cuDNN offers no forward algorithm within the workspace limit of " + mib(limit));
   }
   {
@@ -591,21 +609,12 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
     int count = 0;
     checkCudnn(api.backwardDataAlgorithms(cudnn, wDesc, yDesc, node.dataDesc, xDesc, kCandidates, &count, results),
                where + "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-    bool found = false;
-    for (int i = 0; i < 2 * count && !found; ++i) {
-      // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
-      const cudnnMathType_t math = results[i % count].mathType;
-      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && math != CUDNN_FMA_MATH)) continue;
-      if (tensorCores) api.setConvolutionMathType(node.dataDesc, results[i % count].mathType);
-      size_t bytes = 0;
-      if (api.backwardDataWorkspaceSize(cudnn, wDesc, yDesc, node.dataDesc, xDesc, results[i % count].algo, &bytes) !=
-              CUDNN_STATUS_SUCCESS || bytes > limit) {
-        continue;
-      }
-      node.algorithms.backwardData = results[i % count].algo;
-      node.algorithms.backwardDataBytes = bytes;
-      found = true;
-    }
+    const bool found = firstUsableAlgorithm(
+        api, results, count, tensorCores, node.dataDesc, limit,
+        [&](cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
+          return api.backwardDataWorkspaceSize(cudnn, wDesc, yDesc, node.dataDesc, xDesc, algo, bytes);
+        },
+        &node.algorithms.backwardData, &node.algorithms.backwardDataBytes);
     if (!found) throw CudaError(where + "cuDNN offers no backward-data algorithm within the workspace limit of " + mib(limit));
   }
   {
@@ -613,21 +622,12 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
     int count = 0;
     checkCudnn(api.backwardFilterAlgorithms(cudnn, xDesc, yDesc, node.filterDesc, wDesc, kCandidates, &count, results),
                where + "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-    bool found = false;
-    for (int i = 0; i < 2 * count && !found; ++i) {
-      // Strict mode: first only the candidates the heuristic lists with FMA math, then any.
-      const cudnnMathType_t math = results[i % count].mathType;
-      if (results[i % count].status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && math != CUDNN_FMA_MATH)) continue;
-      if (tensorCores) api.setConvolutionMathType(node.filterDesc, results[i % count].mathType);
-      size_t bytes = 0;
-      if (api.backwardFilterWorkspaceSize(cudnn, xDesc, yDesc, node.filterDesc, wDesc, results[i % count].algo, &bytes) !=
-              CUDNN_STATUS_SUCCESS || bytes > limit) {
-        continue;
-      }
-      node.algorithms.backwardFilter = results[i % count].algo;
-      node.algorithms.backwardFilterBytes = bytes;
-      found = true;
-    }
+    const bool found = firstUsableAlgorithm(
+        api, results, count, tensorCores, node.filterDesc, limit,
+        [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
+          return api.backwardFilterWorkspaceSize(cudnn, xDesc, yDesc, node.filterDesc, wDesc, algo, bytes);
+        },
+        &node.algorithms.backwardFilter, &node.algorithms.backwardFilterBytes);
     if (!found) throw CudaError(where + "cuDNN offers no backward-filter algorithm within the workspace limit of " + mib(limit));
   }
   workspaceBytes = std::max({workspaceBytes, node.algorithms.forwardBytes, node.algorithms.backwardDataBytes,
