@@ -15,8 +15,7 @@ import { torchrunCommandLines, torchrunScript, type TorchrunData } from '../trai
 import { exportDataset } from '../training/torchrunData';
 import type { CommandIo } from './analyzeCommand';
 import { UsageError } from './args';
-import { findPythonEnvironment } from './pythonEnvironment';
-import { dataFor, optimizerSpec } from './trainCommand';
+import { commandLineAnalysis, dataFor, optimizerSpec } from './trainCommand';
 import { parseTrain, type TrainCliOptions } from './trainArgs';
 
 export interface ExportTorchrunCliOptions extends TrainCliOptions {
@@ -164,16 +163,9 @@ export async function exportTorchrun(options: ExportTorchrunCliOptions, io: Comm
   const addon = loadEngineAddon(io);
   const batch = options.batch ?? 32;
   const optimizer = optimizerSpec(options.optimizer, options.lr);
-  const environment = findPythonEnvironment(io.env);
   const prepared = await prepareForScript({
     file,
-    analyze: {
-      entry: options.entry,
-      inputs: options.inputs.length > 0 ? options.inputs : undefined,
-      batch,
-      pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
-      sitePackages: environment?.sitePackages,
-    },
+    analyze: commandLineAnalysis(io, options, batch),
     engineOps: addon.engineOps(),
     optimizer,
   });

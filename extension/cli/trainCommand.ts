@@ -11,7 +11,7 @@ import { runBench } from '../training/bench';
 import { defaultDataFor } from '../training/engineRuns';
 import { LoweringError, type EngineOptimizerSpec } from '../training/lower';
 import { trainingMessages } from '../training/messages';
-import { prepareModel, type PreparedModel } from '../training/modelSpec';
+import { prepareModel, type ModelSpecRequest, type PreparedModel } from '../training/modelSpec';
 import { readResumePoint } from '../training/resume';
 import { RunControl } from '../training/runControl';
 import { RunStore } from '../training/runStore';
@@ -36,21 +36,25 @@ function engineLocation(io: CommandIo): { hostModule: string; execArgv: string[]
     : { hostModule: path.join(root, 'extension', 'engine', 'host.ts'), execArgv: ['--import', 'tsx'], addonPath: addon.path };
 }
 
+/** What the analyzer is asked for a model named on a command line (train, bench, infer, export). */
+export function commandLineAnalysis(io: CommandIo, options: { entry?: string; inputs: InputSpec[]; pythonPath: string[] }, batch: number | undefined): ModelSpecRequest['analyze'] {
+  return {
+    entry: options.entry,
+    inputs: options.inputs.length > 0 ? options.inputs : undefined,
+    batch,
+    pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
+    sitePackages: findPythonEnvironment(io.env)?.sitePackages,
+  };
+}
+
 /**
  * Analyzes FILE at batch 1 and lowers it for evaluation (inference, ONNX export): lowered as for
  * training, so the loss and the optimizer the spec carries stay unused in eval mode.
  */
 export async function prepareEvalModel(io: CommandIo, client: EngineClient, options: { file: string; entry?: string; inputs: InputSpec[]; pythonPath: string[] }): Promise<PreparedModel> {
-  const environment = findPythonEnvironment(io.env);
   return prepareModel({
     file: options.file,
-    analyze: {
-      entry: options.entry,
-      inputs: options.inputs.length > 0 ? options.inputs : undefined,
-      batch: 1,
-      pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
-      sitePackages: environment?.sitePackages,
-    },
+    analyze: commandLineAnalysis(io, options, 1),
     engineOps: await client.request('engineOps', {}),
     optimizer: { type: 'sgd', lr: 0 },
   });
@@ -93,16 +97,9 @@ export function reportFailure(io: CommandIo, error: unknown): number {
 }
 
 async function prepare(io: CommandIo, client: EngineClient, options: BenchCliOptions | TrainCliOptions, optimizer: EngineOptimizerSpec, batch: number | undefined): Promise<PreparedModel> {
-  const environment = findPythonEnvironment(io.env);
   return prepareModel({
     file: readableFile(io, options.file),
-    analyze: {
-      entry: options.entry,
-      inputs: options.inputs.length > 0 ? options.inputs : undefined,
-      batch,
-      pythonPath: options.pythonPath.map((root) => path.resolve(io.cwd, root)),
-      sitePackages: environment?.sitePackages,
-    },
+    analyze: commandLineAnalysis(io, options, batch),
     engineOps: await client.request('engineOps', {}),
     optimizer,
   });
