@@ -15,13 +15,14 @@ import { DocumentAnalyzer, type AnalyzeOptions } from './index';
 export const WARM_UP_MODEL = `import math
 from collections import OrderedDict
 from functools import partial
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from warm_up_blocks import BasicBlock, conv3x3
+from warm_up_api import Weights, WeightsEnum, log_api_usage, override_param, register_model
 
 
 class DenseLayer(nn.Module):
@@ -70,6 +71,7 @@ class Transition(nn.Sequential):
 class WarmUpNet(nn.Module):
     def __init__(self, growth_rate: int = 8, block_config: Tuple[int, ...] = (3, 4), num_init_features: int = 16, num_classes: int = 10) -> None:
         super().__init__()
+        log_api_usage(self)
         self.features = nn.Sequential(OrderedDict([
             ("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
             ("norm0", nn.BatchNorm2d(num_init_features)),
@@ -105,6 +107,103 @@ class WarmUpNet(nn.Module):
         out = torch.flatten(out, 1)
         out = self.dropout(out.view(out.size(0), -1))
         return self.heads[0](out), torch.sigmoid(self.heads[1](out)).squeeze(-1)
+
+
+_COMMON_META = {"min_size": (32, 32), "categories": None, "recipe": "https://example.invalid/recipe"}
+
+
+class WarmUpNet_Weights(WeightsEnum):
+    SMALL_V1 = Weights(
+        url="https://example.invalid/warm_up_net-small.pth",
+        transforms=partial(dict, crop_size=64, resize_size=72),
+        meta={**_COMMON_META, "num_params": 12345, "metrics": {"acc@1": 70.1, "acc@5": 89.9}},
+    )
+    DEFAULT = SMALL_V1
+
+
+def _warm_up_net(growth_rate: int, block_config: Tuple[int, ...], weights: Optional[WeightsEnum], progress: bool, **kwargs: Any) -> WarmUpNet:
+    if weights is not None:
+        override_param(kwargs, "num_classes", len(weights.meta["categories"]))
+    model = WarmUpNet(growth_rate=growth_rate, block_config=block_config, **kwargs)
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    return model
+
+
+@register_model()
+def warm_up_net(*, weights: Optional[WarmUpNet_Weights] = None, progress: bool = True, **kwargs: Any) -> WarmUpNet:
+    weights = WarmUpNet_Weights.verify(weights)
+    return _warm_up_net(8, (3, 4), weights, progress, **kwargs)
+`;
+
+/**
+ * The registry, weights and argument helpers a model zoo puts beside its models (decorator
+ * factories, an Enum of dataclass records, keyword-argument dictionaries): library code the
+ * builders above call, so that calls with `**kwargs`, dictionary displays and unknown library
+ * calls are compiled too.
+ */
+export const WARM_UP_API = `import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Dict, Optional, TypeVar
+
+import torch
+
+M = TypeVar("M", bound=torch.nn.Module)
+BUILTIN_MODELS: Dict[str, Callable[..., Any]] = {}
+
+
+def register_model(name: Optional[str] = None) -> Callable[[Callable[..., M]], Callable[..., M]]:
+    def wrapper(fn: Callable[..., M]) -> Callable[..., M]:
+        key = name if name is not None else fn.__name__
+        if key in BUILTIN_MODELS:
+            raise ValueError(f"a model is already registered as '{key}'")
+        BUILTIN_MODELS[key] = fn
+        return fn
+
+    return wrapper
+
+
+@dataclass
+class Weights:
+    url: str
+    transforms: Callable
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+
+class WeightsEnum(Enum):
+    @classmethod
+    def verify(cls, obj: Any) -> Any:
+        if obj is not None:
+            if type(obj) is str:
+                obj = cls[obj.replace(cls.__name__ + ".", "")]
+            elif not isinstance(obj, cls):
+                raise TypeError(f"Invalid weights: expected {cls.__name__} but got {obj.__class__.__name__}.")
+        return obj
+
+    def get_state_dict(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return torch.hub.load_state_dict_from_url(self.value.url, *args, **kwargs)
+
+    @property
+    def meta(self) -> Dict[str, Any]:
+        return self.value.meta
+
+
+def log_api_usage(obj: Any) -> None:
+    module = obj.__module__
+    if not module.startswith("warm_up"):
+        module = f"warm_up.{module}"
+    name = obj.__class__.__name__
+    if sys.version_info >= (3, 8) and not torch.jit.is_scripting():
+        torch._C._log_api_usage_once(f"{module}.{name}")
+
+
+def override_param(kwargs: Dict[str, Any], param: str, new_value: Any) -> None:
+    if param in kwargs:
+        if kwargs[param] != new_value:
+            raise ValueError(f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead.")
+    else:
+        kwargs[param] = new_value
 `;
 
 /** An imported module of the warm-up model: library code, whose function bodies are converted on first use. */
@@ -143,18 +242,24 @@ class BasicBlock(nn.Module):
 
 export const WARM_UP_FILE = '/netlens-warm-up/warm_up_model.py';
 const WARM_UP_BLOCKS_FILE = '/netlens-warm-up/warm_up_blocks.py';
+const WARM_UP_API_FILE = '/netlens-warm-up/warm_up_api.py';
 const EDIT_FROM = 'num_classes: int = 10)';
 const EDIT_TO = 'num_classes: int = 100)';
 
-/** The warm-up's two files, served from memory (the `readFile` option of the analysis). */
+/** The warm-up's three files, served from memory (the `readFile` option of the analysis). */
 export function warmUpFiles(file: string): string | undefined {
-  return file === WARM_UP_FILE ? WARM_UP_MODEL : file === WARM_UP_BLOCKS_FILE ? WARM_UP_BLOCKS : undefined;
+  switch (file) {
+    case WARM_UP_FILE: return WARM_UP_MODEL;
+    case WARM_UP_BLOCKS_FILE: return WARM_UP_BLOCKS;
+    case WARM_UP_API_FILE: return WARM_UP_API;
+    default: return undefined;
+  }
 }
 
 /** The analyses of one round: discovery, then an entry with a concrete input. */
 const ROUND_OPTIONS: AnalyzeOptions[] = [
   {},
-  { entry: 'WarmUpNet()', inputs: [{ shape: [2, 3, 64, 64] }] },
+  { entry: 'warm_up_net(num_classes=10)', inputs: [{ shape: [2, 3, 64, 64] }] },
 ];
 
 /** How many rounds the editor's worker runs at start-up (see docs/PERFORMANCE.md for the effect). */

@@ -25,7 +25,8 @@ test('the warm-up model analyzes without diagnostics, symbolic and concrete', as
     assert.deepEqual(symbolic.output, [['N', 10], ['N']]);
     assert.deepEqual(symbolic.diagnostics.filter((d) => d.severity !== 'info'), []);
 
-    const concrete = analyzer.analyze({ readFile, entry: 'WarmUpNet()', inputs: [{ shape: [2, 3, 64, 64] }] });
+    // The builder the warm-up calls: registry decorator, weights Enum, `**kwargs` forwarding.
+    const concrete = analyzer.analyze({ readFile, entry: 'warm_up_net(num_classes=10)', inputs: [{ shape: [2, 3, 64, 64] }] });
     assert.deepEqual(concrete.diagnostics, []);
     const model = concrete.models[0];
     assert.deepEqual(model.output, [[2, 10], [2]]);

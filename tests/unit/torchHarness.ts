@@ -76,7 +76,7 @@ export class Harness {
       kind: 'instance',
       cls,
       attrs: new Map(),
-      module: { params: new Map(), buffers: new Map(), children: new Map(), training: this.ctx.training },
+      module: { params: new Map(), buffers: new Map(), children: new Map(), training: this.ctx.training, createdAt: undefined, literalArguments: undefined },
       id: this.nextId++,
     };
     const { bound, error } = bindArgs(spec.signature, args, kwargs, cls.name);

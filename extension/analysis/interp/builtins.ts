@@ -748,7 +748,7 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   sysModulesClass.attrs.set('__getitem__', fn('__getitem__', (args) => importedModule(args[1]) ?? interp.raise('KeyError', messages.keyNotFound(args[1] ? pyStr(args[1]) : ''), loc())));
   sysModulesClass.attrs.set('get', fn('get', (args) => importedModule(args[1]) ?? args[2] ?? NONE));
   sysModulesClass.attrs.set('__contains__', fn('__contains__', (args) => boolV(importedModule(args[1]) !== undefined)));
-  const sysModules: InstanceValue = { kind: 'instance', cls: sysModulesClass, attrs: new Map(), id: -1 };
+  const sysModules: InstanceValue = { kind: 'instance', cls: sysModulesClass, attrs: new Map(), module: undefined, id: -1 };
   mod('sys', () => [['version_info', tupleV([intV(3), intV(11), intV(0)])], ['platform', strV('linux')], ['maxsize', intV(2 ** 53 - 1)], ['argv', listV([strV('netlens')])], ['modules', sysModules]]);
   mod('os', () => [['environ', newDict()], ['sep', strV('/')], ['path', unknownV('os.path')], ['getenv', fn('getenv', (args) => args[1] ?? NONE)], ['cpu_count', fn('cpu_count', () => intV(1))]]);
   mod('logging', () => [['getLogger', fn('getLogger', () => UNKNOWN)], ['basicConfig', fn('basicConfig', () => NONE)], ['INFO', intV(20)], ['DEBUG', intV(10)], ['WARNING', intV(30)]]);

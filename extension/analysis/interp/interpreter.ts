@@ -385,7 +385,7 @@ export class Interpreter {
   raise(typeName: string, text: string, location?: SourceLocation): never {
     const cls = this.builtins.get(typeName);
     const exc: Value = cls && cls.kind === 'class'
-      ? { kind: 'instance', cls, attrs: new Map([['args', tupleV([strV(text)])]]), id: this.nextTensorId++ }
+      ? { kind: 'instance', cls, attrs: new Map([['args', tupleV([strV(text)])]]), module: undefined, id: this.nextTensorId++ }
       : UNKNOWN;
     throw this.withCallSite(new PyRaise(exc, typeName, text, location ?? this.currentLocation()));
   }
@@ -432,7 +432,13 @@ export class Interpreter {
 
   newRecord(name: string, opts: { lenient: boolean; file?: string; isPackage?: boolean }): ModuleRecord {
     const value: PyModuleValue = { kind: 'pymodule', name, attrs: new Map(), file: opts.file };
-    const record: ModuleRecord = { name, value, file: opts.file, isPackage: !!opts.isPackage, state: 'unloaded', lenient: opts.lenient, submodules: new Map(), starSources: [] };
+    // Every field is present from the start, so all module records share one hidden class
+    // (V8): fields added later in varying orders deoptimized the interpreter's hottest code.
+    const record: ModuleRecord = {
+      name, value, file: opts.file, isPackage: !!opts.isPackage, state: 'unloaded', lenient: opts.lenient, ast: undefined,
+      submodules: new Map(), starSources: [], deferred: undefined, definedNames: undefined, starAll: undefined,
+      starAllComputed: undefined, source: undefined,
+    };
     value.attrs.set('__name__', strV(name));
     if (opts.file) value.attrs.set('__file__', strV(opts.file));
     moduleRecords.set(value, record);
@@ -1611,7 +1617,7 @@ export class Interpreter {
   }
 
   makeIterator(items: Value[]): InstanceValue {
-    const it: InstanceValue = { kind: 'instance', cls: this.special.iterator, attrs: new Map(), id: this.nextTensorId++ };
+    const it: InstanceValue = { kind: 'instance', cls: this.special.iterator, attrs: new Map(), module: undefined, id: this.nextTensorId++ };
     this.iteratorState.set(it, { items, pos: 0 });
     return it;
   }
@@ -2090,7 +2096,7 @@ export class Interpreter {
   }
 
   makeSuper(start: ClassValue, obj: Value): Value {
-    const proxy: InstanceValue = { kind: 'instance', cls: this.special.superProxy, attrs: new Map(), id: this.nextTensorId++ };
+    const proxy: InstanceValue = { kind: 'instance', cls: this.special.superProxy, attrs: new Map(), module: undefined, id: this.nextTensorId++ };
     this.superState.set(proxy, { start, obj });
     return proxy;
   }
@@ -2360,7 +2366,7 @@ export class Interpreter {
       this.runInit(r, args, kwargs, loc);
       return r;
     }
-    const inst: InstanceValue = { kind: 'instance', cls, attrs: new Map(), id: this.nextTensorId++ };
+    const inst: InstanceValue = { kind: 'instance', cls, attrs: new Map(), module: undefined, id: this.nextTensorId++ };
     if (cls.isModule) {
       this.nn.newModuleState(inst);
       inst.module!.createdAt = loc;
@@ -2374,7 +2380,7 @@ export class Interpreter {
 
   /** A fresh instance without running __init__ (object.__new__). */
   newInstance(cls: ClassValue): InstanceValue {
-    const inst: InstanceValue = { kind: 'instance', cls, attrs: new Map(), id: this.nextTensorId++ };
+    const inst: InstanceValue = { kind: 'instance', cls, attrs: new Map(), module: undefined, id: this.nextTensorId++ };
     if (cls.isModule) this.nn.newModuleState(inst);
     return inst;
   }

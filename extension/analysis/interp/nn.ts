@@ -608,7 +608,7 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     getModuleAttr,
     setModuleAttr,
     callModule,
-    newModuleState: (inst) => { inst.module = { params: new Map(), buffers: new Map(), children: new Map(), training: true }; },
+    newModuleState: (inst) => { inst.module = { params: new Map(), buffers: new Map(), children: new Map(), training: true, createdAt: undefined, literalArguments: undefined }; },
   };
   nnHelpers.set(interp, {
     namedModules: (root) => namedModules(root),

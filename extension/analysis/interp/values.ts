@@ -99,8 +99,11 @@ export interface InstanceValue {
   cls: ClassValue;
   /** Plain attributes (not parameters/buffers/children). */
   attrs: Map<string, Value>;
-  /** Present when cls.isModule. */
-  module?: ModuleState;
+  /**
+   * Present when cls.isModule. Always a field (undefined otherwise), so that every instance
+   * shares one hidden class in V8 whatever made it.
+   */
+  module: ModuleState | undefined;
   id: number;
 }
 export interface PyModuleValue { kind: 'pymodule'; name: string; attrs: Map<string, Value>; file?: string }
@@ -117,13 +120,13 @@ export interface ModuleState {
   children: Map<string, InstanceValue | NoneValue>;
   training: boolean;
   /** Where the module was constructed. */
-  createdAt?: SourceLocation;
+  createdAt: SourceLocation | undefined;
   /**
    * Constructor arguments of a catalog layer written as integer literals (or arithmetic of
    * them) in the analyzed file, by parameter name: only their text can be replaced by a
    * computed number with certainty (a quick fix).
    */
-  literalArguments?: Map<string, SourceLocation>;
+  literalArguments: Map<string, SourceLocation> | undefined;
 }
 
 /**

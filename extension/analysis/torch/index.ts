@@ -118,6 +118,7 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
           ['is_floating_point', boolV(d.startsWith('float') || d === 'bfloat16')],
           ['itemsize', intV(dtypeBytes(d))],
         ]),
+        module: undefined,
         id: nextId--,
       };
       dtypeValues.set(d, v);
@@ -129,7 +130,7 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
     let v = deviceValues.get(type);
     if (!v) {
       const [kind, index] = type.split(':');
-      v = { kind: 'instance', cls: deviceClass, attrs: new Map<string, Value>([['type', strV(kind)], ['index', index === undefined ? NONE : intV(Number(index))]]), id: nextId-- };
+      v = { kind: 'instance', cls: deviceClass, attrs: new Map<string, Value>([['type', strV(kind)], ['index', index === undefined ? NONE : intV(Number(index))]]), module: undefined, id: nextId-- };
       deviceValues.set(type, v);
     }
     return v;

@@ -53,7 +53,7 @@ export function toModuleSpec(def: LayerDef): ModuleSpec {
 
 /** The module bookkeeping of an instance; created when the interpreter has not yet. */
 export function state(self: InstanceValue): ModuleState {
-  self.module ??= { params: new Map(), buffers: new Map(), children: new Map(), training: false };
+  self.module ??= { params: new Map(), buffers: new Map(), children: new Map(), training: false, createdAt: undefined, literalArguments: undefined };
   return self.module;
 }
 

@@ -37,6 +37,7 @@ export function createPackedSequences(nextId: () => number): PackedSequences {
       kind: 'instance',
       cls,
       attrs: new Map<string, Value>([['data', data], ['batch_sizes', batchSizes], ['sorted_indices', sorted], ['unsorted_indices', unsorted]]),
+      module: undefined,
       id: nextId(),
     };
     if (batch !== undefined) batchOf.set(inst, batch);
