@@ -28,6 +28,7 @@ export type { TextEdit } from './python/parser';
 export { flushAstCacheWrites } from './python/astCache';
 export { createAnalyzerWarmUp, warmUpAnalyzer, WARM_UP_ROUNDS, type AnalyzerWarmUp } from './warmUp';
 export { collectYoungGeneration } from './idleCollect';
+export { FollowUpAnalyses, FOLLOW_UP_POLICY, type FollowUpPolicy } from './followUp';
 
 /** Imported files' ASTs, shared by every analyzer in the process (keyed by path, checked by content). */
 const sharedAstCache = new Map<string, { source: string; ast: ModuleAst }>();

@@ -6,11 +6,11 @@
 // the analyzer holds.
 import { parentPort } from 'node:worker_threads';
 
-import { collectYoungGeneration, createAnalyzerWarmUp, DocumentAnalyzer, type AnalyzerWarmUp } from '../analysis/index';
+import { collectYoungGeneration, createAnalyzerWarmUp, DocumentAnalyzer, FollowUpAnalyses, type AnalyzerWarmUp } from '../analysis/index';
 import type { AnalyzeOptions, FileReport } from '../analysis/reportTypes';
 import { findPythonEnvironment } from '../cli/pythonEnvironment';
 import { analyzeOptionsFor, configuredInputs, runAnalysisJob, type AnalysisJob } from './analysisJob';
-import type { QueryAnswer, WorkerQuery, WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
+import type { QueryAnswer, WorkerNotice, WorkerQuery, WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
 import { applicableEdit, type HeldText } from './documentEdits';
 import { editorView, transferablesOf, type EditorView } from './editorView';
 import { hoverMarkdown, moduleTree } from './presentation';
@@ -39,6 +39,7 @@ async function analyzerFor(file: string): Promise<DocumentAnalyzer> {
     analyzers.delete(oldFile);
     heldTexts.delete(oldFile);
     heldReports.delete(oldFile);
+    followedUpFiles.delete(oldFile);
   }
   return analyzer;
 }
@@ -129,7 +130,9 @@ async function handleQueued(request: WorkerRequest): Promise<WorkerReply> {
   try {
     if (request.kind === 'analyze') {
       const view = await runJob(request.job);
-      return { id: request.id, ok: true, kind: 'analyze', view, elapsedMs: performance.now() - started };
+      const elapsedMs = performance.now() - started;
+      planFollowUp(request.job, elapsedMs);
+      return { id: request.id, ok: true, kind: 'analyze', view, elapsedMs };
     }
     const query = request.query;
     const held = heldFor(query);
@@ -186,10 +189,48 @@ function collectWhenIdle(): void {
   });
 }
 
+// Idle-time follow-up analyses (analysis/followUp.ts): after the first job of a file, while
+// nothing else is asked, the same job runs again a few times (results discarded) so that V8
+// compiles the paths this file takes before the user's first edit. Any message cancels them.
+const followedUpFiles = new Set<string>();
+let followUp: FollowUpAnalyses | undefined;
+let plannedFollowUp: FollowUpAnalyses | undefined;
+function planFollowUp(job: AnalysisJob, firstMs: number): void {
+  if (followedUpFiles.has(job.file)) return;
+  followedUpFiles.add(job.file);
+  plannedFollowUp = new FollowUpAnalyses(async () => {
+    const report = await runAnalysisJob(job, analyze, sitePackages ?? []);
+    editorView(report, job.file, 0);
+  }, firstMs);
+}
+function cancelFollowUp(): void {
+  followUp?.cancel();
+  followUp = undefined;
+  plannedFollowUp?.cancel();
+  plannedFollowUp = undefined;
+}
+/** One follow-up analysis per turn of the event loop, so that a message in between cancels the rest. */
+function followUpStep(): void {
+  const current = followUp;
+  if (!current || queuedRequests > 0) return;
+  queuedRequests++;
+  queue = queue.then(() => current.step()).then((more) => {
+    queuedRequests--;
+    if (more && followUp === current) setImmediate(followUpStep);
+    else {
+      if (followUp === current) followUp = undefined;
+      collectWhenIdle();
+    }
+  });
+}
+
 // Jobs (and queries that run the analyzer) run strictly one after another: the analyzers are not reentrant.
-let queue = Promise.resolve();
-port.on('message', (request: WorkerRequest) => {
+let queue: Promise<unknown> = Promise.resolve();
+port.on('message', (message: WorkerRequest | WorkerNotice) => {
   requestSeen = true;
+  cancelFollowUp();
+  if (message.kind === 'editing') return;
+  const request = message;
   if (request.kind === 'query' && request.query.kind !== 'maxBatch') {
     const started = performance.now();
     try {
@@ -205,6 +246,13 @@ port.on('message', (request: WorkerRequest) => {
   queuedRequests++;
   queue = queue.then(() => handleQueued(request)).then((reply) => {
     send(reply);
-    if (--queuedRequests === 0) collectWhenIdle();
+    if (--queuedRequests > 0) return;
+    if (plannedFollowUp) {
+      followUp = plannedFollowUp;
+      plannedFollowUp = undefined;
+      setImmediate(followUpStep);
+    } else {
+      collectWhenIdle();
+    }
   });
 });

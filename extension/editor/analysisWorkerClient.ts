@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 import type { AnalysisJob } from './analysisJob';
-import type { QueryAnswer, QueryOutcome, WorkerQuery, WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
+import type { QueryAnswer, QueryOutcome, WorkerNotice, WorkerQuery, WorkerReply, WorkerRequest } from './analysisWorkerProtocol';
 import type { EditorView } from './editorView';
 
 export interface AnalysisWorkerOptions {
@@ -22,11 +22,15 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** Keystrokes closer together than this send one editing notice. */
+const EDITING_NOTICE_INTERVAL_MS = 100;
+
 export class AnalysisWorkerClient {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
+  private lastNoticeAt = 0;
 
   constructor(private readonly options: AnalysisWorkerOptions) {}
 
@@ -43,6 +47,18 @@ export class AnalysisWorkerClient {
     if (reply.kind !== 'query') throw new Error('the analysis worker answered a query with a view');
     // The worker answers a query of kind K with WorkerQueryAnswers[K] (analysisWorker.ts).
     return reply.outcome as QueryOutcome<QueryAnswer<Q>>;
+  }
+
+  /**
+   * Tells a running worker that the user is typing in `file` (no answer; nothing starts a
+   * worker for it). At most one notice per interval: a burst of keystrokes needs only one.
+   */
+  noteEditing(file: string): void {
+    const now = Date.now();
+    if (!this.worker || this.disposed || now - this.lastNoticeAt < EDITING_NOTICE_INTERVAL_MS) return;
+    this.lastNoticeAt = now;
+    const notice: WorkerNotice = { kind: 'editing', file };
+    this.worker.postMessage(notice);
   }
 
   private send(request: WorkerRequest, file: string): Promise<WorkerReply & { ok: true }> {

@@ -38,6 +38,15 @@ export type WorkerRequest =
   | { id: number; kind: 'analyze'; job: AnalysisJob }
   | { id: number; kind: 'query'; query: WorkerQuery };
 
+/**
+ * Unanswered: the user is typing in `file` (sent on a keystroke, before the debounced job). The
+ * worker stops its idle-time follow-up analyses (analysis/followUp.ts) so the job finds it free.
+ */
+export interface WorkerNotice {
+  kind: 'editing';
+  file: string;
+}
+
 export type WorkerReply =
   | { id: number; ok: true; kind: 'analyze'; view: EditorView; elapsedMs: number }
   | { id: number; ok: true; kind: 'query'; outcome: QueryOutcome<WorkerQueryAnswers[keyof WorkerQueryAnswers]>; elapsedMs: number }

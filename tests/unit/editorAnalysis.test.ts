@@ -192,7 +192,9 @@ describe('analysis worker thread', () => {
       // Those analyses replaced the report the details were asked about: a query about it is stale.
       assert.deepEqual(await worker.query({ kind: 'hover', ...details, line: 14 }), { stale: true });
 
-      // An unsaved edit: conv1 gets 8 output channels.
+      // An unsaved edit: conv1 gets 8 output channels. The keystroke's notice comes first (it
+      // stops the worker's idle-time follow-ups and is not answered).
+      worker.noteEditing(file);
       const edited = source.replace('nn.Conv2d(1, 6, kernel_size=5)', 'nn.Conv2d(1, 8, kernel_size=5)');
       const again = await worker.analyze({ file, source: edited, settings, unsavedBuffers: {} });
       assert.deepEqual(layerHintOn(again, 14), { line: 14, text: '→ [1, 8, 28, 28]' });
