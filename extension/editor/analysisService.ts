@@ -103,6 +103,9 @@ export class AnalysisService implements vscode.Disposable {
         this.analyzeOpenDocuments();
       }),
     );
+    // The extension also activates when a workspace with Python files opens (package.json): the
+    // worker then warms up before the user opens the first file.
+    this.worker.start();
     this.analyzeOpenDocuments();
   }
 

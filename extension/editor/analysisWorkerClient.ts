@@ -50,6 +50,19 @@ export class AnalysisWorkerClient {
   }
 
   /**
+   * Starts the worker ahead of the first job, so that its start-up warm-up (analysis/warmUp.ts)
+   * runs before a file is opened. A missing bundle is reported by the first job instead.
+   */
+  start(): void {
+    if (this.disposed) return;
+    try {
+      this.ensureWorker();
+    } catch {
+      // analyze() rejects with the same error, where the caller reports it.
+    }
+  }
+
+  /**
    * Tells a running worker that the user is typing in `file` (no answer; nothing starts a
    * worker for it). At most one notice per interval: a burst of keystrokes needs only one.
    */

@@ -148,6 +148,8 @@ describe('analysis job', () => {
 describe('analysis worker thread', () => {
   test('a missing worker bundle is a clear error, not a crash', async () => {
     const worker = new AnalysisWorkerClient({ script: path.join(os.tmpdir(), 'no-such-netlens-worker.js') });
+    // Started ahead of any job (at activation): nothing to report yet; the first job says why.
+    assert.doesNotThrow(() => worker.start());
     await assert.rejects(worker.analyze({ file: '/ws/net.py', source: '', settings, unsavedBuffers: {} }), /analysis worker .* is missing; build the extension/);
     await worker.dispose();
   });
@@ -165,6 +167,8 @@ describe('analysis worker thread', () => {
       ].join('\n'));
     }
     const worker = new AnalysisWorkerClient({ script });
+    // Started at activation: the warm-up runs until the first job, which ends it.
+    worker.start();
     try {
       const file = path.join(repoRoot, 'examples', 'lenet5.py');
       const source = fs.readFileSync(file, 'utf8');
