@@ -15,6 +15,7 @@ Run: python3 scripts/memory/measure_cpu.py > tests/unit/goldens/memory/cpu_oracl
 FOREACH_CASES run the optimizers with foreach=True, the multi-tensor path PyTorch picks for
 CUDA parameters (it also runs on CPU tensors when asked): they check the CUDA-style optimizer
 temporaries on the CPU. `--foreach` runs only those (their results carry "foreach": true).
+AUTOCAST_CASES run forward and loss under CPU bfloat16 autocast (`--autocast`: only those).
 """
 import importlib.util
 import json
@@ -85,7 +86,7 @@ def optimizer_for(name, params, foreach=None):
     return torch.optim.RMSprop(params, lr=1e-3, foreach=foreach)
 
 
-def measure(example, entry, shape, classes, optimizer, foreach=False):
+def measure(example, entry, shape, classes, optimizer, foreach=False, dtype="float32"):
     torch.manual_seed(0)
     model = load(example, entry).train()
     opt = optimizer_for(optimizer, model.parameters(), foreach=True if foreach else None)
@@ -97,13 +98,16 @@ def measure(example, entry, shape, classes, optimizer, foreach=False):
     def step():
         nonlocal y
         opt.zero_grad(set_to_none=True)
-        out = model(x)
-        while isinstance(out, (tuple, list)):
-            out = out[0]
-        out = out.reshape(-1, out.shape[-1])
-        if y is None:  # one label per row of logits
-            y = torch.randint(0, out.shape[-1], (out.shape[0],))
-        loss = loss_fn(out, y)
+        # Mixed precision as a training loop writes it: forward and loss under autocast, backward
+        # and the optimizer step outside it.
+        with torch.autocast("cpu", dtype=getattr(torch, dtype), enabled=dtype != "float32"):
+            out = model(x)
+            while isinstance(out, (tuple, list, dict)):  # the first output is the one trained
+                out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+            out = out.reshape(-1, out.shape[-1])
+            if y is None:  # one label per row of logits
+                y = torch.randint(0, out.shape[-1], (out.shape[0],))
+            loss = loss_fn(out, y)
         loss.backward()
         opt.step()
 
@@ -122,7 +126,7 @@ def measure(example, entry, shape, classes, optimizer, foreach=False):
     with tracker:
         step()
     result = {"example": example, "entry": entry, "input": list(shape), "optimizer": optimizer,
-              "input_dtype": "int64" if len(shape) == 2 else "float32", "dtype": "float32", "start_bytes": start, "peak_bytes": tracker.peak}
+              "input_dtype": "int64" if len(shape) == 2 else "float32", "dtype": dtype, "start_bytes": start, "peak_bytes": tracker.peak}
     if foreach:
         result["foreach"] = True
     return result
@@ -144,6 +148,10 @@ CASES = [
     ("char_rnn.py", "CharRNN(vocab_size=65, hidden_size=128, num_layers=3)", (4, 100), 65, ("momentum",)),
     ("gru_classifier.py", "GRUClassifier()", (8, 64), 4, ("adam",)),
     ("torchvision:models.mobilenetv2", "mobilenet_v2()", (2, 3, 224, 224), 1000, ("sgd",)),
+    # Attention at sizes where the batch × heads × L × S weights dominate: nn.MultiheadAttention's
+    # internals (CPU math path with dropout), and attention written out with chunk/einsum/softmax.
+    ("transformer_classifier.py", "TransformerClassifier()", (32, 128), 1000, ("adam",)),
+    ("vit_tiny.py", "TinyViT()", (32, 3, 64, 64), 10, ("adam",)),
 ]
 # The same step with foreach=True. VGG-16's 411 MB fc weight tells the paths apart: the per-tensor
 # path holds two temporaries of it at once, the foreach path one temporary of every parameter.
@@ -154,18 +162,36 @@ FOREACH_CASES = [
     ("char_rnn.py", "CharRNN()", (8, 64), 96, ("adamw",)),
 ]
 
-args = [a for a in sys.argv[1:] if a != "--foreach"]
-RUNS = [(c, True) for c in FOREACH_CASES] if "--foreach" in sys.argv[1:] else [(c, False) for c in CASES] + [(c, True) for c in FOREACH_CASES]
+# The same step under CPU bfloat16 autocast: which ops run in bfloat16, which in float32 and which
+# follow their inputs decides the bytes of every activation (docs/MEMORY.md "Autocast"). The CPU
+# lists differ from CUDA's (LayerNorm and softmax stay in the low dtype here), but type promotion
+# (a bfloat16 activation plus a float32 parameter is float32, as in a ViT's residual stream after
+# its position embedding), the cast copies the low-precision ops save and the float32 loss are
+# the same on both devices.
+AUTOCAST_CASES = [
+    ("lenet5.py", "LeNet5()", (16, 1, 32, 32), 10, ("sgd",)),
+    ("resnet_blocks.py", "resnet10_basic()", (8, 3, 32, 32), 10, ("momentum",)),
+    ("vit_tiny.py", "TinyViT()", (4, 3, 64, 64), 10, ("adam",)),
+    ("transformer_classifier.py", "TransformerClassifier()", (8, 64), 1000, ("adamw",)),
+    ("vgg16.py", "vgg16(num_classes=10, batch_norm=True)", (2, 3, 64, 64), 10, ("momentum",)),
+    ("transformer_classifier.py", "TransformerClassifier()", (32, 128), 1000, ("adam",)),
+    ("vit_tiny.py", "TinyViT()", (32, 3, 64, 64), 10, ("adam",)),
+]
+
+flags = {"--foreach", "--autocast"}
+args = [a for a in sys.argv[1:] if a not in flags]
+ALL_RUNS = [(c, False, "float32") for c in CASES] + [(c, True, "float32") for c in FOREACH_CASES] + [(c, False, "bfloat16") for c in AUTOCAST_CASES]
+RUNS = [r for r in ALL_RUNS if r[1]] if "--foreach" in sys.argv[1:] else [r for r in ALL_RUNS if r[2] != "float32"] if "--autocast" in sys.argv[1:] else ALL_RUNS
 if args:  # only the cases whose entry contains the argument
     RUNS = [r for r in RUNS if args[0] in r[0][1]]
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     results = []
-    for (example, entry, shape, classes, optimizers), foreach in RUNS:
+    for (example, entry, shape, classes, optimizers), foreach, dtype in RUNS:
         for optimizer in optimizers:
             try:
-                results.append(measure(example, entry, shape, classes, optimizer, foreach))
+                results.append(measure(example, entry, shape, classes, optimizer, foreach, dtype))
             except Exception as e:  # a case that cannot run is reported, not hidden
                 print(f"{example} {entry}: {e}", file=sys.stderr)
     json.dump({"torch": torch.__version__, "device": "cpu", "method": "TorchDispatchMode storage liveness", "results": results}, sys.stdout, indent=1)

@@ -52,7 +52,7 @@ test('autocast halves activations and keeps a cast copy of conv/linear weights a
 
 test('the saved-tensor table, op by op', () => {
   const facts = (op: string, over: Partial<OpCallFacts> = {}): OpCallFacts => ({
-    op, inputNumel: [100], outputNumel: [100], channels: 4, normalizedRows: 10, inplace: false, outputIsGlobalPool: false, rnnLayers: 1, device: 'cuda', ...over,
+    op, inputNumel: [100], outputNumel: [100], channels: 4, normalizedRows: 10, inplace: false, outputIsGlobalPool: false, rnnLayers: 1, device: 'cuda', activationBytes: 4, ...over,
   });
   assert.deepEqual(memoryRule(facts('Conv2d')).saved, [{ input: 0 }]);
   assert.deepEqual(memoryRule(facts('relu')).saved, [{ output: 0 }]);
@@ -70,6 +70,32 @@ test('the saved-tensor table, op by op', () => {
   assert.deepEqual(memoryRule(facts('AdaptiveAvgPool2d')).saved, [{ input: 0 }]);
   assert.deepEqual(memoryRule(facts('ReLU6', { inplace: true })).saved, [{ elements: 100 }]);
   assert.equal(memoryRule(facts('some_new_op')).known, false);
+  // `x * 0.5` and `x / scale`: the other factor is a Python number, nothing tensor-sized is kept.
+  assert.deepEqual(memoryRule(facts('mul')).saved, []);
+  assert.deepEqual(memoryRule(facts('div')).saved, []);
+  // chunk/split: every piece is a view of the input.
+  assert.deepEqual(memoryRule(facts('chunk', { outputNumel: [40, 40, 20] })).aliasOf, [0, 0, 0]);
+});
+
+test('nn.MultiheadAttention keeps its projections and, by backend, the attention weights or a logsumexp', () => {
+  // Self-attention, batch_first, L = 10, batch 2, embed 8, 2 heads: rows 20, weights 2·2·10·10 = 400.
+  const attention = { queryRows: 20, keyRows: 20, embed: 8, heads: 2, batch: 2, batchFirst: true, needWeights: false, dropout: 0.1, selfAttention: true };
+  const facts = (device: 'cuda' | 'cpu', over: Partial<typeof attention> = {}): OpCallFacts => ({
+    op: 'MultiheadAttention', inputNumel: [160, 160, 160], outputNumel: [160], channels: 10, normalizedRows: 20, inplace: false,
+    outputIsGlobalPool: false, rnnLayers: 1, device, activationBytes: 4, attention: { ...attention, ...over },
+  });
+  const projections = [{ elements: 160 }, { elements: 480 }, { elements: 160 }];
+  // CUDA: scaled_dot_product_attention's fused kernel: its output and a float32 logsumexp per row and head.
+  assert.deepEqual(memoryRule(facts('cuda')).saved, [...projections, { elements: 160 }, { elements: 40, bytesPerElement: 4 }]);
+  // CPU with dropout: the math path keeps scaled q and k, the softmax, the dropout mask and the dropped weights.
+  assert.deepEqual(memoryRule(facts('cpu')).saved, [...projections, { elements: 320, bytesPerElement: 4 }, { elements: 400, bytesPerElement: 4 },
+    { elements: 400, bytesPerElement: 4 }, { elements: 400, bytesPerElement: 4 }]);
+  // CPU without dropout: the CPU's flash kernel, as on CUDA.
+  assert.deepEqual(memoryRule(facts('cpu', { dropout: 0 })).saved, [...projections, { elements: 160 }, { elements: 40, bytesPerElement: 4 }]);
+  // Sequence-first input: the in-projection keeps the query itself, not a transposed copy.
+  assert.deepEqual(memoryRule(facts('cuda', { batchFirst: false })).saved[0], { input: 0 });
+  // Its backward holds two weight-sized gradients and the packed q/k/v gradient at once.
+  assert.equal(memoryRule(facts('cpu')).backwardScratchBytes, 2 * 400 * 4 + 480 * 4);
 });
 
 test('largest batch that fits: each moment is fixed bytes plus bytes per sample', () => {

@@ -15,6 +15,8 @@ export interface OpMemoryRule {
   /** Output k shares the storage of input `aliasOf[k]` (views, in-place ops, identities). */
   aliasOf?: (number | undefined)[];
   saved: SavedItem[];
+  /** Bytes the op's backward holds at once besides the gradients of its inputs (internal gradients). */
+  backwardScratchBytes?: number;
 }
 
 export interface OpCallFacts {
@@ -34,6 +36,24 @@ export interface OpCallFacts {
   device: 'cuda' | 'cpu';
   /** adaptive pooling to a 1×1 map runs as a mean, which keeps no tensor. */
   outputIsGlobalPool: boolean;
+  /** Bytes per activation element (4, or 2 under autocast). */
+  activationBytes: number;
+  /** nn.MultiheadAttention: the sizes its internal tensors take. */
+  attention?: AttentionFacts;
+}
+
+/** One nn.MultiheadAttention call: rows are sequence positions × batch. */
+export interface AttentionFacts {
+  queryRows: number;
+  keyRows: number;
+  embed: number;
+  heads: number;
+  batch: number;
+  batchFirst: boolean;
+  needWeights: boolean;
+  dropout: number;
+  /** The key and value are the query tensor (self-attention: one packed in-projection). */
+  selfAttention: boolean;
 }
 
 const INT64 = 8;
@@ -75,7 +95,7 @@ const RELU = /^(ReLU|relu|relu_|threshold|Threshold)$/;
 
 type RuleFamily =
   | 'view' | 'convLinear' | 'relu' | 'batchNorm' | 'rowNorm' | 'maxPool' | 'adaptiveAvg' | 'dropout' | 'embedding'
-  | 'hardtanh' | 'savesOutput' | 'savesInput' | 'savesAllInputs' | 'savesNothing' | 'recurrent' | 'unknown';
+  | 'hardtanh' | 'savesOutput' | 'savesInput' | 'savesAllInputs' | 'savesNothing' | 'recurrent' | 'attention' | 'unknown';
 
 /** Which rule an op name takes, tested in the order below; remembered per name (a trace repeats a few names). */
 function familyOf(op: string): RuleFamily {
@@ -95,13 +115,14 @@ function familyOf(op: string): RuleFamily {
   if (SAVES_ALL_INPUTS.has(op)) return 'savesAllInputs';
   if (SAVES_NOTHING.has(op) || op.endsWith('_') && SAVES_NOTHING.has(op.slice(0, -1))) return 'savesNothing';
   if (/^(LSTM|GRU|RNN)$/.test(op)) return 'recurrent';
+  if (op === 'MultiheadAttention') return 'attention';
   return 'unknown';
 }
 const families = new Map<string, RuleFamily>();
 
 /** Every rule has the same fields, so that the memory walk reads them through one object shape. */
-function rule(aliasOf: (number | undefined)[] | undefined, saved: SavedItem[], known = true): OpMemoryRule & { known: boolean } {
-  return { aliasOf, saved, known };
+function rule(aliasOf: (number | undefined)[] | undefined, saved: SavedItem[], known = true, backwardScratchBytes = 0): OpMemoryRule & { known: boolean } {
+  return { aliasOf, saved, known, backwardScratchBytes };
 }
 const KNOWN_ALIAS = rule(ALIAS.aliasOf, ALIAS.saved);
 const KNOWN_NOTHING = rule(undefined, NOTHING.saved);
@@ -118,7 +139,8 @@ export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
   }
   const inplaceAlias = f.inplace ? INPLACE : undefined;
   switch (family) {
-    case 'view': return KNOWN_ALIAS;
+    // chunk/split/unbind: every piece is a view of the input's storage.
+    case 'view': return f.outputNumel.length > 1 ? rule(f.outputNumel.map(() => 0), []) : KNOWN_ALIAS;
     case 'convLinear': return SAVES_FIRST_INPUT;
     case 'relu': return rule(inplaceAlias, [{ output: 0 }]);
     case 'batchNorm':
@@ -138,7 +160,11 @@ export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
       return SAVES_FIRST_INPUT;
     case 'savesOutput': return rule(inplaceAlias, [{ output: 0 }]);
     case 'savesInput': return rule(inplaceAlias, f.inplace ? [{ output: 0 }] : [{ input: 0 }]);
-    case 'savesAllInputs': return rule(undefined, f.inputNumel.map((_, i) => ({ input: i })));
+    case 'savesAllInputs':
+      // `x * 0.5`, `x / scale`: with a Python number as the other factor the gradient needs only
+      // that number (derivatives.yaml saves the other operand, here not a tensor).
+      if (f.inputNumel.length === 1 && (op === 'mul' || op === 'div')) return f.inplace ? rule(INPLACE, []) : KNOWN_NOTHING;
+      return rule(undefined, f.inputNumel.map((_, i) => ({ input: i })));
     case 'savesNothing': return f.inplace ? rule(INPLACE, []) : KNOWN_NOTHING;
     case 'recurrent': {
       // Every layer keeps its output sequence plus the backend's workspace. CPU LSTM (oneDNN
@@ -148,6 +174,42 @@ export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
       const perOutput = op === 'LSTM' ? (f.device === 'cpu' ? 1 + 15.7 : 1 + 6) : op === 'GRU' ? 1 + 4 : 2;
       return rule(undefined, [{ input: 0 }, { elements: Math.round(perOutput * f.rnnLayers * (f.outputNumel[0] ?? 0)) }]);
     }
+    case 'attention': return f.attention ? attentionRule(f.attention, f.device, f.activationBytes) : rule(undefined, f.inputNumel.map((_, i) => ({ input: i })), false);
     case 'unknown': return rule(undefined, f.inputNumel.map((_, i) => ({ input: i })), false);
   }
+}
+
+/**
+ * What F.multi_head_attention_forward keeps (torch 2.13, traced op by op on the CPU): the
+ * in-projection's input (a contiguous copy when batch_first, the query itself otherwise), the
+ * projected q/k/v made contiguous (kept through the views attention saves), the attention
+ * output made contiguous for the out-projection, and the attention core. Without
+ * need_weights the core is scaled_dot_product_attention: a fused kernel where it has one
+ * (CUDA; the CPU's flash kernel only without dropout) keeps its output and a float32
+ * logsumexp per row and head; the math path keeps the scaled q and k, the softmax, and with
+ * dropout its mask and the dropped weights, each batch × heads × L × S (float32 on the CPU,
+ * whose math path upcasts under autocast; on CUDA the softmax runs in float32 under autocast).
+ * Its backward holds two weight-sized gradients at once (of the dropped and of the softmaxed
+ * weights) and the packed q/k/v gradient.
+ */
+function attentionRule(a: AttentionFacts, device: 'cuda' | 'cpu', activationBytes: number): OpMemoryRule & { known: boolean } {
+  const queryElements = a.queryRows * a.embed;
+  const keyElements = a.keyRows * a.embed;
+  const qkvElements = a.selfAttention ? 3 * queryElements : queryElements + 2 * keyElements;
+  const weights = a.batch > 0 ? (a.queryRows * a.keyRows * a.heads) / a.batch : 0;
+  const saved: SavedItem[] = [
+    a.batchFirst ? { elements: queryElements } : { input: 0 },
+    { elements: qkvElements },
+    { elements: queryElements },
+  ];
+  const fused = !a.needWeights && (device === 'cuda' || a.dropout === 0);
+  if (fused) {
+    saved.push({ elements: queryElements }, { elements: a.queryRows * a.heads, bytesPerElement: FLOAT32 });
+    return rule(undefined, saved, true, qkvElements * activationBytes);
+  }
+  const coreBytes = device === 'cpu' ? FLOAT32 : activationBytes;
+  saved.push({ elements: a.needWeights ? queryElements : queryElements + keyElements, bytesPerElement: coreBytes });
+  saved.push({ elements: weights, bytesPerElement: FLOAT32 });
+  if (a.dropout > 0) saved.push({ elements: weights, bytesPerElement: device === 'cpu' ? FLOAT32 : BOOL }, { elements: weights, bytesPerElement: coreBytes });
+  return rule(undefined, saved, true, 2 * weights * (device === 'cpu' ? FLOAT32 : activationBytes) + qkvElements * activationBytes);
 }

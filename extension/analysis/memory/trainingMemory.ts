@@ -13,7 +13,7 @@
 // and the cuBLAS/cuBLASLt workspaces PyTorch keeps are part of the fixed bytes.
 import type { GraphArgument, GraphNodeReport, GraphReport, GraphTensorRef, ReportDim } from '../reportTypes';
 import { cublasWorkspaces, cudaBlockBytes, mayUseCublasLt, runsGemm, type GpuDevice } from './cudaRuntime';
-import { memoryRule, type OpCallFacts } from './savedTensors';
+import { memoryRule, type AttentionFacts, type OpCallFacts } from './savedTensors';
 
 export type Optimizer = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'rmsprop';
 export type TrainingDType = 'float32' | 'bfloat16' | 'float16';
@@ -236,6 +236,29 @@ function boolArg(v: GraphArgument | undefined): boolean {
   return v === true;
 }
 
+/** The sizes of one nn.MultiheadAttention call (query, key, value are its first three inputs). */
+function attentionFacts(node: GraphNodeReport, inputNumel: readonly number[], inputSlots: readonly number[], embed: number, query: readonly ReportDim[] | undefined): AttentionFacts | undefined {
+  const heads = node.attrs['num_heads'];
+  if (typeof heads !== 'number' || heads <= 0 || embed <= 0 || !query || query.length < 2) return undefined;
+  const batchFirst = node.attrs['batch_first'] === true;
+  // Unbatched (2-D) queries are one sequence.
+  const batchDim = query.length === 2 ? 1 : batchFirst ? query[0] : query[1];
+  if (typeof batchDim !== 'number') return undefined;
+  const dropout = node.attrs['dropout'];
+  const needWeights = node.kwargs['need_weights'] ?? (node.args.length > 4 ? node.args[4] : true);
+  return {
+    queryRows: (inputNumel[0] ?? 0) / embed,
+    keyRows: (inputNumel[1] ?? inputNumel[0] ?? 0) / embed,
+    embed,
+    heads,
+    batch: batchDim,
+    batchFirst: batchFirst && query.length === 3,
+    needWeights: needWeights !== false,
+    dropout: typeof dropout === 'number' ? dropout : 0,
+    selfAttention: inputSlots.length <= 1 || (inputSlots[1] === inputSlots[0] && inputSlots[2] === inputSlots[0]),
+  };
+}
+
 export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): MemoryEstimate {
   // Written with indexed loops and no per-node closures: it runs once per analysis, mostly
   // before V8 has optimized it, over every op of the trace.
@@ -295,6 +318,8 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   const nodeParams = new Float64Array(nodeCount);
   // Bytes of each node's low-precision weight cast (autocast), whose gradient is made in that dtype too.
   const castBytes = new Float64Array(nodeCount);
+  // Bytes a node's backward holds besides its input gradients (attention's internal gradients).
+  const scratchByNode = new Float64Array(nodeCount);
   const inputRefs: GraphTensorRef[] = [];
   for (let index = 0; index < nodeCount; index++) {
     const node = nodes[index];
@@ -334,11 +359,14 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       rnnLayers: (typeof node.attrs['num_layers'] === 'number' ? node.attrs['num_layers'] : 1) * (node.attrs['bidirectional'] === true ? 2 : 1),
       device: options.device,
       outputIsGlobalPool: isGlobalPoolShape(node.outputs[0]),
+      activationBytes: act,
     };
     if (typeof p === 'number') facts.dropoutP = p;
+    if (node.op === 'MultiheadAttention') facts.attention = attentionFacts(node, inputNumel, inputSlots, lastDim, firstInput);
     // `x.add_(y)` and `x += y` (operator node `iadd`) follow the rule of `add`, in place.
     const rule = memoryRule(node.op.endsWith('_') && node.kind === 'method' ? { ...facts, op: node.op.slice(0, -1) } : isAugmentedOperator(node) ? { ...facts, op: node.op.slice(1) } : facts);
     if (!rule.known) unknownOps.add(node.op);
+    if (rule.backwardScratchBytes) scratchByNode[index] = rule.backwardScratchBytes;
     let needsGrad = nodeParams[index] > 0;
     for (let i = 0; !needsGrad && i < inputSlots.length; i++) needsGrad = requiresGrad[inputSlots[i]] === 1;
     if (cuda && runsGemm(node.op)) {
@@ -555,9 +583,30 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     paramGrads += paramGradsByNode[index];
     live += allocated;
     // Under autocast the weight gradient comes out in the cast's dtype and is then copied into
-    // the float32 .grad: both exist for a moment.
+    // the float32 .grad (ToCopyBackward), but only after the op's own backward returned and the
+    // engine released what it saved, the weight cast included: the low-precision gradient
+    // exists with the saved tensors, and then with the float32 one (measured on the CPU oracle:
+    // VGG-16's fc1 under bfloat16 autocast peaks at that copy, its 205 MB cast already freed).
     const lowPrecisionGrad = paramGradsByNode[index] > 0 ? castBytes[index] : 0;
-    moments.push({ at: `backward:${index}`, bytes: live + lowPrecisionGrad, fixedBytes: fixedBase + fixedCasts + paramGrads + lowPrecisionGrad + liveSlack });
+    if (lowPrecisionGrad > 0) {
+      let released = 0;
+      let releasedFixed = 0;
+      let releasedSlack = 0;
+      for (let j = 0; j < saved.length; j++) {
+        if (saved[j].savedUntil !== index || saved[j].keepToEnd) continue;
+        released += saved[j].bytes;
+        if (saved[j].fixed) releasedFixed += saved[j].bytes;
+        else releasedSlack += saved[j].slack;
+      }
+      const ownGrads = paramGradsByNode[index];
+      const beforeCopy = live - ownGrads + lowPrecisionGrad;
+      const atCopy = live + lowPrecisionGrad - released;
+      moments.push(atCopy >= beforeCopy
+        ? { at: `backward:${index}`, bytes: atCopy, fixedBytes: fixedBase + fixedCasts - releasedFixed + paramGrads + lowPrecisionGrad + liveSlack - releasedSlack }
+        : { at: `backward:${index}`, bytes: beforeCopy, fixedBytes: fixedBase + fixedCasts + paramGrads - ownGrads + lowPrecisionGrad + liveSlack });
+    } else {
+      moments.push({ at: `backward:${index}`, bytes: live + scratchByNode[index], fixedBytes: fixedBase + fixedCasts + paramGrads + liveSlack });
+    }
     for (let j = 0; j < saved.length; j++) if (saved[j].fixed && saved[j].savedUntil === index) fixedCasts -= saved[j].bytes;
     for (let j = 0; j < saved.length; j++) {
       if (saved[j].savedUntil !== index || saved[j].keepToEnd) continue;
