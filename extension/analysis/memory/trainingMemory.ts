@@ -170,6 +170,51 @@ function linearHasBias(node: GraphNodeReport, biasPaths: Set<string> | undefined
   return bias !== undefined && bias !== null && typeof bias === 'object' && 'tensor' in bias;
 }
 
+/**
+ * How autocast runs an op (aten/src/ATen/autocast_mode.cpp lists; docs/MEMORY.md): in the low
+ * dtype (inputs cast down, the weight cast cached), in float32 (inputs cast up), or in the dtype
+ * its inputs have ('follows': type promotion among them, a float32 parameter included).
+ */
+type AutocastPrecision = 'low' | 'float32' | 'follows';
+const AUTOCAST_LOW = /^(Conv[123]d|ConvTranspose[123]d|Linear|LazyLinear|Bilinear|conv[123]d|conv_transpose[123]d|linear|bilinear|PReLU|prelu|matmul|mm|bmm|baddbmm|addmm|addbmm|einsum|LSTM|GRU|RNN|LSTMCell|GRUCell|RNNCell|MultiheadAttention|scaled_dot_product_attention)$/;
+/** CUDA's float32 list (and the float32-unless-a-dtype-is-given ops), as the graph names them. */
+const AUTOCAST_FLOAT32_CUDA = /^(LayerNorm|layer_norm|GroupNorm|group_norm|Softmax|softmax|LogSoftmax|log_softmax|Softmin|softmin|exp|expm1|log|log2|log10|log1p|pow|rsqrt|reciprocal|Softplus|softplus|sum|cumsum|cumprod|prod|logsumexp|norm|cosine_similarity|CosineSimilarity|cdist|pdist|dist|mse_loss|l1_loss|smooth_l1_loss|huber_loss|nll_loss|kl_div|binary_cross_entropy_with_logits|MSELoss|L1Loss|SmoothL1Loss|HuberLoss|NLLLoss|KLDivLoss|BCEWithLogitsLoss)$/;
+/** The CPU's float32 list is short (LayerNorm, softmax and GroupNorm stay in the low dtype there: measured on torch 2.13). */
+const AUTOCAST_FLOAT32_CPU = /^(cross_entropy|CrossEntropyLoss|nll_loss|NLLLoss|mse_loss|MSELoss|binary_cross_entropy|BCELoss|cdist|prod|cumprod|stft)$/;
+/** Ops whose output has their weight's dtype (float32), whatever their integer input. */
+const WEIGHT_DTYPE_OUTPUT = /^(Embedding|embedding|EmbeddingBag|embedding_bag)$/;
+
+function autocastPrecision(op: string, cuda: boolean): AutocastPrecision {
+  if (AUTOCAST_LOW.test(op)) return 'low';
+  if ((cuda ? AUTOCAST_FLOAT32_CUDA : AUTOCAST_FLOAT32_CPU).test(op)) return 'float32';
+  return 'follows';
+}
+
+/**
+ * Bytes per element of an op's outputs under autocast. A module follows its input (BatchNorm,
+ * dropout, activations: their float32 parameters do not promote a low-precision input); a
+ * function or operator takes the widest floating-point dtype among its tensor arguments, a
+ * float32 parameter or buffer included (a ViT's `x + pos_embed` is float32).
+ */
+function autocastOutputBytes(
+  node: GraphNodeReport, precision: AutocastPrecision, refs: readonly GraphTensorRef[], inputCount: number,
+  outputSlot: readonly number[], outputCount: readonly number[], slotBytes: Uint8Array, act: number,
+): number {
+  if (precision === 'low') return 2;
+  if (precision === 'float32' || WEIGHT_DTYPE_OUTPUT.test(node.op)) return 4;
+  let widest = 0;
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
+    const bytes = 'state' in ref ? 4 : slotBytes[slotOf(ref, inputCount, outputSlot, outputCount)] ?? 0;
+    // Integer tensors (token ids, indices: 8 bytes) do not decide a floating-point result.
+    if (bytes === 2 || bytes === 4) {
+      if (node.kind === 'module') return bytes;
+      if (bytes > widest) widest = bytes;
+    }
+  }
+  return widest > 0 ? widest : act;
+}
+
 /** Ops autocast runs in the low dtype with a cast copy of their weight; cuDNN's RNNs (CUDA) cast their flat weights to float16. */
 const CASTS_WEIGHT = /^(Conv[123]d|ConvTranspose[123]d|Linear|conv[123]d|linear|PReLU|prelu)$/;
 const CUDNN_RNN = /^(LSTM|GRU|RNN)$/;
@@ -286,6 +331,9 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   }
   const storageOf: (Storage | undefined)[] = new Array<Storage | undefined>(slotCount).fill(undefined);
   const numelOfSlot = new Float64Array(slotCount);
+  // Bytes per element of each tensor: under autocast some activations are float32 (ops on the
+  // float32 list, type promotion with a float32 parameter or input) and others low precision.
+  const slotBytes = new Uint8Array(slotCount);
   const requiresGrad = new Uint8Array(slotCount);
   const storages: Storage[] = [];
   const newStorage = (bytes: number, created: number): Storage => {
@@ -306,6 +354,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
     s.keepToEnd = true;
     storageOf[i] = s;
     numelOfSlot[i] = n ?? 0;
+    slotBytes[i] = inp.bytesPerElement;
     inputBytes += s.bytes;
     inputSlack += s.slack;
   }
@@ -379,13 +428,16 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       }
     }
     const firstOutput = outputSlot[index];
+    const precision = autocast ? autocastPrecision(node.op, cuda) : 'follows';
+    const outBytes = autocast ? autocastOutputBytes(node, precision, inputRefs, inputCount, outputSlot, outputCount, slotBytes, act) : act;
     for (let k = 0; k < outputs; k++) {
       const alias = rule.aliasOf?.[k];
       const aliased = alias !== undefined ? inputSlots[alias] : undefined;
-      const s = aliased !== undefined ? storageOf[aliased]! : newStorage(outputNumel[k] * act, index);
+      const s = aliased !== undefined ? storageOf[aliased]! : newStorage(outputNumel[k] * outBytes, index);
       s.output = true;
       storageOf[firstOutput + k] = s;
       numelOfSlot[firstOutput + k] = outputNumel[k];
+      slotBytes[firstOutput + k] = aliased !== undefined ? slotBytes[aliased] : outBytes;
       if (needsGrad) requiresGrad[firstOutput + k] = 1;
     }
     for (let i = 0; i < inputSlots.length; i++) {
@@ -399,13 +451,17 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
         const item = rule.saved[j];
         if ('input' in item) {
           const slot = inputSlots[item.input];
-          if (slot !== undefined) kept.push(storageOf[slot]!);
+          if (slot === undefined) continue;
+          // Autocast casts a float input to the op's dtype first; the op saves the cast copy.
+          const castTo = precision === 'low' ? 2 : precision === 'float32' ? 4 : 0;
+          if (castTo > 0 && (slotBytes[slot] === 2 || slotBytes[slot] === 4) && slotBytes[slot] !== castTo) kept.push(newStorage(numelOfSlot[slot] * castTo, index));
+          else kept.push(storageOf[slot]!);
         } else if ('output' in item) {
           // An output the node does not have is kept as nothing (as a missing map entry was).
           const s = item.output < outputs ? storageOf[firstOutput + item.output] : undefined;
           if (s) kept.push(s);
         } else {
-          kept.push(newStorage(item.elements * (item.bytesPerElement ?? act), index));
+          kept.push(newStorage(item.elements * (item.bytesPerElement ?? outBytes), index));
         }
       }
       if (autocast && (CASTS_WEIGHT.test(node.op) || (cuda && CUDNN_RNN.test(node.op)))) {
@@ -413,8 +469,6 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
         cast.fixed = true;
         castBytes[index] = cast.bytes;
         kept.push(cast);
-        const firstSlot = inputSlots[0];
-        if (firstSlot !== undefined && firstSlot < inputCount) kept.push(newStorage(numelOfSlot[firstSlot] * 2, index));
       }
     }
     for (let j = 0; j < kept.length; j++) if (kept[j].savedUntil > index) kept[j].savedUntil = index;
@@ -503,10 +557,12 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   // Cross-entropy over every position: one label per row of the flattened logits.
   const classes = typeof logitsShape?.[logitsShape.length - 1] === 'number' ? (logitsShape[logitsShape.length - 1] as number) : 1;
   const rows = logits > 0 ? Math.round(logits / Math.max(1, classes)) : 1;
-  const lossSaved = block(logits * 4) + (autocast ? block(logits * 4) : 0);
+  // Under autocast, logits in low precision are cast to float32 for the loss (a saved copy).
+  const logitsCast = autocast && logitsSlot >= 0 && slotBytes[logitsSlot] !== 4;
+  const lossSaved = block(logits * 4) + (logitsCast ? block(logits * 4) : 0);
   const targetBytes = block(rows * 8);
   live += lossSaved + targetBytes + block(4);
-  const lossSavedSlack = lossSaved - (autocast ? 2 : 1) * logits * 4;
+  const lossSavedSlack = lossSaved - (logitsCast ? 2 : 1) * logits * 4;
   const targetSlack = targetBytes - rows * 8;
   // The loss itself is one number whatever the batch: with the fixed bytes too.
   liveSlack += lossSavedSlack + targetSlack + block(4);
@@ -531,15 +587,16 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
   }
   let paramGrads = Math.max(0, sizes.trainable - attributedGrads);
   live += paramGrads;
-  const logitsGrad = block(logits * act);
+  const logitsBytes = logitsSlot >= 0 && autocast ? slotBytes[logitsSlot] : act;
+  const logitsGrad = block(logits * logitsBytes);
   if (logitsSlot >= 0) {
     gradBytes[logitsSlot] = logitsGrad;
-    gradSlack[logitsSlot] = logitsGrad - logits * act;
+    gradSlack[logitsSlot] = logitsGrad - logits * logitsBytes;
     hasGrad[logitsSlot] = 1;
   }
   live += logitsGrad;
   live -= lossSaved;
-  liveSlack += logitsGrad - logits * act - lossSavedSlack;
+  liveSlack += logitsGrad - logits * logitsBytes - lossSavedSlack;
   moments.push({ at: 'backward:loss', bytes: live, fixedBytes: fixedBase + fixedCasts + paramGrads + liveSlack });
   for (let index = nodeCount - 1; index >= 0; index--) {
     const firstOutput = outputSlot[index];
@@ -572,9 +629,11 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       const slot = inputSlots[i];
       if (requiresGrad[slot] === 0 || hasGrad[slot] === 1) continue;
       // A tensor passed twice gets one gradient: the first pass sets hasGrad.
-      const bytes = block(numelOfSlot[slot] * act);
+      // A gradient has its tensor's dtype.
+      const elementBytes = autocast ? slotBytes[slot] : act;
+      const bytes = block(numelOfSlot[slot] * elementBytes);
       gradBytes[slot] = bytes;
-      gradSlack[slot] = bytes - numelOfSlot[slot] * act;
+      gradSlack[slot] = bytes - numelOfSlot[slot] * elementBytes;
       liveSlack += gradSlack[slot];
       hasGrad[slot] = 1;
       allocated += bytes;
