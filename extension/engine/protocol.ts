@@ -59,12 +59,17 @@ export interface EngineSessionOptions {
   precision: EnginePrecision;
   /** Replay the training step as a CUDA graph (default true; device cuda only). */
   cudaGraph?: boolean;
+  /** Time each convolution's cuDNN algorithms once, cached per shape (default false; device cuda only). */
+  autotune?: boolean;
+  /** The autotuning cache file (default $XDG_CACHE_HOME/netlens/cudnn-autotune.json; 'none': in memory only). */
+  autotuneCache?: string;
 }
-/** What a session runs on: for cuda the static memory plan and the cuDNN algorithms it chose. */
+/** What a session runs on: for cuda the static memory plan, the cuDNN algorithms it chose (and whether timed or cached) and fused epilogues. */
 export interface EngineSessionInfo {
   device: EngineDevice;
   precision: EnginePrecision;
   cudaGraph: boolean;
+  autotune: boolean;
   /** Bytes of the one device allocation (0 on the CPU). */
   memoryPlanBytes: number;
   memoryPlan: string;

@@ -24,6 +24,8 @@ export const trainingMessages = {
   cudaExecutorUnavailable: (why: string) => `--device cuda: the CUDA executor cannot run on this machine (${why}); use --device cpu.`,
   precisionNeedsGpu: (precision: string) =>
     `--precision ${precision}: the CPU engine computes in strict fp32 only (tf32 and bf16 are GPU modes); use --precision fp32 or --device cuda.`,
+  autotuneNeedsGpu: () =>
+    '--autotune: cuDNN autotuning times GPU convolution algorithms; the CPU engine has none to time. Use --device cuda, or leave --autotune out.',
   bf16NeedsAmpere: (computeCapability: string) =>
     `--precision bf16: needs a GPU of compute capability 8.0 (Ampere) or newer, this one is ${computeCapability}; use --precision fp32 or tf32.`,
   gpuOutOfMemory: (engineMessage: string, estimatedPeakBytes: number | undefined) =>

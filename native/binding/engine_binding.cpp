@@ -1,4 +1,4 @@
-// N-API face of the engine: `new Engine(specJson, seed, {device, precision, cudaGraph})` over the CPU
+// N-API face of the engine: `new Engine(specJson, seed, {device, precision, cudaGraph, autotune, autotuneCache})` over the CPU
 // netlens::Executor or, on device "cuda", the CUDA executor, behind one session API. Tensors cross as
 // {shape: number[], data: Float32Array}; everything returned is copied into JS-owned buffers
 // (Electron's memory cage rejects external ArrayBuffers). Conversions and dispatch only; the logic is
@@ -75,12 +75,15 @@ struct SessionOptions {
   std::string device = "cpu";
   std::string precision = "fp32";
   bool cudaGraph = true;
+  /** cuDNN autotuning cached per shape (device cuda only); autotuneCache: the file, "" default, "none" memory only. */
+  bool autotune = false;
+  std::string autotuneCache;
 };
 
 SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& value) {
   SessionOptions options;
   if (value.IsUndefined() || value.IsNull()) return options;
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "new Engine(spec, seed, options): options must be {device, precision, cudaGraph}");
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "new Engine(spec, seed, options): options must be {device, precision, cudaGraph, autotune, autotuneCache}");
   const Napi::Object object = value.As<Napi::Object>();
   const auto text = [&](const char* key, std::string& field) {
     const Napi::Value v = object.Get(key);
@@ -88,13 +91,17 @@ SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& val
     if (!v.IsString()) throw Napi::TypeError::New(env, std::string("options.") + key + " must be a string");
     field = v.As<Napi::String>().Utf8Value();
   };
+  const auto flag = [&](const char* key, bool& field) {
+    const Napi::Value v = object.Get(key);
+    if (v.IsUndefined()) return;
+    if (!v.IsBoolean()) throw Napi::TypeError::New(env, std::string("options.") + key + " must be a boolean");
+    field = v.As<Napi::Boolean>().Value();
+  };
   text("device", options.device);
   text("precision", options.precision);
-  const Napi::Value graph = object.Get("cudaGraph");
-  if (!graph.IsUndefined()) {
-    if (!graph.IsBoolean()) throw Napi::TypeError::New(env, "options.cudaGraph must be a boolean");
-    options.cudaGraph = graph.As<Napi::Boolean>().Value();
-  }
+  flag("cudaGraph", options.cudaGraph);
+  flag("autotune", options.autotune);
+  text("autotuneCache", options.autotuneCache);
   if (options.device != "cpu" && options.device != "cuda") {
     throw Napi::Error::New(env, "device '" + options.device + "' is not one of cpu, cuda");
   }
@@ -104,6 +111,9 @@ SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& val
   if (options.device == "cpu" && options.precision != "fp32") {
     throw Napi::Error::New(env, "precision " + options.precision +
                                     ": the CPU engine computes in strict fp32 only (tf32 and bf16 are GPU modes); use --precision fp32");
+  }
+  if (options.device == "cpu" && options.autotune) {
+    throw Napi::Error::New(env, "autotune: cuDNN autotuning is for device cuda (the CPU engine has no algorithms to time); use --device cuda");
   }
   return options;
 }
@@ -185,6 +195,8 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
     options.tf32 = options_.precision == "tf32";
     options.bf16 = options_.precision == "bf16";
     options.cudaGraph = options_.cudaGraph;
+    options.autotune = options_.autotune;
+    options.autotuneCache = options_.autotuneCache;
     try {
       gpu_ = std::make_unique<cuda::CudaExecutor>(std::move(spec), seed, options);
     } catch (const SpecError& error) {
@@ -576,13 +588,17 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
     return result;
   }
 
-  /** sessionInfo() → {device, precision, cudaGraph, memoryPlanBytes, memoryPlan, algorithms}: what the session runs on (plan and cuDNN choices on the GPU). */
+  /**
+   * sessionInfo() → {device, precision, cudaGraph, autotune, memoryPlanBytes, memoryPlan, algorithms}: what the session runs on
+   * (on the GPU the plan, and the cuDNN algorithms with where each came from, fused epilogues and notices).
+   */
   Napi::Value sessionInfo(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
     Napi::Object result = Napi::Object::New(env);
     result.Set("device", options_.device);
     result.Set("precision", options_.precision);
     result.Set("cudaGraph", onGpu() && options_.cudaGraph);
+    result.Set("autotune", onGpu() && options_.autotune);
     double planBytes = 0;
     std::string plan;
     std::string algorithms;

@@ -14,6 +14,7 @@
 
 #ifdef NETLENS_WITH_CUDNN
 
+#include "autotune_cache.h"
 #include "cuda_kernels.h"
 #include "cuda_libraries.h"
 #include "netlens/optimizer.h"
@@ -120,7 +121,16 @@ struct ConvAlgorithms {
   cudnnConvolutionBwdDataAlgo_t backwardData{};
   cudnnConvolutionBwdFilterAlgo_t backwardFilter{};
   size_t forwardBytes = 0, backwardDataBytes = 0, backwardFilterBytes = 0;
+  // The heuristics' math type per direction (restored when autotuning a direction fails), where each
+  // choice came from ("heuristic", "timed", "cache") and cuDNN's timing of it.
+  cudnnMathType_t heuristicMath[3] = {CUDNN_FMA_MATH, CUDNN_FMA_MATH, CUDNN_FMA_MATH};
+  std::string source[3] = {"heuristic", "heuristic", "heuristic"};
+  double milliseconds[3] = {0.0, 0.0, 0.0};
 };
+
+constexpr ConvolutionDirection kDirections[3] = {ConvolutionDirection::Forward, ConvolutionDirection::BackwardData,
+                                                 ConvolutionDirection::BackwardFilter};
+constexpr const char* kDirectionNames[3] = {"forward", "backward-data", "backward-filter"};
 
 struct Value {
   std::string name;
@@ -173,8 +183,18 @@ struct Node {
   cudnnTensorDescriptor_t xLowDesc = nullptr, yLowDesc = nullptr;
   cudnnFilterDescriptor_t wLowDesc = nullptr;
   ConvAlgorithms algorithms;
+  ConvolutionKey convKey;  // the autotuning cache's key (direction set per query)
   // linear
   int64_t rows = 0, inFeatures = 0, outFeatures = 0;
+  // A linear layer run as one cuBLASLt matmul with its bias (and a following ReLU) in the epilogue.
+  uint32_t epilogue = 0;     // kLtEpilogue*, 0: not fused
+  int fusedActivation = -1;  // the ReLU node the epilogue computes (its output buffer is this node's too)
+  int fusedInto = -1;        // on that ReLU node: the linear layer that computes it
+  bool ltReady = false;      // descriptors made and an algorithm found; else the unfused path runs
+  std::string ltNote;
+  CublasApi::LtMatmulDesc ltDesc = nullptr;
+  CublasApi::LtLayout ltA = nullptr, ltB = nullptr, ltD = nullptr;
+  CublasApi::LtAlgo ltAlgo{};
   // activation
   kernels::Activation activation = kernels::Activation::Relu;
   float parameter = 0.0f;
@@ -242,6 +262,11 @@ struct CudaExecutor::Impl {
   cudaStream_t stream = nullptr;
   cudnnHandle_t cudnn = nullptr;
   CublasApi::Handle cublas = nullptr;
+  CublasApi::LtHandle lt = nullptr;
+  // Autotuning: where the cache lives ("" in memory only) and what came from where.
+  std::string autotunePath;
+  int fromCache = 0, timed = 0, heuristicFallbacks = 0;
+  std::vector<std::string> notices;
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t graphExec = nullptr;
   bool graphTraining = true;
@@ -282,7 +307,13 @@ struct CudaExecutor::Impl {
       if (node.xLowDesc) api.destroyTensorDescriptor(node.xLowDesc);
       if (node.yLowDesc) api.destroyTensorDescriptor(node.yLowDesc);
       if (node.wLowDesc) api.destroyFilterDescriptor(node.wLowDesc);
+      const CublasApi& blas = cublasApi();
+      if (node.ltDesc) blas.ltMatmulDescDestroy(node.ltDesc);
+      for (CublasApi::LtLayout layout : {node.ltA, node.ltB, node.ltD}) {
+        if (layout) blas.ltMatrixLayoutDestroy(layout);
+      }
     }
+    if (lt) cublasApi().ltDestroy(lt);
     if (cudnn) api.destroy(cudnn);
     if (cublas) cublasApi().destroy(cublas);
     if (arena) cudaFree(arena);
@@ -293,6 +324,21 @@ struct CudaExecutor::Impl {
   void build(uint64_t initSeed);
   void planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape);
   void chooseAlgorithms(Node& node);
+  DeviceIdentity deviceIdentity() const;
+  void autotune();
+  bool applyTuned(Node& node, int direction, const TunedAlgorithm& tuned);
+  // Buffers cuDNN's find functions time on.
+  struct Scratch {
+    void* x = nullptr;
+    void* w = nullptr;
+    void* y = nullptr;
+    void* workspace = nullptr;
+    size_t workspaceBytes = 0;
+  };
+  bool timeDirection(Node& node, int direction, const Scratch& scratch, TunedAlgorithm* tuned);
+  void planFusion();
+  void setupEpilogues();
+  bool setupEpilogue(Node& node);
   void allocate(const Executor& reference);
   void uploadInputs(const TensorMap& inputs, int slot);
   void enqueueInputs(int slot);
@@ -382,6 +428,8 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
       for (const int input : nodes[n].inputs) needed.insert(input);
     }
   }
+  if (options.autotune) autotune();
+  planFusion();
   if (spec.loss && spec.loss->op == "cross_entropy") {
     const Value& target = values[valueIndex.at(spec.loss->target)];
     const int64_t rows = values[valueIndex.at(spec.loss->input)].shape[0];
@@ -391,6 +439,7 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
     }
   }
   allocate(reference);
+  setupEpilogues();
 }
 
 void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape) {
@@ -448,6 +497,23 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
                    where + "cudnnSetFilter4dDescriptor (bf16)");
       }
       const bool tensorCores = options.tf32 || options.bf16;
+      ConvolutionKey& key = node.convKey;
+      key.n = x[0];
+      key.c = x[1];
+      key.h = x[2];
+      key.w = x[3];
+      key.k = outChannels;
+      key.r = kernel.first;
+      key.s = kernel.second;
+      key.padH = padding.first;
+      key.padW = padding.second;
+      key.strideH = stride.first;
+      key.strideW = stride.second;
+      key.dilationH = dilation.first;
+      key.dilationW = dilation.second;
+      key.groups = groups;
+      key.dataType = options.bf16 ? "bfloat16" : "float";
+      key.math = tensorCores ? "tensor_op" : "fma";
       for (cudnnConvolutionDescriptor_t* desc : {&node.forwardDesc, &node.dataDesc, &node.filterDesc}) {
         checkCudnn(api.createConvolutionDescriptor(desc), where + "cudnnCreateConvolutionDescriptor");
         checkCudnn(api.setConvolution2dDescriptor(*desc, padding.first, padding.second, stride.first, stride.second,
@@ -562,7 +628,7 @@ namespace {
 template <typename Perf, typename Algo, typename WorkspaceSize>
 bool firstUsableAlgorithm(const CudnnApi& api, const Perf* results, int count, bool tensorCores,
                           cudnnConvolutionDescriptor_t desc, size_t limit, WorkspaceSize workspaceSize, Algo* algo,
-                          size_t* algoBytes) {
+                          size_t* algoBytes, cudnnMathType_t* algoMath) {
   for (int i = 0; i < 2 * count; ++i) {
     const Perf& candidate = results[i % count];
     if (candidate.status != CUDNN_STATUS_SUCCESS || (i < count && !tensorCores && candidate.mathType != CUDNN_FMA_MATH)) continue;
@@ -571,6 +637,7 @@ bool firstUsableAlgorithm(const CudnnApi& api, const Perf* results, int count, b
     if (workspaceSize(candidate.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > limit) continue;
     *algo = candidate.algo;
     *algoBytes = bytes;
+    *algoMath = tensorCores ? candidate.mathType : CUDNN_FMA_MATH;
     return true;
   }
   return false;
@@ -601,7 +668,7 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
         [&](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
           return api.forwardWorkspaceSize(cudnn, xDesc, wDesc, node.forwardDesc, yDesc, algo, bytes);
         },
-        &node.algorithms.forward, &node.algorithms.forwardBytes);
+        &node.algorithms.forward, &node.algorithms.forwardBytes, &node.algorithms.heuristicMath[0]);
     if (!found) throw CudaError(where + "cuDNN offers no forward algorithm within the workspace limit of " + mib(limit));
   }
   {
@@ -614,7 +681,7 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
         [&](cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
           return api.backwardDataWorkspaceSize(cudnn, wDesc, yDesc, node.dataDesc, xDesc, algo, bytes);
         },
-        &node.algorithms.backwardData, &node.algorithms.backwardDataBytes);
+        &node.algorithms.backwardData, &node.algorithms.backwardDataBytes, &node.algorithms.heuristicMath[1]);
     if (!found) throw CudaError(where + "cuDNN offers no backward-data algorithm within the workspace limit of " + mib(limit));
   }
   {
@@ -627,11 +694,349 @@ void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
         [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
           return api.backwardFilterWorkspaceSize(cudnn, xDesc, yDesc, node.filterDesc, wDesc, algo, bytes);
         },
-        &node.algorithms.backwardFilter, &node.algorithms.backwardFilterBytes);
+        &node.algorithms.backwardFilter, &node.algorithms.backwardFilterBytes, &node.algorithms.heuristicMath[2]);
     if (!found) throw CudaError(where + "cuDNN offers no backward-filter algorithm within the workspace limit of " + mib(limit));
   }
   workspaceBytes = std::max({workspaceBytes, node.algorithms.forwardBytes, node.algorithms.backwardDataBytes,
                              node.algorithms.backwardFilterBytes});
+}
+
+DeviceIdentity CudaExecutor::Impl::deviceIdentity() const {
+  cudaDeviceProp properties{};
+  check(cudaGetDeviceProperties(&properties, 0), "cudaGetDeviceProperties");
+  const size_t version = cudnnApi().getVersion();
+  DeviceIdentity device;
+  device.gpuName = properties.name;
+  device.computeMajor = properties.major;
+  device.computeMinor = properties.minor;
+  device.cudnnVersion = std::to_string(version / 10000) + "." + std::to_string((version % 10000) / 100) + "." + std::to_string(version % 100);
+  return device;
+}
+
+namespace {
+
+// Math types a strict-fp32 convolution must not run with (tensor cores round the inputs).
+bool tensorMath(cudnnMathType_t math) { return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
+
+/** cuDNN's timings (fastest first): the first that ran, within the limit, with an allowed math type. */
+template <typename Perf>
+bool fastestUsable(const Perf* results, int count, bool tensorCores, size_t limit, TunedAlgorithm* tuned) {
+  for (int i = 0; i < count; ++i) {
+    const Perf& result = results[i];
+    if (result.status != CUDNN_STATUS_SUCCESS || result.memory > limit || result.time < 0.0f) continue;
+    if (!tensorCores && tensorMath(result.mathType)) continue;
+    tuned->algorithm = static_cast<int>(result.algo);
+    tuned->mathType = static_cast<int>(tensorCores ? result.mathType : CUDNN_FMA_MATH);
+    tuned->workspaceBytes = result.memory;
+    tuned->milliseconds = result.time;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool CudaExecutor::Impl::applyTuned(Node& node, int direction, const TunedAlgorithm& tuned) {
+  const CudnnApi& api = cudnnApi();
+  const bool tensorCores = options.tf32 || options.bf16;
+  const cudnnTensorDescriptor_t xDesc = options.bf16 ? node.xLowDesc : node.xDesc;
+  const cudnnTensorDescriptor_t yDesc = options.bf16 ? node.yLowDesc : node.yDesc;
+  const cudnnFilterDescriptor_t wDesc = options.bf16 ? node.wLowDesc : node.wDesc;
+  cudnnConvolutionDescriptor_t desc = direction == 0 ? node.forwardDesc : direction == 1 ? node.dataDesc : node.filterDesc;
+  const cudnnMathType_t math = static_cast<cudnnMathType_t>(tuned.mathType);
+  // Strict fp32 keeps FMA math on its descriptors whatever an entry says.
+  if (!tensorCores && tensorMath(math)) return false;
+  if (tensorCores && api.setConvolutionMathType(desc, math) != CUDNN_STATUS_SUCCESS) return false;
+  size_t bytes = 0;
+  cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
+  if (direction == 0) {
+    const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(tuned.algorithm);
+    status = api.forwardWorkspaceSize(cudnn, xDesc, wDesc, desc, yDesc, algo, &bytes);
+    if (status == CUDNN_STATUS_SUCCESS && bytes <= options.workspaceLimitBytes) {
+      node.algorithms.forward = algo;
+      node.algorithms.forwardBytes = bytes;
+    }
+  } else if (direction == 1) {
+    const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(tuned.algorithm);
+    status = api.backwardDataWorkspaceSize(cudnn, wDesc, yDesc, desc, xDesc, algo, &bytes);
+    if (status == CUDNN_STATUS_SUCCESS && bytes <= options.workspaceLimitBytes) {
+      node.algorithms.backwardData = algo;
+      node.algorithms.backwardDataBytes = bytes;
+    }
+  } else {
+    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(tuned.algorithm);
+    status = api.backwardFilterWorkspaceSize(cudnn, xDesc, yDesc, desc, wDesc, algo, &bytes);
+    if (status == CUDNN_STATUS_SUCCESS && bytes <= options.workspaceLimitBytes) {
+      node.algorithms.backwardFilter = algo;
+      node.algorithms.backwardFilterBytes = bytes;
+    }
+  }
+  if (status != CUDNN_STATUS_SUCCESS || bytes > options.workspaceLimitBytes) {
+    // Not usable here (another limit, or an entry this cuDNN does not take): the heuristic's choice stays.
+    if (tensorCores) api.setConvolutionMathType(desc, node.algorithms.heuristicMath[direction]);
+    return false;
+  }
+  node.algorithms.milliseconds[direction] = tuned.milliseconds;
+  return true;
+}
+
+bool CudaExecutor::Impl::timeDirection(Node& node, int direction, const Scratch& scratch, TunedAlgorithm* tuned) {
+  const CudnnApi& api = cudnnApi();
+  const bool tensorCores = options.tf32 || options.bf16;
+  const cudnnTensorDescriptor_t xDesc = options.bf16 ? node.xLowDesc : node.xDesc;
+  const cudnnTensorDescriptor_t yDesc = options.bf16 ? node.yLowDesc : node.yDesc;
+  const cudnnFilterDescriptor_t wDesc = options.bf16 ? node.wLowDesc : node.wDesc;
+  cudnnConvolutionDescriptor_t desc = direction == 0 ? node.forwardDesc : direction == 1 ? node.dataDesc : node.filterDesc;
+  // Tensor-core modes let cuDNN time both math types; strict fp32 times FMA math only.
+  if (tensorCores) api.setConvolutionMathType(desc, CUDNN_TENSOR_OP_MATH);
+  constexpr int kRequested = 16;  // more than any direction has algorithms
+  int count = 0;
+  cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
+  bool found = false;
+  const size_t limit = static_cast<size_t>(options.workspaceLimitBytes);
+  if (direction == 0) {
+    cudnnConvolutionFwdAlgoPerf_t results[kRequested];
+    status = api.findForward(cudnn, xDesc, scratch.x, wDesc, scratch.w, desc, yDesc, scratch.y, kRequested, &count, results,
+                             scratch.workspace, scratch.workspaceBytes);
+    found = status == CUDNN_STATUS_SUCCESS && fastestUsable(results, count, tensorCores, limit, tuned);
+  } else if (direction == 1) {
+    cudnnConvolutionBwdDataAlgoPerf_t results[kRequested];
+    status = api.findBackwardData(cudnn, wDesc, scratch.w, yDesc, scratch.y, desc, xDesc, scratch.x, kRequested, &count, results,
+                                  scratch.workspace, scratch.workspaceBytes);
+    found = status == CUDNN_STATUS_SUCCESS && fastestUsable(results, count, tensorCores, limit, tuned);
+  } else {
+    cudnnConvolutionBwdFilterAlgoPerf_t results[kRequested];
+    status = api.findBackwardFilter(cudnn, xDesc, scratch.x, yDesc, scratch.y, desc, wDesc, scratch.w, kRequested, &count, results,
+                                    scratch.workspace, scratch.workspaceBytes);
+    found = status == CUDNN_STATUS_SUCCESS && fastestUsable(results, count, tensorCores, limit, tuned);
+  }
+  cudaGetLastError();  // a failed trial must not poison the next CUDA call
+  if (!found) {
+    if (tensorCores) api.setConvolutionMathType(desc, node.algorithms.heuristicMath[direction]);
+    notices.push_back("autotune: node \"" + node.spec->id + "\" " + kDirectionNames[direction] + ": " +
+                      (status != CUDNN_STATUS_SUCCESS ? std::string("cudnnFind failed: ") + api.getErrorString(status)
+                                                      : std::string("no timed algorithm within the workspace limit")) +
+                      "; the heuristic's choice stays");
+    return false;
+  }
+  return applyTuned(node, direction, *tuned);
+}
+
+void CudaExecutor::Impl::autotune() {
+  const CudnnApi& api = cudnnApi();
+  std::vector<Node*> convolutions;
+  for (Node& node : nodes) {
+    if (node.kind == Kind::Conv) convolutions.push_back(&node);
+  }
+  if (convolutions.empty()) return;
+  if (!api.findAlgorithms) {
+    notices.push_back("autotune: this cuDNN has no cudnnFindConvolution*AlgorithmEx; the heuristics choose");
+    return;
+  }
+  autotunePath = autotuneCachePath(options.autotuneCache);
+  AutotuneCache& cache = processAutotuneCache(autotunePath, &notices);
+  const DeviceIdentity device = deviceIdentity();
+  // cuDNN times the candidates on real buffers: scratch as large as the largest convolution's input,
+  // weight and output (fp32 sizes also hold the bf16 tensors) and a workspace up to the limit. Allocated
+  // at the first shape the cache does not know, freed before the memory plan is allocated.
+  struct Buffers {
+    char* memory = nullptr;
+    ~Buffers() {
+      if (memory) cudaFree(memory);
+    }
+  } buffers;
+  Scratch scratch;
+  bool scratchTried = false;
+  bool added = false;
+  for (Node* node : convolutions) {
+    for (int direction = 0; direction < 3; ++direction) {
+      ConvolutionKey key = node->convKey;
+      key.direction = kDirections[direction];
+      TunedAlgorithm tuned;
+      if (cache.lookup(device, key, &tuned) && applyTuned(*node, direction, tuned)) {
+        node->algorithms.source[direction] = "cache";
+        ++fromCache;
+        continue;
+      }
+      if (!scratchTried) {
+        scratchTried = true;
+        size_t xBytes = 0, wBytes = 0, yBytes = 0;
+        for (const Node* conv : convolutions) {
+          const ConvolutionKey& k = conv->convKey;
+          xBytes = std::max(xBytes, static_cast<size_t>(sizeof(float) * k.n * k.c * k.h * k.w));
+          wBytes = std::max(wBytes, static_cast<size_t>(sizeof(float) * k.k * (k.c / k.groups) * k.r * k.s));
+          yBytes = std::max(yBytes, static_cast<size_t>(sizeof(float) * values[conv->output].numel));
+        }
+        const auto rounded = [](size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; };
+        const size_t tensors = rounded(xBytes) + rounded(wBytes) + rounded(yBytes);
+        // The workspace as large as the limit allows, smaller when the GPU has less free.
+        for (size_t workspace = static_cast<size_t>(options.workspaceLimitBytes);; workspace /= 2) {
+          if (cudaMalloc(reinterpret_cast<void**>(&buffers.memory), tensors + workspace) == cudaSuccess) {
+            scratch.x = buffers.memory;
+            scratch.w = buffers.memory + rounded(xBytes);
+            scratch.y = buffers.memory + rounded(xBytes) + rounded(wBytes);
+            scratch.workspace = workspace > 0 ? buffers.memory + tensors : nullptr;
+            scratch.workspaceBytes = workspace;
+            // Zeros (no NaN or denormal patterns in the timings), written in the handle's stream order.
+            check(cudaMemsetAsync(buffers.memory, 0, tensors, stream), "cudaMemsetAsync (autotuning buffers)");
+            check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (autotuning buffers)");
+            break;
+          }
+          cudaGetLastError();
+          buffers.memory = nullptr;
+          if (workspace == 0) break;
+          if (workspace < (1u << 20)) workspace = 1;  // next round tries without a workspace
+        }
+        if (buffers.memory == nullptr) notices.push_back("autotune: no GPU memory for the timing buffers; the heuristics choose");
+      }
+      if (buffers.memory != nullptr && timeDirection(*node, direction, scratch, &tuned)) {
+        node->algorithms.source[direction] = "timed";
+        cache.store(device, key, tuned);
+        added = true;
+        ++timed;
+      } else {
+        ++heuristicFallbacks;
+      }
+    }
+  }
+  workspaceBytes = 0;
+  for (const Node* node : convolutions) {
+    workspaceBytes = std::max({workspaceBytes, node->algorithms.forwardBytes, node->algorithms.backwardDataBytes,
+                               node->algorithms.backwardFilterBytes});
+  }
+  if (added && !autotunePath.empty()) {
+    std::string error;
+    if (!cache.save(autotunePath, &error)) notices.push_back("autotune: timings kept in memory only: " + error);
+  }
+}
+
+void CudaExecutor::Impl::planFusion() {
+  if (!options.fuseEpilogues) return;
+  const char* fuse = std::getenv("NETLENS_CUDA_FUSE");
+  if (fuse != nullptr && std::string(fuse) == "0") {
+    notices.push_back("fused epilogues off (NETLENS_CUDA_FUSE=0)");
+    return;
+  }
+  bool anyLinear = false;
+  for (const Node& node : nodes) anyLinear = anyLinear || node.kind == Kind::Linear;
+  if (!anyLinear) return;
+  if (!cublasApi().ltMatmuls) {
+    notices.push_back("fused epilogues off: " + cublasApi().ltFailure);
+    return;
+  }
+  std::set<int> graphOutputs;
+  for (const std::string& output : spec.outputs) {
+    const auto found = valueIndex.find(output);
+    if (found != valueIndex.end()) graphOutputs.insert(found->second);
+  }
+  if (spec.loss) {
+    graphOutputs.insert(valueIndex.at(spec.loss->input));
+    if (valueIndex.count(spec.loss->target) != 0) graphOutputs.insert(valueIndex.at(spec.loss->target));
+  }
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    Node& node = nodes[n];
+    if (node.kind != Kind::Linear) continue;
+    const bool bias = node.roles.count("bias") != 0;
+    // A ReLU that is the only reader of this layer's output, which nobody asks for by name: the
+    // epilogue writes the ReLU's output and the pre-activation is never stored.
+    int relu = -1;
+    const Value& out = values[node.output];
+    if (out.consumers == 1 && graphOutputs.count(node.output) == 0) {
+      for (size_t r = n + 1; r < nodes.size(); ++r) {
+        const Node& reader = nodes[r];
+        if (std::find(reader.inputs.begin(), reader.inputs.end(), node.output) == reader.inputs.end()) continue;
+        if (reader.kind == Kind::Activation && reader.activation == kernels::Activation::Relu && reader.inputs.size() == 1) {
+          relu = static_cast<int>(r);
+        }
+        break;
+      }
+    }
+    if (relu >= 0) {
+      node.epilogue = bias ? kLtEpilogueReluBias : kLtEpilogueRelu;
+      node.fusedActivation = relu;
+      nodes[relu].fusedInto = static_cast<int>(n);
+    } else if (bias) {
+      node.epilogue = kLtEpilogueBias;
+    }
+  }
+}
+
+bool CudaExecutor::Impl::setupEpilogue(Node& node) {
+  const CublasApi& api = cublasApi();
+  const auto fail = [&](const std::string& call, int status) {
+    node.ltNote = call + " failed: " + api.statusString(status) + "; cublasSgemm/GemmEx and separate bias/ReLU kernels run instead";
+    return false;
+  };
+  // The same arithmetic as the unfused path: fp32 operands with fp32 accumulation (no TF32) in strict
+  // mode, the TF32 compute type in tf32 mode, bf16 operands with fp32 accumulation and fp32 results.
+  const int compute = options.tf32 ? kCublasCompute32FFastTf32 : kCublasCompute32F;
+  const cudaDataType_t operands = options.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  int status = api.ltMatmulDescCreate(&node.ltDesc, compute, CUDA_R_32F);
+  if (status != 0) return fail("cublasLtMatmulDescCreate", status);
+  // Row-major y[rows, out] = x[rows, in]·Wᵀ + b is column-major yᵀ (out × rows) = W (read transposed,
+  // stored in × out) · xᵀ (in × rows); the bias runs along yᵀ's rows, as the BIAS epilogue wants.
+  const int32_t transposed = kCublasOpT, plain = kCublasOpN;
+  status = api.ltMatmulDescSetAttribute(node.ltDesc, kLtDescTransA, &transposed, sizeof transposed);
+  if (status != 0) return fail("cublasLtMatmulDescSetAttribute (transa)", status);
+  status = api.ltMatmulDescSetAttribute(node.ltDesc, kLtDescTransB, &plain, sizeof plain);
+  if (status != 0) return fail("cublasLtMatmulDescSetAttribute (transb)", status);
+  const uint32_t epilogue = node.epilogue;
+  status = api.ltMatmulDescSetAttribute(node.ltDesc, kLtDescEpilogue, &epilogue, sizeof epilogue);
+  if (status != 0) return fail("cublasLtMatmulDescSetAttribute (epilogue)", status);
+  const auto bias = node.roles.find("bias");
+  if (bias != node.roles.end()) {
+    const void* pointer = f(states[node.states[bias->second]].data);
+    status = api.ltMatmulDescSetAttribute(node.ltDesc, kLtDescBiasPointer, &pointer, sizeof pointer);
+    if (status != 0) return fail("cublasLtMatmulDescSetAttribute (bias)", status);
+  }
+  const uint64_t in = static_cast<uint64_t>(node.inFeatures), out = static_cast<uint64_t>(node.outFeatures);
+  const uint64_t rows = static_cast<uint64_t>(node.rows);
+  status = api.ltMatrixLayoutCreate(&node.ltA, operands, in, out, static_cast<int64_t>(in));
+  if (status != 0) return fail("cublasLtMatrixLayoutCreate (weight)", status);
+  status = api.ltMatrixLayoutCreate(&node.ltB, operands, in, rows, static_cast<int64_t>(in));
+  if (status != 0) return fail("cublasLtMatrixLayoutCreate (input)", status);
+  status = api.ltMatrixLayoutCreate(&node.ltD, CUDA_R_32F, out, rows, static_cast<int64_t>(out));
+  if (status != 0) return fail("cublasLtMatrixLayoutCreate (output)", status);
+  CublasApi::LtPreference preference = nullptr;
+  status = api.ltPreferenceCreate(&preference);
+  if (status != 0) return fail("cublasLtMatmulPreferenceCreate", status);
+  const uint64_t workspaceLimit = kCublasWorkspaceBytes;
+  status = api.ltPreferenceSetAttribute(preference, kLtPreferenceMaxWorkspaceBytes, &workspaceLimit, sizeof workspaceLimit);
+  // One result is asked for; the array has room for more in case a cuBLAS release grows the struct.
+  CublasApi::LtHeuristic results[4]{};
+  const CublasApi::LtHeuristic& heuristic = results[0];
+  int returned = 0;
+  if (status == 0) {
+    status = api.ltAlgoGetHeuristic(lt, node.ltDesc, node.ltA, node.ltB, node.ltD, node.ltD, preference, 1, results, &returned);
+  }
+  api.ltPreferenceDestroy(preference);
+  if (status != 0) return fail("cublasLtMatmulAlgoGetHeuristic", status);
+  if (returned < 1 || heuristic.state != 0 || heuristic.workspaceSize > kCublasWorkspaceBytes) {
+    node.ltNote = "cuBLASLt offers no algorithm for this epilogue and shape; the unfused path runs";
+    return false;
+  }
+  node.ltAlgo = heuristic.algo;
+  return true;
+}
+
+void CudaExecutor::Impl::setupEpilogues() {
+  bool any = false;
+  for (const Node& node : nodes) any = any || node.epilogue != 0;
+  if (!any) return;
+  const int created = cublasApi().ltCreate(&lt);
+  for (Node& node : nodes) {
+    if (node.epilogue == 0) continue;
+    if (created != 0) {
+      node.ltNote = std::string("cublasLtCreate failed: ") + cublasApi().statusString(created) + "; the unfused path runs";
+      continue;
+    }
+    node.ltReady = setupEpilogue(node);
+    if (!node.ltReady) notices.push_back("node \"" + node.spec->id + "\" (linear): " + node.ltNote);
+  }
+  if (created != 0) {
+    lt = nullptr;
+    notices.push_back(std::string("fused epilogues off: cublasLtCreate failed: ") + cublasApi().statusString(created));
+  }
 }
 
 void CudaExecutor::Impl::allocate(const Executor& reference) {
@@ -642,12 +1047,19 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
   }
   for (Value& value : values) {
     if (value.producer >= 0 && nodes[value.producer].alias) continue;
-    value.data = reserve(plan.activations, sizeof(float) * value.numel);
+    // A linear layer whose ReLU is fused into its epilogue writes the ReLU's buffer (below).
+    if (value.producer < 0 || nodes[value.producer].fusedActivation < 0) value.data = reserve(plan.activations, sizeof(float) * value.numel);
     const bool wantsGrad = value.graphInput ? value.floatInput : nodes[value.producer].reachesLoss;
     if (wantsGrad) {
       value.grad = reserve(plan.activationGradients, sizeof(float) * value.numel);
       value.hasGrad = true;
     }
+  }
+  for (const Node& node : nodes) {
+    // One buffer for the pre-activation and the ReLU's output: the epilogue writes only the latter,
+    // the ReLU's backward reads its input's sign there (x > 0 exactly where relu(x) > 0), and should
+    // cuBLASLt refuse the epilogue the unfused path runs the ReLU in place.
+    if (node.fusedActivation >= 0) values[node.output].data = values[nodes[node.fusedActivation].output].data;
   }
   for (Node& node : nodes) {
     if (!node.alias) continue;
@@ -901,6 +1313,16 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
     }
     case Kind::Linear: {
       const float one = 1.0f, zero = 0.0f;
+      if (node.ltReady) {
+        // One cuBLASLt matmul: the product, its bias and (relu_bias, relu) the ReLU of the next node.
+        const CublasApi& blas = cublasApi();
+        const void* weight = options.bf16 ? static_cast<const void*>(lowState("weight")) : static_cast<const void*>(state("weight"));
+        const void* input = options.bf16 ? static_cast<const void*>(h(x.low)) : static_cast<const void*>(f(x.data));
+        checkCublas(blas.ltMatmul(lt, node.ltDesc, &one, weight, node.ltA, input, node.ltB, &zero, f(y.data), node.ltD, f(y.data),
+                                  node.ltD, &node.ltAlgo, f(cublasWorkspace), kCublasWorkspaceBytes, stream),
+                    where + "cublasLtMatmul (fused epilogue)");
+        break;
+      }
       // Row-major y[rows, out] = x[rows, in] · Wᵀ is column-major yᵀ = W·xᵀ, with W read transposed.
       if (options.bf16) {
         // bf16 operands, fp32 accumulation and an fp32 result written straight into the activation.
@@ -921,6 +1343,7 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
       break;
     }
     case Kind::Activation:
+      if (node.fusedInto >= 0 && nodes[node.fusedInto].ltReady) break;  // the linear layer's epilogue computed it
       check(kernels::activationForward(stream, node.activation, node.parameter, x.numel, f(x.data), f(y.data)), where + "activationForward");
       break;
     case Kind::MaxPool:
@@ -1267,15 +1690,61 @@ CudaExecutor::~CudaExecutor() = default;
 const GraphSpec& CudaExecutor::spec() const { return impl_->spec; }
 const MemoryPlan& CudaExecutor::plan() const { return impl_->plan; }
 
-std::string CudaExecutor::describeAlgorithms() const {
-  std::string text;
+std::vector<AlgorithmChoice> CudaExecutor::algorithmChoices() const {
+  std::vector<AlgorithmChoice> choices;
   for (const Node& node : impl_->nodes) {
     if (node.kind != Kind::Conv) continue;
     const ConvAlgorithms& a = node.algorithms;
-    text += node.spec->id + ": forward algo " + std::to_string(static_cast<int>(a.forward)) + " (" + mib(a.forwardBytes) +
-            "), backward-data algo " + std::to_string(static_cast<int>(a.backwardData)) + " (" + mib(a.backwardDataBytes) +
-            "), backward-filter algo " + std::to_string(static_cast<int>(a.backwardFilter)) + " (" + mib(a.backwardFilterBytes) + ")\n";
+    const int algorithms[3] = {static_cast<int>(a.forward), static_cast<int>(a.backwardData), static_cast<int>(a.backwardFilter)};
+    const size_t bytes[3] = {a.forwardBytes, a.backwardDataBytes, a.backwardFilterBytes};
+    for (int d = 0; d < 3; ++d) {
+      choices.push_back({node.spec->id, kDirectionNames[d], algorithms[d], bytes[d], a.source[d], a.milliseconds[d]});
+    }
   }
+  return choices;
+}
+
+std::vector<EpilogueChoice> CudaExecutor::epilogues() const {
+  std::vector<EpilogueChoice> result;
+  for (const Node& node : impl_->nodes) {
+    if (node.epilogue == 0) continue;
+    const std::string name = node.epilogue == kLtEpilogueReluBias ? "relu_bias" : node.epilogue == kLtEpilogueRelu ? "relu" : "bias";
+    const std::string activation = node.fusedActivation >= 0 ? impl_->nodes[node.fusedActivation].spec->id : "";
+    result.push_back({node.spec->id, name, activation, node.ltReady, node.ltNote});
+  }
+  return result;
+}
+
+const std::vector<std::string>& CudaExecutor::notices() const { return impl_->notices; }
+
+std::string CudaExecutor::describeAlgorithms() const {
+  const Impl& impl = *impl_;
+  std::string text;
+  const auto source = [](const ConvAlgorithms& a, int d) {
+    if (a.source[d] == "heuristic") return std::string();
+    char ms[48];
+    std::snprintf(ms, sizeof ms, ", %s %.3f ms", a.source[d] == "cache" ? "cached" : "timed", a.milliseconds[d]);
+    return std::string(ms);
+  };
+  for (const Node& node : impl.nodes) {
+    if (node.kind != Kind::Conv) continue;
+    const ConvAlgorithms& a = node.algorithms;
+    text += node.spec->id + ": forward algo " + std::to_string(static_cast<int>(a.forward)) + " (" + mib(a.forwardBytes) + source(a, 0) +
+            "), backward-data algo " + std::to_string(static_cast<int>(a.backwardData)) + " (" + mib(a.backwardDataBytes) + source(a, 1) +
+            "), backward-filter algo " + std::to_string(static_cast<int>(a.backwardFilter)) + " (" + mib(a.backwardFilterBytes) +
+            source(a, 2) + ")\n";
+  }
+  for (const EpilogueChoice& choice : epilogues()) {
+    text += choice.node + ": cuBLASLt " + choice.epilogue + " epilogue" +
+            (choice.activation.empty() ? std::string() : " (computes \"" + choice.activation + "\")") +
+            (choice.active ? std::string() : " not used: " + choice.note) + "\n";
+  }
+  if (impl.options.autotune) {
+    text += "autotune: " + std::to_string(impl.timed) + " timed, " + std::to_string(impl.fromCache) + " from the cache, " +
+            std::to_string(impl.heuristicFallbacks) + " left to the heuristics; cache " +
+            (impl.autotunePath.empty() ? std::string("in memory only") : impl.autotunePath) + "\n";
+  }
+  for (const std::string& notice : impl.notices) text += "notice: " + notice + "\n";
   return text;
 }
 
@@ -1330,6 +1799,11 @@ Tensor CudaExecutor::value(const std::string& id) const {
   const auto found = impl_->valueIndex.find(id);
   if (found == impl_->valueIndex.end()) throw std::out_of_range("no value for \"" + id + "\"");
   const Value& v = impl_->values[found->second];
+  if (v.producer >= 0 && impl_->nodes[v.producer].fusedActivation >= 0) {
+    const Node& relu = impl_->nodes[impl_->nodes[v.producer].fusedActivation];
+    throw std::out_of_range("no value for \"" + id + "\": its ReLU \"" + relu.spec->id +
+                            "\" is fused into its epilogue, which keeps no pre-activation (CudaOptions::fuseEpilogues = false keeps it)");
+  }
   return impl_->download(v.data, v.shape);
 }
 
@@ -1552,6 +2026,12 @@ CudaExecutor::~CudaExecutor() = default;
 const GraphSpec& CudaExecutor::spec() const { throw CudaError("the CUDA executor is not compiled in"); }
 const MemoryPlan& CudaExecutor::plan() const { throw CudaError("the CUDA executor is not compiled in"); }
 std::string CudaExecutor::describeAlgorithms() const { return {}; }
+std::vector<AlgorithmChoice> CudaExecutor::algorithmChoices() const { return {}; }
+std::vector<EpilogueChoice> CudaExecutor::epilogues() const { return {}; }
+const std::vector<std::string>& CudaExecutor::notices() const {
+  static const std::vector<std::string> none;
+  return none;
+}
 const std::vector<std::string>& CudaExecutor::stateNames() const { throw CudaError("the CUDA executor is not compiled in"); }
 Tensor CudaExecutor::state(const std::string&) const { throw CudaError("the CUDA executor is not compiled in"); }
 void CudaExecutor::setState(const std::string&, const Tensor&) { throw CudaError("the CUDA executor is not compiled in"); }

@@ -37,6 +37,42 @@ struct CudaOptions {
   bool cudaGraph = true;
   /** Largest cuDNN workspace one convolution algorithm may ask for. */
   uint64_t workspaceLimitBytes = 256ull << 20;
+  /**
+   * Time each distinct convolution once per direction with cuDNN's find functions and keep the
+   * fastest algorithm within workspaceLimitBytes, instead of taking the heuristics' first. Timings are
+   * cached per shape in memory for the process and in a JSON file (autotuneCache). Off: heuristics.
+   */
+  bool autotune = false;
+  /**
+   * The autotuning cache file: empty for $NETLENS_CUDNN_AUTOTUNE_CACHE, else
+   * $XDG_CACHE_HOME/netlens/cudnn-autotune.json (~/.cache when unset); "none" keeps it in memory only.
+   */
+  std::string autotuneCache;
+  /**
+   * Linear layers with a bias, and a Linear followed by a ReLU that nothing else reads, run as one
+   * cuBLASLt matmul with the bias (and the ReLU) in its epilogue. The environment variable
+   * NETLENS_CUDA_FUSE=0 turns it off too; without cuBLASLt's matmul symbols it is off with a notice.
+   */
+  bool fuseEpilogues = true;
+};
+
+/** One convolution direction's algorithm, and where the choice came from. */
+struct AlgorithmChoice {
+  std::string node;
+  std::string direction;  // "forward", "backward-data", "backward-filter"
+  int algorithm = 0;      // the cuDNN enum value
+  uint64_t workspaceBytes = 0;
+  std::string source;     // "heuristic", "timed" (autotuned now), "cache" (an earlier timing)
+  double milliseconds = 0.0;  // cuDNN's timing (timed, cache); 0 for the heuristic
+};
+
+/** A linear layer run as one cuBLASLt matmul with a fused epilogue. */
+struct EpilogueChoice {
+  std::string node;
+  std::string epilogue;    // "bias", "relu_bias", "relu"
+  std::string activation;  // the ReLU node computed by the epilogue, or empty
+  bool active = false;     // false: planned but cuBLASLt could not run it (see note); the unfused path runs
+  std::string note;
 };
 
 /** The static memory plan, in bytes. */
@@ -74,8 +110,15 @@ class CudaExecutor {
 
   const GraphSpec& spec() const;
   const MemoryPlan& plan() const;
-  /** Each convolution's chosen algorithms and workspace, one line a node. */
+  /**
+   * Each convolution's chosen algorithms, workspace and source (heuristic, timed, cache), one line a
+   * node; then the fused linear layers, the autotuning summary and any notices (a cache file ignored).
+   */
   std::string describeAlgorithms() const;
+  std::vector<AlgorithmChoice> algorithmChoices() const;
+  std::vector<EpilogueChoice> epilogues() const;
+  /** What construction noticed without failing: an autotuning cache ignored or not written, no cuBLASLt. */
+  const std::vector<std::string>& notices() const;
   const std::vector<std::string>& stateNames() const;
   Tensor state(const std::string& name) const;
   void setState(const std::string& name, const Tensor& value);
@@ -87,6 +130,10 @@ class CudaExecutor {
 
   /** Runs every node (eager launches). */
   void forward(const TensorMap& inputs);
+  /**
+   * A node's output after forward. A Linear whose ReLU is fused into its epilogue keeps no
+   * pre-activation: asking for it throws (fuseEpilogues = false keeps it); graph outputs are never fused.
+   */
   Tensor value(const std::string& id) const;
   /** forward, loss and backward from the loss; returns the loss. */
   double lossBackward(const TensorMap& inputs, bool inputGradients = true);

@@ -41,7 +41,10 @@ std::string joinNotes(const std::vector<std::string>& notes) {
 template <typename Function>
 void bind(void* handle, Function& function, const char* symbol, std::string& missing) {
   function = reinterpret_cast<Function>(dlsym(handle, symbol));
-  if (function == nullptr) missing += (missing.empty() ? "" : ", ") + std::string(symbol);
+  if (function == nullptr) {
+    dlerror();  // clear the message, so a later dlerror() reports its own failure
+    missing += (missing.empty() ? "" : ", ") + std::string(symbol);
+  }
 }
 
 }  // namespace
@@ -186,6 +189,11 @@ CudnnApi loadCudnn(const LibrarySearch& search) {
     api.failure = "no convolutions: missing " + missing;
     return api;
   }
+  std::string missingFind;
+  bind(cnn, api.findForward, "cudnnFindConvolutionForwardAlgorithmEx", missingFind);
+  bind(cnn, api.findBackwardData, "cudnnFindConvolutionBackwardDataAlgorithmEx", missingFind);
+  bind(cnn, api.findBackwardFilter, "cudnnFindConvolutionBackwardFilterAlgorithmEx", missingFind);
+  api.findAlgorithms = missingFind.empty();
   // The engine libraries are opened by the front library on first use; opening the ones present here
   // from the same folder means they are found even when that folder is not on the loader's path.
   for (const char* optional : {"libcudnn_heuristic.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_engines_runtime_compiled.so.9"}) {
@@ -249,6 +257,21 @@ CublasApi loadCublas(const LibrarySearch& search) {
     return api;
   }
   api.loaded = true;
+  std::string missingLt;
+  bind(lt.handle, api.ltCreate, "cublasLtCreate", missingLt);
+  bind(lt.handle, api.ltDestroy, "cublasLtDestroy", missingLt);
+  bind(lt.handle, api.ltMatmulDescCreate, "cublasLtMatmulDescCreate", missingLt);
+  bind(lt.handle, api.ltMatmulDescDestroy, "cublasLtMatmulDescDestroy", missingLt);
+  bind(lt.handle, api.ltMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute", missingLt);
+  bind(lt.handle, api.ltMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", missingLt);
+  bind(lt.handle, api.ltMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy", missingLt);
+  bind(lt.handle, api.ltPreferenceCreate, "cublasLtMatmulPreferenceCreate", missingLt);
+  bind(lt.handle, api.ltPreferenceDestroy, "cublasLtMatmulPreferenceDestroy", missingLt);
+  bind(lt.handle, api.ltPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute", missingLt);
+  bind(lt.handle, api.ltAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic", missingLt);
+  bind(lt.handle, api.ltMatmul, "cublasLtMatmul", missingLt);
+  api.ltMatmuls = missingLt.empty();
+  if (!api.ltMatmuls) api.ltFailure = lt.loadedFrom + " lacks " + missingLt;
   return api;
 }
 
@@ -273,7 +296,8 @@ CublasReport reportCublas(const CublasApi& api, bool gpuPresent) {
   const size_t lt = api.ltVersion();
   report.ltVersion = std::to_string(lt / 10000) + "." + std::to_string((lt % 10000) / 100) + "." + std::to_string(lt % 100);
   report.available = true;
-  report.status = "cuBLAS " + report.version + " loaded from " + api.loadedFrom + " (cuBLASLt " + report.ltVersion + ")";
+  report.status = "cuBLAS " + report.version + " loaded from " + api.loadedFrom + " (cuBLASLt " + report.ltVersion +
+                  (api.ltMatmuls ? "" : "; no fused epilogues: " + api.ltFailure) + ")";
   if (!gpuPresent) {
     report.status += " (no GPU: no handle created)";
     return report;

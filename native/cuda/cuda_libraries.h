@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,12 @@ struct CudnnApi {
   decltype(&cudnnConvolutionBackwardFilter) convolutionBackwardFilter = nullptr;
   decltype(&cudnnConvolutionBackwardBias) convolutionBackwardBias = nullptr;
   decltype(&cudnnAddTensor) addTensor = nullptr;
+  // Autotuning (CudaOptions::autotune): cuDNN times each algorithm on the caller's buffers. Optional:
+  // without them autotuning falls back to the heuristics with a notice.
+  bool findAlgorithms = false;
+  decltype(&cudnnFindConvolutionForwardAlgorithmEx) findForward = nullptr;
+  decltype(&cudnnFindConvolutionBackwardDataAlgorithmEx) findBackwardData = nullptr;
+  decltype(&cudnnFindConvolutionBackwardFilterAlgorithmEx) findBackwardFilter = nullptr;
 };
 
 /** Loads cuDNN as `search` says (uncached; the engine uses cudnnApi()). */
@@ -106,6 +113,40 @@ struct CublasApi {
   Status (*gemmEx)(Handle, int, int, int, int, int, const void*, const void*, cudaDataType_t, int, const void*, cudaDataType_t, int,
                    const void*, void*, cudaDataType_t, int, int, int) = nullptr;
   size_t (*ltVersion)() = nullptr;                       // cublasLtGetVersion
+  // cuBLASLt matmuls with fused epilogues (bias, bias + ReLU). Optional: when a symbol is missing
+  // `ltMatmuls` is false, `ltFailure` says which, and linear layers keep cublasSgemm/GemmEx.
+  using LtHandle = void*;
+  using LtMatmulDesc = void*;
+  using LtLayout = void*;
+  using LtPreference = void*;
+  /** cublasLtMatmulAlgo_t: 64 opaque bytes. */
+  struct LtAlgo {
+    uint64_t data[8];
+  };
+  /** cublasLtMatmulHeuristicResult_t. */
+  struct LtHeuristic {
+    LtAlgo algo;
+    size_t workspaceSize;
+    Status state;
+    float wavesCount;
+    int reserved[4];
+  };
+  bool ltMatmuls = false;
+  std::string ltFailure;
+  Status (*ltCreate)(LtHandle*) = nullptr;                                      // cublasLtCreate
+  Status (*ltDestroy)(LtHandle) = nullptr;                                      // cublasLtDestroy
+  Status (*ltMatmulDescCreate)(LtMatmulDesc*, int, cudaDataType_t) = nullptr;   // (desc, computeType, scaleType)
+  Status (*ltMatmulDescDestroy)(LtMatmulDesc) = nullptr;
+  Status (*ltMatmulDescSetAttribute)(LtMatmulDesc, int, const void*, size_t) = nullptr;
+  Status (*ltMatrixLayoutCreate)(LtLayout*, cudaDataType_t, uint64_t, uint64_t, int64_t) = nullptr;  // (type, rows, cols, ld)
+  Status (*ltMatrixLayoutDestroy)(LtLayout) = nullptr;
+  Status (*ltPreferenceCreate)(LtPreference*) = nullptr;                        // cublasLtMatmulPreferenceCreate
+  Status (*ltPreferenceDestroy)(LtPreference) = nullptr;
+  Status (*ltPreferenceSetAttribute)(LtPreference, int, const void*, size_t) = nullptr;
+  Status (*ltAlgoGetHeuristic)(LtHandle, LtMatmulDesc, LtLayout, LtLayout, LtLayout, LtLayout, LtPreference, int, LtHeuristic*,
+                               int*) = nullptr;                                 // cublasLtMatmulAlgoGetHeuristic
+  Status (*ltMatmul)(LtHandle, LtMatmulDesc, const void*, const void*, LtLayout, const void*, LtLayout, const void*, const void*,
+                     LtLayout, void*, LtLayout, const LtAlgo*, void*, size_t, cudaStream_t) = nullptr;  // cublasLtMatmul
 };
 
 // cuBLAS enum values (cublas_api.h): cublasOperation_t and cublasMath_t.
@@ -118,6 +159,18 @@ constexpr int kCublasTf32TensorOpMath = 3;
 // cublasGemmAlgo_t CUBLAS_GEMM_DEFAULT (cuBLAS's heuristic picks the kernel).
 constexpr int kCublasCompute32F = 68;
 constexpr int kCublasGemmDefault = -1;
+// cublasComputeType_t CUBLAS_COMPUTE_32F_FAST_TF32: what CUBLAS_TF32_TENSOR_OP_MATH makes of an SGEMM.
+constexpr int kCublasCompute32FFastTf32 = 77;
+// cublasLt.h enum values: cublasLtMatmulDescAttributes_t, cublasLtEpilogue_t and
+// cublasLtMatmulPreferenceAttributes_t (stable ABI values from the cuBLAS API reference).
+constexpr int kLtDescTransA = 3;         // int32_t cublasOperation_t
+constexpr int kLtDescTransB = 4;         // int32_t cublasOperation_t
+constexpr int kLtDescEpilogue = 7;       // uint32_t cublasLtEpilogue_t
+constexpr int kLtDescBiasPointer = 8;    // const void*
+constexpr uint32_t kLtEpilogueRelu = 2;
+constexpr uint32_t kLtEpilogueBias = 4;
+constexpr uint32_t kLtEpilogueReluBias = 6;
+constexpr int kLtPreferenceMaxWorkspaceBytes = 1;  // uint64_t
 
 CublasApi loadCublas(const LibrarySearch& search);
 const CublasApi& cublasApi();

@@ -8,9 +8,14 @@
 //   resnet18: torchvision's ResNet-18 on 3×224×224, 1000 classes, batch 128
 // (lenet5 and resnet18 run at issue 7's batch sizes only; the others at each batch given.)
 // SGD with momentum 0.9, cross-entropy, synthetic data; strict fp32, TF32 and bf16 mixed precision;
-// graph and eager. Prints one JSON object a line. Not a test.
+// graph and eager (linear layers with fused cuBLASLt epilogues, the default), and for the seed net and
+// LeNet-5 "graph-unfused" (CudaOptions::fuseEpilogues off) to show what the fusion gives.
+// With --autotune it times instead, as mode "graph+autotune", the seed net and LeNet-5 at batch 256 in
+// the three precisions and ResNet-18 in bf16 with cuDNN autotuning on (the cache file is
+// NETLENS_CUDNN_AUTOTUNE_CACHE or the default; setup_ms includes the tuning of shapes not cached yet).
+// Prints one JSON object a line. Not a test.
 //
-// Usage: cuda_bench [batch...]   (default: 64 256)
+// Usage: cuda_bench [--autotune] [batch...]   (default: 64 256)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -205,61 +210,109 @@ GraphSpec specFor(const Model& model, int64_t batch) {
 
 }  // namespace
 
+namespace {
+
+/** One timed configuration. */
+struct Run {
+  std::string model;
+  const Model* spec = nullptr;
+  int64_t batch = 0;
+  std::string precision;
+  std::string mode;  // "graph", "eager", "graph-unfused", "graph+autotune"
+  bool graph = true;
+  bool fuse = true;
+  bool autotune = false;
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string reason;
   if (!cuda::cudaExecutorAvailable(&reason)) {
-    std::printf("{\"skipped\":\"%s\"}\n", reason.c_str());
+    std::printf("{\"skipped\":\"%s\"}\n", jsonEscaped(reason).c_str());
     return 0;
   }
+  bool autotuneRows = false;
   std::vector<int64_t> batches;
-  for (int i = 1; i < argc; ++i) batches.push_back(std::atoll(argv[i]));
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--autotune") autotuneRows = true;
+    else batches.push_back(std::atoll(argv[i]));
+  }
   if (batches.empty()) batches = {64, 256};
   const std::vector<std::pair<std::string, Model>> models{
       {"cifar", cifar()}, {"seed", seed()}, {"resnet8", resnet8()}, {"lenet5", lenet5()}, {"resnet18", resnet18()}};
-  constexpr int kWarmup = 5;
-  constexpr int kSteps = 30;
-  int failures = 0;
+  std::vector<Run> runs;
   for (const auto& [name, model] : models) {
     const std::vector<int64_t> modelBatches = model.fixedBatch > 0 ? std::vector<int64_t>{model.fixedBatch} : batches;
     for (const int64_t batch : modelBatches) {
       for (const std::string precision : {"fp32", "tf32", "bf16"}) {
-        for (const bool graph : {true, false}) {
-          try {
-            cuda::CudaOptions options;
-            options.tf32 = precision == "tf32";
-            options.bf16 = precision == "bf16";
-            options.cudaGraph = graph;
-            cuda::CudaExecutor executor(specFor(model, batch), 0, options);
-            Rng rng(1);
-            Tensor x({batch, model.channels, model.size, model.size});
-            for (float& value : x.data) value = rng.uniform(-1.0f, 1.0f);
-            Tensor y({batch});
-            for (float& value : y.data) value = static_cast<float>(rng.next() % 10);
-            const TensorMap inputs{{"x", x}, {"y", y}};
-            for (int i = 0; i < kWarmup; ++i) executor.trainStep(inputs);
-            std::vector<double> times;
-            double loss = 0.0;
-            for (int i = 0; i < kSteps; ++i) {
-              const auto start = std::chrono::steady_clock::now();
-              loss = executor.trainStep(inputs);
-              times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-            }
-            std::sort(times.begin(), times.end());
-            const double median = times[times.size() / 2];
-            const double tflops = 3.0 * 2.0 * model.forwardMacs * static_cast<double>(batch) / (median * 1e9);
-            std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"step_ms_median\":%.3f,"
-                        "\"step_ms_min\":%.3f,\"images_per_s\":%.1f,\"tflops\":%.2f,\"plan_bytes\":%llu,\"last_loss\":%.4f}\n",
-                        name.c_str(), static_cast<long long>(batch), precision.c_str(), graph ? "graph" : "eager", median,
-                        times.front(), 1000.0 * static_cast<double>(batch) / median, tflops,
-                        static_cast<unsigned long long>(executor.plan().total), loss);
-            std::fflush(stdout);
-          } catch (const std::exception& error) {
-            ++failures;
-            std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"error\":\"%s\"}\n",
-                        name.c_str(), static_cast<long long>(batch), precision.c_str(), graph ? "graph" : "eager", jsonEscaped(error.what()).c_str());
-          }
+        if (autotuneRows) {
+          // Issue 7's goal rows: the seed net and LeNet-5 at batch 256, ResNet-18 in bf16.
+          const bool wanted = ((name == "seed" || name == "lenet5") && batch == 256) || (name == "resnet18" && precision == "bf16");
+          if (wanted) runs.push_back({name, &model, batch, precision, "graph+autotune", true, true, true});
+          continue;
         }
+        runs.push_back({name, &model, batch, precision, "graph", true, true, false});
+        runs.push_back({name, &model, batch, precision, "eager", false, true, false});
+        if (name == "seed" || name == "lenet5") runs.push_back({name, &model, batch, precision, "graph-unfused", true, false, false});
       }
+    }
+  }
+  constexpr int kWarmup = 5;
+  constexpr int kSteps = 30;
+  int failures = 0;
+  for (const Run& run : runs) {
+    const long long batch = static_cast<long long>(run.batch);
+    try {
+      cuda::CudaOptions options;
+      options.tf32 = run.precision == "tf32";
+      options.bf16 = run.precision == "bf16";
+      options.cudaGraph = run.graph;
+      options.fuseEpilogues = run.fuse;
+      options.autotune = run.autotune;
+      const Model& model = *run.spec;
+      const auto setupStart = std::chrono::steady_clock::now();
+      cuda::CudaExecutor executor(specFor(model, run.batch), 0, options);
+      const double setupMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - setupStart).count();
+      int timedDirections = 0, cachedDirections = 0;
+      for (const cuda::AlgorithmChoice& choice : executor.algorithmChoices()) {
+        timedDirections += choice.source == "timed" ? 1 : 0;
+        cachedDirections += choice.source == "cache" ? 1 : 0;
+      }
+      int fused = 0;
+      for (const cuda::EpilogueChoice& choice : executor.epilogues()) fused += choice.active ? 1 : 0;
+      Rng rng(1);
+      Tensor x({run.batch, model.channels, model.size, model.size});
+      for (float& value : x.data) value = rng.uniform(-1.0f, 1.0f);
+      Tensor y({run.batch});
+      for (float& value : y.data) value = static_cast<float>(rng.next() % 10);
+      const TensorMap inputs{{"x", x}, {"y", y}};
+      for (int i = 0; i < kWarmup; ++i) executor.trainStep(inputs);
+      std::vector<double> times;
+      double loss = 0.0;
+      for (int i = 0; i < kSteps; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        loss = executor.trainStep(inputs);
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      }
+      std::sort(times.begin(), times.end());
+      const double median = times[times.size() / 2];
+      const double tflops = 3.0 * 2.0 * model.forwardMacs * static_cast<double>(run.batch) / (median * 1e9);
+      std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"step_ms_median\":%.3f,"
+                  "\"step_ms_min\":%.3f,\"images_per_s\":%.1f,\"tflops\":%.2f,\"plan_bytes\":%llu,\"last_loss\":%.4f,"
+                  "\"setup_ms\":%.1f,\"fused_linears\":%d,\"autotune\":%s,\"timed_directions\":%d,\"cached_directions\":%d}\n",
+                  run.model.c_str(), batch, run.precision.c_str(), run.mode.c_str(), median, times.front(),
+                  1000.0 * static_cast<double>(run.batch) / median, tflops, static_cast<unsigned long long>(executor.plan().total), loss,
+                  setupMs, fused, run.autotune ? "true" : "false", timedDirections, cachedDirections);
+      for (const std::string& notice : executor.notices()) {
+        std::fprintf(stderr, "%s batch %lld %s %s: %s\n", run.model.c_str(), batch, run.precision.c_str(), run.mode.c_str(), notice.c_str());
+      }
+      std::fflush(stdout);
+    } catch (const std::exception& error) {
+      ++failures;
+      std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"error\":\"%s\"}\n",
+                  run.model.c_str(), batch, run.precision.c_str(), run.mode.c_str(), jsonEscaped(error.what()).c_str());
+      std::fflush(stdout);
     }
   }
   return failures == 0 ? 0 : 1;

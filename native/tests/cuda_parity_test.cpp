@@ -7,18 +7,27 @@
 // bf16 mixed precision against the same fp32 CPU reference with the looser tolerances justified at
 // kBf16Tolerance / kBf16LossTolerance, its casts bit for bit against a CPU rounding, and its plan.
 //
+// Fused cuBLASLt epilogues (bias, bias + ReLU, ReLU) against the unfused path and the CPU in every
+// precision, and cuDNN autotuning: timed algorithms against the heuristics' and the CPU, the cache
+// file written, read back by a fresh cache and by another session, a corrupt file replaced.
+//
 // Without a usable GPU it prints "skipped: <reason>" and passes, unless NETLENS_EXPECT_GPU=1.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 
+#include "autotune_cache.h"
 #include "cuda_executor.h"
 #include "cuda_kernels.h"
 #include "netlens/executor.h"
@@ -266,7 +275,7 @@ std::string cifarSpec(int64_t batch, const std::string& optimizer, bool batchNor
 // shifts start at zero and move by ~2e-3, the fc weights by their own size), so `checkParameters`
 // is off for it: there a parameter difference says nothing about whether bf16 is right.
 void trainingParity(const std::string& label, const std::string& specText, int steps, bool cudaGraph, Precision precision = kFp32,
-                    bool checkParameters = true) {
+                    bool checkParameters = true, const std::function<void(CudaOptions&)>& adjust = nullptr) {
   const bool bf16 = precision == kBf16;
   const auto lossClose = [&](double gpuLoss, double cpuLoss) {
     return bf16 ? std::fabs(cpuLoss - gpuLoss) <= kBf16LossTolerance * std::max(1.0, std::fabs(cpuLoss))
@@ -280,6 +289,7 @@ void trainingParity(const std::string& label, const std::string& specText, int s
     Executor cpu(spec, 1);
     CudaOptions options = optionsFor(precision);
     options.cudaGraph = cudaGraph;
+    if (adjust) adjust(options);
     CudaExecutor gpu(spec, 1, options);
     std::printf("%s: %s\n%s", label.c_str(), gpu.plan().describe().c_str(), gpu.describeAlgorithms().c_str());
     std::fflush(stdout);
@@ -574,6 +584,215 @@ void bf16Parity() {
   }
 }
 
+// Fused cuBLASLt epilogues (CudaOptions::fuseEpilogues, on by default) against the unfused path
+// (cublasSgemm/GemmEx, addBiasRows, the ReLU kernel) on the same weights and inputs: a chain with
+// every epilogue kind (relu_bias, bias, relu, and a bias layer that feeds the loss), in each
+// precision. Both sides compute the same products in the same precision (fp32 accumulation, or
+// TF32 / bf16 operands rounded the same way) and differ only in summation order, so the precision's
+// tolerance against the CPU holds between them with room; a wrong transposition, bias or mask is O(1).
+// The ReLU's backward reads its input's sign from the fused output (x > 0 exactly where relu(x) > 0),
+// so the gradients must agree as closely as the forward does. Against the CPU only strict fp32 is
+// compared tensor by tensor: TF32 and bf16 move pre-activations by ~1e-3, enough to flip a ReLU near
+// zero and reroute a gradient (see bf16Parity); their loss is still compared.
+void fusedEpilogues(Precision precision) {
+  const double tolerance = precision == kTf32 ? kTf32Tolerance : precision == kBf16 ? kBf16Tolerance : kStrictTolerance;
+  const std::string label = std::string("fused epilogues [") + precisionName(precision) + "]";
+  std::printf("%s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const GraphSpec spec = singleOpSpec(
+        {16, 40},
+        {node("l1", "linear", {"x"}, "{\"in_features\":40,\"out_features\":24}"), node("r1", "relu", {"l1"}, "{}"),
+         node("l2", "linear", {"r1"}, "{\"in_features\":24,\"out_features\":12}"), node("t2", "tanh", {"l2"}, "{}"),
+         node("l3", "linear", {"t2"}, "{\"in_features\":12,\"out_features\":8,\"bias\":false}"), node("r3", "relu", {"l3"}, "{}"),
+         node("l4", "linear", {"r3"}, "{\"in_features\":8,\"out_features\":5}")},
+        "l4", {16, 5});
+    CudaOptions fusedOptions = optionsFor(precision);
+    CudaOptions plainOptions = optionsFor(precision);
+    plainOptions.fuseEpilogues = false;
+    CudaExecutor fused(spec, 3, fusedOptions);
+    CudaExecutor plain(spec, 3, plainOptions);
+    Executor cpu(spec, 3);
+    std::printf("%s", fused.describeAlgorithms().c_str());
+    const std::map<std::string, std::pair<std::string, std::string>> expected{
+        {"l1", {"relu_bias", "r1"}}, {"l2", {"bias", ""}}, {"l3", {"relu", "r3"}}, {"l4", {"bias", ""}}};
+    const std::vector<cuda::EpilogueChoice> epilogues = fused.epilogues();
+    check(epilogues.size() == expected.size(), label + ": " + std::to_string(epilogues.size()) + " fused linear layers, expected 4");
+    for (const cuda::EpilogueChoice& choice : epilogues) {
+      const auto want = expected.find(choice.node);
+      check(want != expected.end() && want->second.first == choice.epilogue && want->second.second == choice.activation,
+            label + ": node " + choice.node + " has epilogue " + choice.epilogue + " computing \"" + choice.activation + "\"");
+      // cuBLASLt may decline an epilogue for bf16 operands on some versions; the unfused path then runs
+      // (still checked below), and the note says why, so that is reported, not failed.
+      if (precision == kBf16 && !choice.active) {
+        std::printf("note: %s: %s not fused: %s\n", label.c_str(), choice.node.c_str(), choice.note.c_str());
+      } else {
+        check(choice.active, label + ": cuBLASLt runs the " + choice.epilogue + " epilogue of " + choice.node + " (" + choice.note + ")");
+      }
+    }
+    check(plain.epilogues().empty(), label + ": fuseEpilogues = false fuses nothing");
+    Rng rng(12);
+    const TensorMap inputs{{"x", randomTensor({16, 40}, rng)}, {"t", randomTensor({16, 5}, rng)}};
+    const double fusedLoss = fused.lossBackward(inputs);
+    const double plainLoss = plain.lossBackward(inputs);
+    const double cpuLoss = cpu.lossBackward(inputs);
+    check(std::fabs(fusedLoss - plainLoss) <= tolerance * std::max(1.0, std::fabs(plainLoss)),
+          label + ": loss " + std::to_string(fusedLoss) + " vs unfused " + std::to_string(plainLoss));
+    check(std::fabs(fusedLoss - cpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(fusedLoss) + " vs CPU " + std::to_string(cpuLoss));
+    const bool againstCpu = precision == kFp32;
+    for (const char* id : {"r1", "l2", "r3", "l4"}) {
+      checkClose(fused.value(id), plain.value(id), tolerance, label + ": value of " + id + " vs unfused");
+      if (againstCpu) checkClose(fused.value(id), cpu.value(id), tolerance, label + ": value of " + id + " vs CPU");
+    }
+    checkClose(fused.inputGradient("x"), plain.inputGradient("x"), tolerance, label + ": input gradient vs unfused");
+    if (againstCpu) checkClose(fused.inputGradient("x"), cpu.inputGradient("x"), tolerance, label + ": input gradient vs CPU");
+    for (const std::string& key : cpu.stateNames()) {
+      if (!cpu.isTrainable(key)) continue;
+      checkClose(fused.gradient(key), plain.gradient(key), tolerance, label + ": gradient of " + key + " vs unfused");
+      if (againstCpu) checkClose(fused.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key + " vs CPU");
+    }
+    // The pre-activation of a fused ReLU is not kept: asking for it says so instead of returning the ReLU's output.
+    expectThrows([&] { fused.value("l1"); }, "fused into its epilogue", label + ": the fused pre-activation is refused");
+    check(plain.value("l1").numel() == 16 * 24, label + ": the unfused path keeps the pre-activation");
+    // Training through the fused path, replayed as a CUDA graph, stays with the unfused one.
+    for (int step = 0; step < 3; ++step) {
+      const TensorMap batch{{"x", randomTensor({16, 40}, rng)}, {"t", randomTensor({16, 5}, rng)}};
+      const double a = fused.trainStep(batch);
+      const double b = plain.trainStep(batch);
+      check(std::fabs(a - b) <= tolerance * std::max(1.0, std::fabs(b)),
+            label + ": train step " + std::to_string(step + 1) + " loss " + std::to_string(a) + " vs unfused " + std::to_string(b));
+    }
+    check(fused.graphCaptured(), label + ": the fused step was captured as a CUDA graph");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+std::string temporaryFolder() {
+  char folder[] = "/tmp/netlens-parity-XXXXXX";
+  const char* made = ::mkdtemp(folder);
+  return made ? std::string(made) : std::string("/tmp");
+}
+
+bool sameChoices(const std::vector<cuda::AlgorithmChoice>& a, const std::vector<cuda::AlgorithmChoice>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].node != b[i].node || a[i].direction != b[i].direction || a[i].algorithm != b[i].algorithm) return false;
+  }
+  return true;
+}
+
+bool allFrom(const std::vector<cuda::AlgorithmChoice>& choices, const std::string& source) {
+  for (const cuda::AlgorithmChoice& choice : choices) {
+    if (choice.source != source) return false;
+  }
+  return !choices.empty();
+}
+
+// cuDNN autotuning (CudaOptions::autotune): every convolution direction is timed once, the chosen
+// algorithms give the same results as the heuristics' within the precision's tolerance (each is a
+// correct convolution; they differ in summation order or, for Winograd/FFT, in rounding), the cache
+// file holds every timing and is read back by a fresh cache (all from "cache", the same algorithms),
+// another session of the process hits the in-memory cache, and a corrupt file is ignored with a notice
+// and replaced by a valid one. Only smooth ops follow the convolutions, so TF32 and bf16 can be held
+// to the CPU tensor by tensor (a ReLU there would flip near zero; see bf16Parity).
+void autotuneParity(Precision precision, const std::string& folder) {
+  const double tolerance = precision == kTf32 ? kTf32Tolerance : precision == kBf16 ? kBf16Tolerance : kStrictTolerance;
+  const std::string label = std::string("autotune [") + precisionName(precision) + "]";
+  std::printf("%s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const Shape image{8, 6, 12, 12};
+    const GraphSpec spec = singleOpSpec(
+        image,
+        {node("c1", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":16,\"kernel_size\":3,\"padding\":1}"), node("t1", "tanh", {"c1"}, "{}"),
+         node("c2", "conv2d", {"t1"}, "{\"in_channels\":16,\"out_channels\":8,\"kernel_size\":3,\"stride\":2,\"padding\":1}"),
+         node("t2", "tanh", {"c2"}, "{}"), node("f", "flatten", {"t2"}, "{}"),
+         node("l", "linear", {"f"}, "{\"in_features\":288,\"out_features\":5}")},
+        "l", {8, 5});
+    const std::string path = folder + "/" + precisionName(precision) + "/cudnn-autotune.json";
+    CudaOptions tunedOptions = optionsFor(precision);
+    tunedOptions.autotune = true;
+    tunedOptions.autotuneCache = path;
+    CudaExecutor heuristic(spec, 5, optionsFor(precision));
+    CudaExecutor tuned(spec, 5, tunedOptions);
+    Executor cpu(spec, 5);
+    std::printf("%s", tuned.describeAlgorithms().c_str());
+    const std::vector<cuda::AlgorithmChoice> choices = tuned.algorithmChoices();
+    check(choices.size() == 6, label + ": 2 convolutions x 3 directions chosen, got " + std::to_string(choices.size()));
+    check(allFrom(choices, "timed"), label + ": every direction was timed on first use");
+    for (const cuda::AlgorithmChoice& choice : choices) {
+      check(choice.milliseconds >= 0.0 && choice.workspaceBytes <= tunedOptions.workspaceLimitBytes,
+            label + ": " + choice.node + " " + choice.direction + " has a timing and fits the workspace limit");
+    }
+    check(allFrom(heuristic.algorithmChoices(), "heuristic"), label + ": without autotune the heuristics choose");
+    for (const std::string& notice : tuned.notices()) {
+      check(notice.find("autotun") == std::string::npos, label + ": no autotuning notice on a fresh cache: " + notice);
+    }
+
+    Rng rng(13);
+    const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({8, 5}, rng)}};
+    const double tunedLoss = tuned.lossBackward(inputs);
+    const double heuristicLoss = heuristic.lossBackward(inputs);
+    const double cpuLoss = cpu.lossBackward(inputs);
+    check(std::fabs(tunedLoss - heuristicLoss) <= tolerance * std::max(1.0, std::fabs(heuristicLoss)),
+          label + ": loss " + std::to_string(tunedLoss) + " vs heuristics " + std::to_string(heuristicLoss));
+    check(std::fabs(tunedLoss - cpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(tunedLoss) + " vs CPU " + std::to_string(cpuLoss));
+    for (const char* id : {"c1", "c2", "l"}) {
+      checkClose(tuned.value(id), heuristic.value(id), tolerance, label + ": value of " + id + " vs heuristics");
+      checkClose(tuned.value(id), cpu.value(id), tolerance, label + ": value of " + id + " vs CPU");
+    }
+    checkClose(tuned.inputGradient("x"), cpu.inputGradient("x"), tolerance, label + ": input gradient vs CPU");
+    for (const std::string& key : cpu.stateNames()) {
+      if (cpu.isTrainable(key)) checkClose(tuned.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key + " vs CPU");
+    }
+
+    // The file: one entry per direction, the algorithms chosen.
+    cuda::AutotuneCache onDisk;
+    const std::vector<std::string> loadNotices = onDisk.load(path);
+    check(loadNotices.empty() && onDisk.size() == 6, label + ": the cache file holds the 6 timings (" + std::to_string(onDisk.size()) + ")");
+    // Another session of this process: the in-memory cache answers.
+    CudaExecutor again(spec, 5, tunedOptions);
+    check(allFrom(again.algorithmChoices(), "cache") && sameChoices(again.algorithmChoices(), choices),
+          label + ": a second session takes every algorithm from the process's cache");
+    // A fresh process reading the file (another path, so not the in-memory cache): same algorithms, from the cache.
+    const std::string copy = folder + "/" + precisionName(precision) + "-copy.json";
+    {
+      std::ifstream from(path, std::ios::binary);
+      std::ofstream to(copy, std::ios::binary | std::ios::trunc);
+      to << from.rdbuf();
+    }
+    CudaOptions rereadOptions = tunedOptions;
+    rereadOptions.autotuneCache = copy;
+    CudaExecutor reread(spec, 5, rereadOptions);
+    check(allFrom(reread.algorithmChoices(), "cache") && sameChoices(reread.algorithmChoices(), choices),
+          label + ": the file read back gives the same algorithms, all from the cache");
+    check(reread.describeAlgorithms().find("0 timed, 6 from the cache") != std::string::npos,
+          label + ": describeAlgorithms says where they came from: " + reread.describeAlgorithms());
+    check(std::fabs(reread.lossBackward(inputs) - tunedLoss) <= 1e-6 * std::max(1.0, std::fabs(tunedLoss)),
+          label + ": the cached algorithms compute what the timed ones did");
+    // A corrupt file: ignored with a notice, timed again, replaced by a valid file.
+    const std::string corrupt = folder + "/" + precisionName(precision) + "-corrupt.json";
+    {
+      std::ofstream out(corrupt, std::ios::binary | std::ios::trunc);
+      out << "{\"format\": \"netlens-cudnn-autotune\", \"version\": 1, \"devices\": [";
+    }
+    CudaOptions corruptOptions = tunedOptions;
+    corruptOptions.autotuneCache = corrupt;
+    CudaExecutor recovered(spec, 5, corruptOptions);
+    bool noticed = false;
+    for (const std::string& notice : recovered.notices()) noticed = noticed || notice.find("not a valid autotuning cache") != std::string::npos;
+    check(noticed, label + ": a corrupt cache file is reported as a notice");
+    check(allFrom(recovered.algorithmChoices(), "timed"), label + ": after a corrupt file every direction is timed again");
+    cuda::AutotuneCache rewritten;
+    check(rewritten.load(corrupt).empty() && rewritten.size() == 6, label + ": the corrupt file is replaced by a valid one");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
 void refusals() {
   expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[4]}")}, "n", {2, 4})); },
                "node \"n\" (layer_norm): not supported by the CUDA executor", "an unsupported op is refused by name");
@@ -633,6 +852,23 @@ int main() {
   pipelineAndOptimizerState("CIFAR CNN, SGD momentum, pipelined", cifarSpec(32, sgd, false));
   pipelineAndOptimizerState("BN CNN, Adam, pipelined", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001}", true));
   bf16Parity();
+  int major = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+  const std::vector<Precision> precisions = major >= 8 ? std::vector<Precision>{kFp32, kTf32, kBf16} : std::vector<Precision>{kFp32, kTf32};
+  for (const Precision precision : precisions) fusedEpilogues(precision);
+  trainingParity("CIFAR CNN, SGD momentum, unfused linear layers", cifarSpec(64, sgd, false), 20, true, kFp32, true,
+                 [](CudaOptions& options) { options.fuseEpilogues = false; });
+  const std::string folder = temporaryFolder();
+  for (const Precision precision : precisions) autotuneParity(precision, folder);
+  trainingParity("CIFAR CNN, SGD momentum, autotuned", cifarSpec(64, sgd, false), 20, true, kFp32, true, [&](CudaOptions& options) {
+    options.autotune = true;
+    options.autotuneCache = folder + "/training.json";
+  });
+  trainingParity("BN CNN, SGD momentum, autotuned [bf16]", cifarSpec(32, sgd, true), 10, true, major >= 8 ? kBf16 : kTf32, false,
+                 [&](CudaOptions& options) {
+                   options.autotune = true;
+                   options.autotuneCache = folder + "/training.json";
+                 });
   refusals();
   std::printf("worst relative error %.3g\n", worstRelativeError);
   return finish("cuda_parity_test");

@@ -4,7 +4,9 @@ line per model, batch and Netlens mode (graph replay, eager) with the three prec
 Netlens's and PyTorch's median step times and PyTorch's over Netlens's (> 1 when Netlens is faster),
 a dash where either side has no number (an error line says why). Then issue 7's goals against the
 graph-mode ratios at the issue's batches: at least 2x on the seed net and LeNet-5 (batch 256) in every
-precision, 1.1x on ResNet-18 (batch 128) bf16.
+precision, 1.1x on ResNet-18 (batch 128) bf16 (and the autotuned rows' ratio beside, where cuda_bench
+--autotune ran). Between them, what fused epilogues ("graph-unfused" rows) and autotuning
+("graph+autotune" rows) change against the plain graph rows.
 Usage: bench_ratio.py NETLENS.jsonl TORCH.jsonl"""
 import json
 import sys
@@ -62,11 +64,26 @@ def main():
                 graph_ratios[(model, batch, precision)] = ratio
             cells.append(f"{precision} {mine:.3f}/{torch_ms:.3f} ms {ratio:.2f}x")
         print(f"bench {model} batch {batch} {mode} (netlens/torch, torch/netlens): " + " | ".join(cells))
+    # What fused epilogues and autotuning change against the plain graph rows (> 1: the variant is faster).
+    for variant, meaning in (("graph-unfused", "fused epilogues"), ("graph+autotune", "autotuning")):
+        for (model, batch, mode, precision), variant_ms in netlens_times.items():
+            if mode != variant:
+                continue
+            graph_ms = netlens_times.get((model, batch, "graph", precision))
+            if graph_ms is None:
+                continue
+            gain = variant_ms / graph_ms if variant == "graph-unfused" else graph_ms / variant_ms
+            print(f"{meaning} {model} batch {batch} {precision}: {gain:.3f}x "
+                  f"({'unfused' if variant == 'graph-unfused' else 'autotuned'} {variant_ms:.3f} ms, graph {graph_ms:.3f} ms)")
     for (model, batch, precision), goal in GOALS:
         ratio = graph_ratios.get((model, batch, precision))
+        tuned_ms = netlens_times.get((model, batch, "graph+autotune", precision))
+        torch_ms = torch_times.get((model, batch, precision))
+        tuned = torch_ms / tuned_ms if tuned_ms and torch_ms else None
         verdict = "no number" if ratio is None else ("met" if ratio >= goal else "missed")
         shown = "—" if ratio is None else f"{ratio:.2f}x"
-        print(f"goal {model} batch {batch} {precision} >= {goal}x: {shown} ({verdict})")
+        tuned_shown = "" if tuned is None else f"; autotuned {tuned:.2f}x ({'met' if tuned >= goal else 'missed'})"
+        print(f"goal {model} batch {batch} {precision} >= {goal}x: {shown} ({verdict}){tuned_shown}")
     return 0
 
 

@@ -4,9 +4,10 @@
 # (same seed, data and initial weights), compares the first-step losses (relative < 1e-4) and puts
 # both step times into $OUT/summary.txt; trains it again on cuda in bf16 mixed precision (first-step
 # loss within 5e-2 of the fp32 CPU's: bf16 conv/linear operands, see cuda_parity_test's
-# kBf16LossTolerance); then benches LeNet-5 at batch 256 on cuda (fp32, tf32, bf16).
+# kBf16LossTolerance); then benches LeNet-5 at batch 256 on cuda (fp32, tf32, bf16, and fp32 --autotune).
 # Usage: bash scripts/gpu/cli-check.sh BUILD_DIR   (BUILD_DIR: where CMake built netlens.node, if it did)
-# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu,cuda_bf16}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32/_bf16.log).
+# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu,cuda_bf16}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32/_bf16.log),
+# $OUT/cli_bench_autotune.{jsonl,log} and $OUT/cli-autotune.json.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-}
@@ -68,4 +69,13 @@ for precision in fp32 tf32 bf16; do
     status=1
   fi
 done
+# The --autotune plumbing end to end (CLI → engine process → add-on → CudaExecutor): LeNet-5 fp32 with
+# cuDNN autotuning, its cache written into $OUT.
+if NETLENS_CUDNN_AUTOTUNE_CACHE="$OUT/cli-autotune.json" "$node" bin/netlens.js bench examples/lenet5.py --device cuda --autotune \
+    --batch 256 --steps 100 --warmup 5 --json > "$OUT/cli_bench_autotune.jsonl" 2> "$OUT/cli_bench_autotune.log"; then
+  note "cli bench LeNet-5 batch 256 cuda fp32 --autotune: $(tail -1 "$OUT/cli_bench_autotune.jsonl"); cache: $(grep -c '"algorithm"' "$OUT/cli-autotune.json" 2>/dev/null || echo 0) entries"
+else
+  note "FAIL cli bench cuda --autotune: $(tail -2 "$OUT/cli_bench_autotune.log" | tr '\n' ' ')"
+  status=1
+fi
 exit $status

@@ -11,10 +11,12 @@
 #              (scripts/gpu/cli-check.sh)
 #   ctest      the C++ tests expecting a GPU and cuDNN (so a silently CPU-only build fails): op
 #              parity, training parity (graph, eager, pipelined), optimizer state, refusals
-#   benches    Netlens's CUDA executor (cuda_bench) and PyTorch (bench_torch.py), ratios
+#   benches    Netlens's CUDA executor (cuda_bench: graph, eager, graph-unfused) and PyTorch
+#              (bench_torch.py), then cuda_bench --autotune (graph+autotune rows), ratios
 #   measure_gpu  the training-memory goldens with PyTorch (scripts/memory/measure_gpu.py)
 # Everything it learns lands in $OUT: summary.txt, ctest.log, gpu.json (→ tests/unit/goldens/memory/gpu.json),
-# cuda_bench.jsonl, torch_bench.jsonl, cli_train_{cuda,cpu}.jsonl, cli_bench.jsonl, engine-info.json,
+# cuda_bench.jsonl, cuda_bench_autotune.jsonl, cudnn-autotune.json, torch_bench.jsonl,
+# cli_train_{cuda,cpu}.jsonl, cli_bench.jsonl, engine-info.json,
 # measure_gpu.log, machine.txt.
 # Each stage runs even when an earlier one failed, within one time budget (DEVICE_CHECK_SECONDS,
 # default 520): a stage gets at most what is left, and one that cannot start is noted as SKIP.
@@ -58,7 +60,12 @@ stage ctest 180 env NETLENS_EXPECT_GPU=1 NETLENS_EXPECT_CUDNN=1 \
 # issue 7's goals go into summary.txt. ResNet-18 at 224×224 (batch 128) makes these the slow stages.
 stage cuda_bench 150 sh -c "'$build/cuda_bench' 64 256 > '$OUT/cuda_bench.jsonl' 2> '$OUT/cuda_bench.log'"
 stage bench_torch 150 sh -c "python3 scripts/gpu/bench_torch.py 64 256 > '$OUT/torch_bench.jsonl' 2> '$OUT/torch_bench.log'"
-python3 scripts/gpu/bench_ratio.py "$OUT/cuda_bench.jsonl" "$OUT/torch_bench.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+# cuDNN autotuning as extra rows (seed net and LeNet-5 at 256 in each precision, ResNet-18 bf16); its
+# cache file comes back in $OUT, so the chosen algorithms can be read. Short: the main rows come first.
+stage cuda_bench_autotune 60 env NETLENS_CUDNN_AUTOTUNE_CACHE="$OUT/cudnn-autotune.json" \
+  sh -c "'$build/cuda_bench' --autotune > '$OUT/cuda_bench_autotune.jsonl' 2> '$OUT/cuda_bench_autotune.log'"
+cat "$OUT/cuda_bench.jsonl" "$OUT/cuda_bench_autotune.jsonl" > "$OUT/cuda_bench_all.jsonl" 2>/dev/null
+python3 scripts/gpu/bench_ratio.py "$OUT/cuda_bench_all.jsonl" "$OUT/torch_bench.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
 
 # torchvision's model files: the installed package when there is one, else the sources carried in
 # .cache/pysrc (scripts/fetch-python-sources.mjs); a CPU-less stub keeps its import light.

@@ -67,6 +67,16 @@ test('precision: bf16 and tf32 only on the GPU, unknown names are refused', () =
   assert.throws(() => addon.createEngine(spec, 0, { device: 'gpu' as 'cuda', precision: 'fp32' }), /device 'gpu' is not one of cpu, cuda/);
 });
 
+test('autotune: only on the GPU, and a boolean', () => {
+  const spec = layerNormSpec();
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', autotune: true }), /autotune: cuDNN autotuning is for device cuda .*; use --device cuda$/);
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', autotune: 'yes' as unknown as boolean }), /options\.autotune must be a boolean/);
+  assert.doesNotThrow(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', autotune: false }));
+  // On cuda autotune passes the options check and goes on to the model and machine checks.
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'fp32', autotune: true, autotuneCache: 'none' }),
+    (error: Error) => error.message.startsWith('--device cuda: ') && !/autotun/.test(error.message));
+});
+
 test('a CUDA session on a machine where the executor cannot run says why and to use the CPU', { skip: noExecutor }, async () => {
   const spec = await lenetSpec(8);
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'tf32' }),
@@ -88,7 +98,7 @@ test('train --device cuda without a usable CUDA executor is refused before the r
   assert.equal(fs.existsSync(path.join(root, '.netlens')), false, 'no bf16 run was started');
 });
 
-test('--precision: CPU bf16 and tf32 are refused before anything runs; fp32 on the CPU trains', async () => {
+test('--precision and --autotune: CPU bf16, tf32 and autotune are refused before anything runs; fp32 on the CPU trains', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'netlens-precision-'));
   const bf16 = await runCli(['train', 'examples/lenet5.py', '--device', 'cpu', '--precision', 'bf16', '--runs-root', root]);
   assert.equal(bf16.code, 1);
@@ -96,6 +106,9 @@ test('--precision: CPU bf16 and tf32 are refused before anything runs; fp32 on t
   const tf32 = await runCli(['bench', 'examples/lenet5.py', '--precision', 'tf32', '--steps', '1']);
   assert.equal(tf32.code, 1);
   assert.match(tf32.stderr, /--precision tf32: the CPU engine computes in strict fp32 only/);
+  const autotune = await runCli(['train', 'examples/lenet5.py', '--device', 'cpu', '--autotune', '--runs-root', root]);
+  assert.equal(autotune.code, 1);
+  assert.match(autotune.stderr, /--autotune: cuDNN autotuning times GPU convolution algorithms; the CPU engine has none to time/);
   assert.equal(fs.existsSync(path.join(root, '.netlens')), false, 'no run was started');
   const fp32 = await runCli(['bench', 'examples/lenet5.py', '--batch', '4', '--precision', 'fp32', '--steps', '1', '--json']);
   assert.equal(fp32.code, 0, fp32.stderr);
@@ -140,7 +153,7 @@ test('trainFromLoader steps exactly as the same batches passed through JS, and r
   assert.deepEqual([...first.losses, ...rest.losses], losses);
   assert.deepEqual([...first.corrects, ...rest.corrects], corrects);
   assert.deepEqual([...first.learningRates, ...rest.learningRates], [0.05, 0.05]);
-  assert.deepEqual(viaLoader.sessionInfo(), { device: 'cpu', precision: 'fp32', cudaGraph: false, memoryPlanBytes: 0, memoryPlan: '', algorithms: '' });
+  assert.deepEqual(viaLoader.sessionInfo(), { device: 'cpu', precision: 'fp32', cudaGraph: false, autotune: false, memoryPlanBytes: 0, memoryPlan: '', algorithms: '' });
 });
 
 test('trainFromLoader takes only a BatchLoader', async () => {

@@ -64,6 +64,11 @@ test('spec errors, PyTorch initialization, frozen layers and NaN losses', { time
   ctest('engine_spec');
 });
 
+// Plain C++ (no CUDA), so it runs in this CPU-only tree: the CUDA executor's autotuning cache.
+test('the cuDNN autotuning cache: keys, file round trip, merging, bad files', { timeout: 60_000 }, () => {
+  assert.match(ctest('autotune_cache'), /autotune_cache_test: all checks passed/);
+});
+
 // Where oneDNN is installed the tests above run its convolutions; these run the built-in kernels
 // (the fallback every machine without libdnnl uses) against the same goldens and gradient checks.
 test('the goldens and gradient checks also pass on the built-in kernels (NETLENS_BLAS=builtin)', { timeout: 240_000 }, () => {

@@ -1,4 +1,4 @@
-// The device and precision options of `netlens train` / `netlens bench` and the refusals made
+// The device, precision and autotune options of `netlens train` / `netlens bench` and the refusals made
 // before a run starts (no add-on needed): --precision parsing, which device/precision pairs the
 // engine's report allows and the message for each, and how a GPU out-of-memory error becomes the
 // run's error with the analyzer's estimate beside the engine's numbers (CLI message and run store).
@@ -37,12 +37,32 @@ test('--precision with another value, no value, or on export-torchrun is a usage
   assert.throws(() => parseBench(['m.py', '--device', 'gpu']), /--device 'gpu' is not one of cpu, cuda\./);
 });
 
+test('--autotune is a switch of train and bench (default off), not of export-torchrun', () => {
+  const train = parseTrain(['m.py', '--device', 'cuda', '--autotune']);
+  assert.ok(train !== 'help');
+  assert.equal(train.autotune, true);
+  const bench = parseBench(['m.py', '--autotune', '--json', '--device', 'cuda']);
+  assert.ok(bench !== 'help');
+  assert.equal(bench.autotune, true);
+  assert.equal(bench.json, true);
+  const plain = parseBench(['m.py', '--json']);
+  assert.ok(plain !== 'help');
+  assert.equal(plain.autotune, false);
+  assert.throws(() => parseTrain(['m.py', '--autotune=yes']), /--autotune takes no value; write just --autotune\./);
+  assert.throws(() => parseTrain(['m.py', '--autotune'], 'export-torchrun'), /unknown option --autotune for 'netlens export-torchrun'/);
+});
+
 const noGpu = { gpuPresent: false, gpuError: 'no NVIDIA driver found (libcuda.so.1 could not be loaded)', cudaExecutorAvailable: false, cudaExecutorStatus: 'no GPU: no NVIDIA driver found', computeCapability: '' };
 const gpuWithoutCudnn = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: false, cudaExecutorStatus: 'cuDNN: libcudnn.so.9 not found (CUDNN_ROOT unset)', computeCapability: '9.0' };
 const ready = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: true, cudaExecutorStatus: 'CUDA executor ready on NVIDIA H100', computeCapability: '9.0' };
 const turing = { ...ready, cudaExecutorStatus: 'CUDA executor ready on Tesla T4', computeCapability: '7.5' };
 
 test('deviceRefusal: what each machine allows, with the reason and what to use instead', () => {
+  assert.equal(deviceRefusal('cpu', 'fp32', ready, true), trainingMessages.autotuneNeedsGpu());
+  assert.match(trainingMessages.autotuneNeedsGpu(), /^--autotune: .*Use --device cuda, or leave --autotune out\.$/);
+  assert.equal(deviceRefusal('cpu', 'tf32', ready, true), trainingMessages.precisionNeedsGpu('tf32'), 'the precision is named first');
+  assert.equal(deviceRefusal('cuda', 'bf16', ready, true), undefined);
+  assert.equal(deviceRefusal('cuda', 'fp32', noGpu, true), deviceRefusal('cuda', 'fp32', noGpu));
   assert.equal(deviceRefusal('cpu', 'fp32', noGpu), undefined);
   assert.equal(deviceRefusal('cuda', 'fp32', ready), undefined);
   assert.equal(deviceRefusal('cuda', 'tf32', ready), undefined);
