@@ -60,6 +60,10 @@ CASES = [
     ("resnet_blocks.py", "resnet10_basic()", (128, 3, 32, 32), "float32", 10, ALL_SETTINGS),
     ("lenet5.py", "LeNet5()", (256, 1, 32, 32), "float32", 10, F32_MOMENTUM),
     ("char_rnn.py", "CharRNN()", (32, 128), "int64", 96, [("float32", "adam"), ("bfloat16", "adam")]),
+    # Attention: nn.MultiheadAttention through SDPA's fused kernels, and attention written out with
+    # einsum/softmax; under autocast CUDA's float32 list (LayerNorm, softmax) decides their sizes.
+    ("transformer_classifier.py", "TransformerClassifier()", (32, 128), "int64", 1000, [("float32", "adam"), ("bfloat16", "adam")]),
+    ("vit_tiny.py", "TinyViT()", (64, 3, 64, 64), "float32", 10, [("float32", "adam"), ("bfloat16", "adam")]),
 ]
 
 
@@ -97,8 +101,8 @@ def optimizer_for(name, params):
 
 
 def first_tensor(out):
-    while isinstance(out, (tuple, list)):
-        out = out[0]
+    while isinstance(out, (tuple, list, dict)):  # the first output is the one trained
+        out = next(iter(out.values())) if isinstance(out, dict) else out[0]
     return out
 
 
