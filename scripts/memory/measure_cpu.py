@@ -152,6 +152,14 @@ CASES = [
     # internals (CPU math path with dropout), and attention written out with chunk/einsum/softmax.
     ("transformer_classifier.py", "TransformerClassifier()", (32, 128), 1000, ("adam",)),
     ("vit_tiny.py", "TinyViT()", (32, 3, 64, 64), 10, ("adam",)),
+    # torchvision families with in-place SiLU/Hardswish (a clone each), stochastic depth, LayerNorm2d,
+    # shifted windows (roll, masks) and MaxViT's window partitions, at activation-dominated sizes.
+    ("torchvision:models.efficientnet", "efficientnet_b0()", (16, 3, 128, 128), 1000, ("sgd",)),
+    ("torchvision:models.mobilenetv3", "mobilenet_v3_small()", (4, 3, 128, 128), 1000, ("adam",)),
+    ("torchvision:models.convnext", "convnext_tiny()", (16, 3, 64, 64), 1000, ("adamw",)),
+    ("torchvision:models.swin_transformer", "swin_t()", (8, 3, 64, 64), 1000, ("sgd",)),
+    ("torchvision:models.maxvit", "maxvit_t()", (2, 3, 224, 224), 1000, ("sgd",)),
+    ("torchvision:models.vision_transformer", "vit_b_16(image_size=64)", (16, 3, 64, 64), 1000, ("sgd",)),
 ]
 # The same step with foreach=True. VGG-16's 411 MB fc weight tells the paths apart: the per-tensor
 # path holds two temporaries of it at once, the foreach path one temporary of every parameter.
@@ -176,6 +184,10 @@ AUTOCAST_CASES = [
     ("vgg16.py", "vgg16(num_classes=10, batch_norm=True)", (2, 3, 64, 64), 10, ("momentum",)),
     ("transformer_classifier.py", "TransformerClassifier()", (32, 128), 1000, ("adam",)),
     ("vit_tiny.py", "TinyViT()", (32, 3, 64, 64), 10, ("adam",)),
+    ("torchvision:models.mobilenetv3", "mobilenet_v3_small()", (4, 3, 128, 128), 1000, ("adam",)),
+    ("torchvision:models.convnext", "convnext_tiny()", (16, 3, 64, 64), 1000, ("adamw",)),
+    ("torchvision:models.swin_transformer", "swin_t()", (8, 3, 64, 64), 1000, ("sgd",)),
+    ("torchvision:models.densenet", "densenet121()", (16, 3, 64, 64), 1000, ("momentum",)),
 ]
 
 flags = {"--foreach", "--autocast"}

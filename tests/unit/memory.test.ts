@@ -75,6 +75,20 @@ test('the saved-tensor table, op by op', () => {
   assert.deepEqual(memoryRule(facts('div')).saved, []);
   // chunk/split: every piece is a view of the input.
   assert.deepEqual(memoryRule(facts('chunk', { outputNumel: [40, 40, 20] })).aliasOf, [0, 0, 0]);
+  // In place, SiLU/Hardswish/... clone their input for backward; LeakyReLU/ELU use their result.
+  assert.deepEqual(memoryRule(facts('SiLU', { inplace: true })).saved, [{ elements: 100 }]);
+  assert.deepEqual(memoryRule(facts('SiLU', { inplace: true })).aliasOf, [0]);
+  assert.deepEqual(memoryRule(facts('LeakyReLU', { inplace: true })).saved, [{ output: 0 }]);
+  assert.deepEqual(memoryRule(facts('SiLU')).saved, [{ input: 0 }]);
+  // Stochastic depth keeps only a per-sample scale; with p = 0 it is its input.
+  assert.deepEqual(memoryRule(facts('StochasticDepth', { dropoutP: 0.1 })).saved, []);
+  assert.equal(memoryRule(facts('StochasticDepth', { dropoutP: 0.1 })).aliasOf, undefined);
+  assert.deepEqual(memoryRule(facts('StochasticDepth', { dropoutP: 0 })).aliasOf, [0]);
+  // masked_fill keeps its mask; roll and comparisons keep nothing; Permute is a view.
+  assert.deepEqual(memoryRule(facts('masked_fill', { inputNumel: [100, 100] })).saved, [{ input: 1 }]);
+  assert.deepEqual(memoryRule(facts('roll')).saved, []);
+  assert.deepEqual(memoryRule(facts('ne', { inputNumel: [100, 100] })).saved, []);
+  assert.deepEqual(memoryRule(facts('Permute')).aliasOf, [0]);
 });
 
 test('nn.MultiheadAttention keeps its projections and, by backend, the attention weights or a logsumexp', () => {

@@ -68,6 +68,8 @@ const VIEW_OPS = new Set([
   'view', 'reshape', 'flatten', 'Flatten', 'Unflatten', 'unflatten', 'squeeze', 'unsqueeze', 'transpose', 't', 'permute',
   'expand', 'expand_as', 'narrow', 'select', 'getitem', 'chunk', 'split', 'unbind', 'contiguous', 'Identity', 'detach',
   'view_as', 'reshape_as', 'movedim', 'swapaxes', 'to', 'float', 'type_as', 'clone_view',
+  // torchvision.ops.misc.Permute and MaxViT's SwapAxes: leaf modules around permute/swapaxes.
+  'Permute', 'SwapAxes', 'swapdims', 'moveaxis',
 ]);
 
 /** Elementwise activations that save their output (derivatives.yaml: `result`). */
@@ -82,12 +84,23 @@ const SAVES_INPUT = new Set([
 /** Ops that save every tensor input (products of two activations). */
 const SAVES_ALL_INPUTS = new Set(['mul', 'matmul', 'bmm', 'mm', 'einsum', 'div', 'baddbmm']);
 /** Ops that keep nothing: the gradient needs only shapes. */
-const SAVES_NOTHING = new Set(['add', 'sub', 'neg', 'pos', 'cat', 'stack', 'concat', 'pad', 'ZeroPad2d', 'ConstantPad2d', 'sum_', 'Dropout_eval', 'clone', 'repeat']);
+const SAVES_NOTHING = new Set([
+  'add', 'sub', 'neg', 'pos', 'cat', 'stack', 'concat', 'pad', 'ZeroPad2d', 'ConstantPad2d', 'sum_', 'Dropout_eval', 'clone', 'repeat',
+  // A shift's gradient is the opposite shift; comparisons and factories carry no gradient.
+  'roll', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_not', 'logical_and', 'logical_or',
+  'new_zeros', 'new_ones', 'new_full', 'new_empty', 'zeros_like', 'ones_like', 'full_like', 'empty_like',
+  // MaxViT's window (de)partition modules: view, permute and a contiguous reshape.
+  'WindowPartition', 'WindowDepartition',
+]);
 
+/** In-place forms that clone their input for backward (the rest save their result). */
+const CLONES_WHEN_INPLACE = /^(SiLU|silu|Hardswish|hardswish|Hardsigmoid|hardsigmoid|Mish|mish|pow|abs|log)$/;
 const CONV_LINEAR = /^(Conv[123]d|ConvTranspose[123]d|Linear|LazyLinear|Bilinear|conv[123]d|linear|conv_transpose[123]d)$/;
 const BATCH_NORM = /^(BatchNorm[123]d|SyncBatchNorm|batch_norm)$/;
 const INSTANCE_GROUP_NORM = /^(InstanceNorm[123]d|GroupNorm|instance_norm|group_norm)$/;
-const LAYER_NORM = /^(LayerNorm|layer_norm|RMSNorm|rms_norm)$/;
+const LAYER_NORM = /^(LayerNorm|LayerNorm2d|layer_norm|RMSNorm|rms_norm)$/;
+/** Stochastic depth (torchvision StochasticDepth, timm DropPath): input × a per-sample 0/1 scale. */
+const STOCHASTIC_DEPTH = /^(StochasticDepth|stochastic_depth|DropPath|drop_path)$/;
 const MAX_POOL = /^(MaxPool[123]d|max_pool[123]d|AdaptiveMaxPool[123]d|adaptive_max_pool[123]d)$/;
 const ADAPTIVE_AVG = /^(AdaptiveAvgPool[123]d|adaptive_avg_pool[123]d)$/;
 const DROPOUT = /^(Dropout[123]?d?|AlphaDropout|dropout[123]?d?|FeatureAlphaDropout)$/;
@@ -95,7 +108,8 @@ const RELU = /^(ReLU|relu|relu_|threshold|Threshold)$/;
 
 type RuleFamily =
   | 'view' | 'convLinear' | 'relu' | 'batchNorm' | 'rowNorm' | 'maxPool' | 'adaptiveAvg' | 'dropout' | 'embedding'
-  | 'hardtanh' | 'savesOutput' | 'savesInput' | 'savesAllInputs' | 'savesNothing' | 'recurrent' | 'attention' | 'unknown';
+  | 'hardtanh' | 'savesOutput' | 'savesInput' | 'savesAllInputs' | 'savesNothing' | 'recurrent' | 'attention'
+  | 'stochasticDepth' | 'maskedFill' | 'unknown';
 
 /** Which rule an op name takes, tested in the order below; remembered per name (a trace repeats a few names). */
 function familyOf(op: string): RuleFamily {
@@ -107,6 +121,8 @@ function familyOf(op: string): RuleFamily {
   if (MAX_POOL.test(op)) return 'maxPool';
   if (ADAPTIVE_AVG.test(op)) return 'adaptiveAvg';
   if (DROPOUT.test(op)) return 'dropout';
+  if (STOCHASTIC_DEPTH.test(op)) return 'stochasticDepth';
+  if (op === 'masked_fill') return 'maskedFill';
   if (op === 'Embedding' || op === 'embedding') return 'embedding';
   // In place, these clone their input first; otherwise they save it (SAVES_INPUT).
   if (/^(ReLU6|relu6|Hardtanh|hardtanh)$/.test(op)) return 'hardtanh';
@@ -153,13 +169,23 @@ export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
       if (f.dropoutP === 0) return KNOWN_ALIAS;
       return rule(inplaceAlias, [{ elements: f.outputNumel[0] ?? 0, bytesPerElement: BOOL }]);
     case 'embedding': return SAVES_FIRST_INPUT;
+    // With p = 0 (or in eval) it returns its input; otherwise a new tensor, keeping only the
+    // per-sample scale (batch-sized, negligible).
+    case 'stochasticDepth': return f.dropoutP === 0 ? KNOWN_ALIAS : KNOWN_NOTHING;
+    // Its gradient is the incoming one with the masked places zeroed: it keeps the mask.
+    case 'maskedFill': return f.inplace ? rule(INPLACE, f.inputNumel.length > 1 ? [{ input: 1 }] : []) : rule(undefined, f.inputNumel.length > 1 ? [{ input: 1 }] : []);
     case 'hardtanh':
       // hardtanh_ keeps the input as it was before the write: autograd clones it first
       // (measured on torch 2.13: one aten.clone per in-place ReLU6 in MobileNetV2, all kept).
       if (f.inplace) return rule(INPLACE, [{ elements: f.inputNumel[0] ?? 0 }]);
       return SAVES_FIRST_INPUT;
     case 'savesOutput': return rule(inplaceAlias, [{ output: 0 }]);
-    case 'savesInput': return rule(inplaceAlias, f.inplace ? [{ output: 0 }] : [{ input: 0 }]);
+    case 'savesInput':
+      // In place, an op whose gradient needs its input gets a copy of it first (autograd's
+      // `original_self`; measured on torch 2.13: one aten.clone per silu_/hardswish_/... call);
+      // the others' in-place forms use their result.
+      if (f.inplace) return CLONES_WHEN_INPLACE.test(op) ? rule(INPLACE, [{ elements: f.inputNumel[0] ?? 0 }]) : rule(INPLACE, [{ output: 0 }]);
+      return SAVES_FIRST_INPUT;
     case 'savesAllInputs':
       // `x * 0.5`, `x / scale`: with a Python number as the other factor the gradient needs only
       // that number (derivatives.yaml saves the other operand, here not a tensor).
