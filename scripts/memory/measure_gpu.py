@@ -64,6 +64,9 @@ CASES = [
     # einsum/softmax; under autocast CUDA's float32 list (LayerNorm, softmax) decides their sizes.
     ("transformer_classifier.py", "TransformerClassifier()", (32, 128), "int64", 1000, [("float32", "adam"), ("bfloat16", "adam")]),
     ("vit_tiny.py", "TinyViT()", (64, 3, 64, 64), "float32", 10, [("float32", "adam"), ("bfloat16", "adam")]),
+    # In-place SiLU (a clone each), stochastic depth, LayerNorm2d on CUDA.
+    ("torchvision:models.efficientnet", "efficientnet_b0()", (32, 3, 224, 224), "float32", 1000, [("float32", "sgd"), ("bfloat16", "adam")]),
+    ("torchvision:models.convnext", "convnext_tiny()", (16, 3, 224, 224), "float32", 1000, [("float32", "adamw"), ("bfloat16", "adamw")]),
 ]
 
 
