@@ -176,6 +176,8 @@ function linearHasBias(node: GraphNodeReport, biasPaths: Set<string> | undefined
  * its inputs have ('follows': type promotion among them, a float32 parameter included).
  */
 type AutocastPrecision = 'low' | 'float32' | 'follows';
+/** Batched products that reshape their operands to three dimensions before bmm. */
+const FOLDS_OPERANDS = /^(matmul|einsum|bmm)$/;
 const AUTOCAST_LOW = /^(Conv[123]d|ConvTranspose[123]d|Linear|LazyLinear|Bilinear|conv[123]d|conv_transpose[123]d|linear|bilinear|PReLU|prelu|matmul|mm|bmm|baddbmm|addmm|addbmm|einsum|LSTM|GRU|RNN|LSTMCell|GRUCell|RNNCell|MultiheadAttention|scaled_dot_product_attention)$/;
 /** CUDA's float32 list (and the float32-unless-a-dtype-is-given ops), as the graph names them. */
 const AUTOCAST_FLOAT32_CUDA = /^(LayerNorm|layer_norm|GroupNorm|group_norm|Softmax|softmax|LogSoftmax|log_softmax|Softmin|softmin|exp|expm1|log|log2|log10|log1p|pow|rsqrt|reciprocal|Softplus|softplus|sum|cumsum|cumprod|prod|logsumexp|norm|cosine_similarity|CosineSimilarity|cdist|pdist|dist|mse_loss|l1_loss|smooth_l1_loss|huber_loss|nll_loss|kl_div|binary_cross_entropy_with_logits|MSELoss|L1Loss|SmoothL1Loss|HuberLoss|NLLLoss|KLDivLoss|BCEWithLogitsLoss)$/;
@@ -454,8 +456,13 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
           if (slot === undefined) continue;
           // Autocast casts a float input to the op's dtype first; the op saves the cast copy.
           const castTo = precision === 'low' ? 2 : precision === 'float32' ? 4 : 0;
+          const source = storageOf[slot]!;
           if (castTo > 0 && (slotBytes[slot] === 2 || slotBytes[slot] === 4) && slotBytes[slot] !== castTo) kept.push(newStorage(numelOfSlot[slot] * castTo, index));
-          else kept.push(storageOf[slot]!);
+          // A batched product folds its operand's batch dims with reshape, which copies a piece of
+          // a larger tensor (k and v split out of a packed projection): the copy is saved and the
+          // packed tensor is not kept by this op (Swin's window attention; torch 2.13 traces).
+          else if (FOLDS_OPERANDS.test(node.op) && source.bytes > block(numelOfSlot[slot] * slotBytes[slot]) + 512) kept.push(newStorage(numelOfSlot[slot] * slotBytes[slot], index));
+          else kept.push(source);
         } else if ('output' in item) {
           // An output the node does not have is kept as nothing (as a missing map entry was).
           const s = item.output < outputs ? storageOf[firstOutput + item.output] : undefined;
