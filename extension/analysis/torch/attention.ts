@@ -203,7 +203,10 @@ function transformerLayer(env: CatalogEnv, decoder: boolean): LayerDef {
       if (!isTensor(x0)) return unknownV();
       const normFirst = asBool(self.attrs.get('norm_first')) ?? false;
       const memory = a.get('memory') ?? NONE;
-      const plus = (x: Value, y: Value): Value => elementwiseBinary('+', x, y, ctx, 'promote');
+      // The residual sums go through torch.add so that the forward graph records them (the memory
+      // model needs the new tensor each makes, which the next LayerNorm keeps).
+      const add = env.torchFunction('add');
+      const plus = (x: Value, y: Value): Value => (add.kind === 'builtin' ? ctx.callValue(add, [x, y]) : elementwiseBinary('+', x, y, ctx, 'promote'));
       const attention = (child: string, x: Value, kv: Value, dropout: string): Value =>
         callChild(self, dropout, [first(callChild(self, child, [x, kv, kv], ctx, [['need_weights', boolV(false)]]))], ctx);
       const feedForward = (x: Value): Value => {

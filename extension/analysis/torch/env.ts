@@ -13,6 +13,8 @@ export interface CatalogEnv {
   deviceValue(type: string): Value;
   /** A torch.nn.functional builtin by name (the default activation of Transformer layers). */
   functional(name: string): Value;
+  /** A torch.<name> builtin (torch.add for the Transformer layers' residual sums, so the graph records them). */
+  torchFunction(name: string): Value;
   /** torch.nn.ModuleList & co.: the interpreter's class when installed, else the catalog's stand-in. */
   containerClass(name: string): ClassValue | undefined;
   /** torch.nn.utils.rnn.PackedSequence support. */
