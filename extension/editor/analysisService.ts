@@ -70,8 +70,8 @@ export class AnalysisService implements vscode.Disposable {
       vscode.workspace.onDidChangeTextDocument((event) => {
         if (!isAnalyzable(event.document) || event.contentChanges.length === 0) return;
         this.edits.record(event.document.uri.toString(), event.contentChanges);
-        // Before the debounce: the worker stops idle-time work now, so the job finds it free.
-        this.worker.noteEditing(event.document.uri.fsPath);
+        // Before the debounce: the worker ends idle-time work before the job is due.
+        this.worker.noteEditing(event.document.uri.fsPath, DEBOUNCE_MS);
         void this.viewFor(event.document);
       }),
       // Other open files may import the saved one: their reports can change too. The saved file's

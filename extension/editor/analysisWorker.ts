@@ -191,7 +191,8 @@ function collectWhenIdle(): void {
 
 // Idle-time follow-up analyses (analysis/followUp.ts): after the first job of a file, while
 // nothing else is asked, the same job runs again a few times (results discarded) so that V8
-// compiles the paths this file takes before the user's first edit. Any message cancels them.
+// compiles the paths this file takes before the user's first edit. A keystroke notice lets them
+// go on only while they end before the debounced job is due; a job or a query cancels them.
 const followedUpFiles = new Set<string>();
 let followUp: FollowUpAnalyses | undefined;
 let plannedFollowUp: FollowUpAnalyses | undefined;
@@ -228,8 +229,13 @@ function followUpStep(): void {
 let queue: Promise<unknown> = Promise.resolve();
 port.on('message', (message: WorkerRequest | WorkerNotice) => {
   requestSeen = true;
+  if (message.kind === 'editing') {
+    const due = performance.now() + message.jobDueInMs;
+    followUp?.finishBy(due);
+    plannedFollowUp?.finishBy(due);
+    return;
+  }
   cancelFollowUp();
-  if (message.kind === 'editing') return;
   const request = message;
   if (request.kind === 'query' && request.query.kind !== 'maxBatch') {
     const started = performance.now();

@@ -66,11 +66,11 @@ export class AnalysisWorkerClient {
    * Tells a running worker that the user is typing in `file` (no answer; nothing starts a
    * worker for it). At most one notice per interval: a burst of keystrokes needs only one.
    */
-  noteEditing(file: string): void {
+  noteEditing(file: string, jobDueInMs: number): void {
     const now = Date.now();
     if (!this.worker || this.disposed || now - this.lastNoticeAt < EDITING_NOTICE_INTERVAL_MS) return;
     this.lastNoticeAt = now;
-    const notice: WorkerNotice = { kind: 'editing', file };
+    const notice: WorkerNotice = { kind: 'editing', file, jobDueInMs };
     this.worker.postMessage(notice);
   }
 

@@ -39,12 +39,14 @@ export type WorkerRequest =
   | { id: number; kind: 'query'; query: WorkerQuery };
 
 /**
- * Unanswered: the user is typing in `file` (sent on a keystroke, before the debounced job). The
- * worker stops its idle-time follow-up analyses (analysis/followUp.ts) so the job finds it free.
+ * Unanswered: the user is typing in `file` (sent on a keystroke, before the debounced job, which
+ * comes `jobDueInMs` later at the earliest). The worker ends its idle-time follow-up analyses
+ * (analysis/followUp.ts) before then, so the job finds it free.
  */
 export interface WorkerNotice {
   kind: 'editing';
   file: string;
+  jobDueInMs: number;
 }
 
 export type WorkerReply =

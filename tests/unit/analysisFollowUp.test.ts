@@ -12,8 +12,8 @@ function followUpTaking(durations: number[], firstMs: number, fail = -1) {
   const followUp = new FollowUpAnalyses(() => {
     if (analyses === fail) throw new Error('analysis failed');
     clock += durations[analyses++] ?? 1;
-  }, firstMs, { maxRuns: 4, fastEnoughMs: 15 }, () => clock);
-  return { followUp, analyses: () => analyses };
+  }, firstMs, { maxRuns: 4, fastEnoughMs: 15, marginMs: 5 }, () => clock);
+  return { followUp, analyses: () => analyses, advance: (ms: number) => { clock += ms; } };
 }
 
 async function runAll(followUp: FollowUpAnalyses): Promise<void> {
@@ -43,7 +43,20 @@ test('a file already analyzed fast gets no follow-up', async () => {
   assert.equal(analyses(), 0);
 });
 
-test('cancelling (the user typed) stops follow-ups before the next analysis', async () => {
+test('after a keystroke, follow-ups go on only while one more ends before the job is due', async () => {
+  const { followUp, analyses } = followUpTaking([40, 30, 25, 20], 90);
+  assert.equal(await followUp.step(), true); // clock 40, last 40
+  // The debounced job is due at 120: a 40 ms analysis plus the 5 ms margin still fits (40 + 40 + 5 <= 120).
+  followUp.finishBy(120);
+  assert.equal(await followUp.step(), true); // clock 70, last 30: 70 + 30 + 5 = 105 fits
+  assert.equal(await followUp.step(), false); // clock 95, last 25: 95 + 25 + 5 = 125 > 120
+  assert.equal(analyses(), 3);
+  // A later deadline from another keystroke does not extend an earlier one.
+  followUp.finishBy(1_000);
+  assert.equal(followUp.wanted, false);
+});
+
+test('cancelling (a job or a query came) stops follow-ups before the next analysis', async () => {
   const { followUp, analyses } = followUpTaking([40, 40, 40], 90);
   assert.equal(await followUp.step(), true);
   followUp.cancel();

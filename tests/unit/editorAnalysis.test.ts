@@ -197,8 +197,8 @@ describe('analysis worker thread', () => {
       assert.deepEqual(await worker.query({ kind: 'hover', ...details, line: 14 }), { stale: true });
 
       // An unsaved edit: conv1 gets 8 output channels. The keystroke's notice comes first (it
-      // stops the worker's idle-time follow-ups and is not answered).
-      worker.noteEditing(file);
+      // bounds the worker's idle-time follow-ups by the debounce and is not answered).
+      worker.noteEditing(file, 150);
       const edited = source.replace('nn.Conv2d(1, 6, kernel_size=5)', 'nn.Conv2d(1, 8, kernel_size=5)');
       const again = await worker.analyze({ file, source: edited, settings, unsavedBuffers: {} });
       assert.deepEqual(layerHintOn(again, 14), { line: 14, text: '→ [1, 8, 28, 28]' });
