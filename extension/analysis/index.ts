@@ -389,6 +389,11 @@ class AnalysisRun {
       result.functionalMacs = trace.functionalMacs;
       if (trace.output) result.output = trace.output;
       if (trace.graph) result.graph = { recorder: trace.graph, outputs: trace.graph.outputsOf(result.output) };
+      // Notes from inside libraries are not shown; when nothing else explains an unknown
+      // output (a library construct Netlens does not model), say so rather than stay silent.
+      if (result.output.kind === 'unknown' && traceDiagnostics.length === 0 && interp.diagnostics.length === before) {
+        interp.diagnostic('info', messages.outputUnknown(root.cls.name), entryLoc, 'output-unknown');
+      }
     }
     result.inputs = inputs.filter((v): v is TensorValue => v.kind === 'tensor');
     result.diagnostics.push(...interp.diagnostics.slice(before));

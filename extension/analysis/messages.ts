@@ -6,6 +6,7 @@ export const messages = {
   syntaxMissing: (what: string) => `Syntax error: missing ${what}.`,
   unsupportedSyntax: (what: string) => `Netlens does not follow this construct (${what}); values it produces are unknown.`,
   unresolvedImport: (name: string) => `Cannot find module '${name}'; its members are treated as unknown.`,
+  importFallback: (name: string) => `Cannot find module '${name}'; Netlens follows the except ImportError branch, as Python would without it.`,
   importBudget: (name: string) => `Stopped evaluating module '${name}' (too much work for an import); later names in it are unknown.`,
   undefinedName: (name: string) => `Name '${name}' is not defined.`,
   unknownAttribute: (owner: string, name: string) => `'${owner}' has no attribute '${name}'.`,
@@ -28,6 +29,10 @@ export const messages = {
   noInputs: (model: string) => `No input shape found for ${model}; add a '# netlens: input=(N, C, H, W)' comment or pass --input.`,
   badInputComment: (text: string) => `Cannot read the input comment '${text}'; expected e.g. '# netlens: input=(N, 3, 32, 32)'.`,
   forwardMissing: (cls: string) => `${cls} has no forward() method.`,
+  parametersUnsized: (count: number, first: string) =>
+    `${count === 1 ? `The size of parameter '${first}' is` : `The sizes of ${count} parameters (the first: '${first}') are`} unknown to Netlens; the parameter counts leave ${count === 1 ? 'it' : 'them'} out.`,
+  outputUnknown: (model: string) =>
+    `Netlens could not follow ${model}'s forward to its output (it uses something Netlens does not model); its output, and the layers and parameters behind it, are unknown.`,
   divisionByZero: () => 'Division by zero.',
   unknownTorchMember: (name: string) => `Netlens does not know ${name}; what it returns is unknown.`,
   featureExtractorNode: (node: string) =>

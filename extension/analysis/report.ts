@@ -8,6 +8,7 @@ import { nnHelpersOf } from './interp/nn';
 import type { DType, InstanceValue, TensorValue, Value } from './interp/values';
 import { reportDims, type GraphRecorder } from './interp/graphRecorder';
 import type { AnalyzeOptions, DiagnosticReport, GraphNodeReport, GraphReport, GraphTensorRef, LayerReport, ModelReport, ReportDim } from './reportTypes';
+import { messages } from './messages';
 import { modelMemory, type MemoryModelInput, type MemoryRuntime, type ParameterTensor } from './memory/index';
 
 export function reportDim(d: Dim): ReportDim {
@@ -28,6 +29,8 @@ export function flattenTensors(interp: Interpreter, v: Value, out: TensorValue[]
     case 'instance': {
       const fields = interp.namedTupleFields(v.cls);
       if (fields) for (const f of fields) flattenTensors(interp, v.attrs.get(f) ?? { kind: 'none' }, out, depth + 1);
+      // A dict subclass (HF-style ModelOutput): its items, like forward hooks' dict flattening.
+      else if (!v.module) { const items = interp.dictOfInstance(v); if (items) flattenTensors(interp, items, out, depth + 1); }
       break;
     }
     default: break;
@@ -62,7 +65,7 @@ export function ownParamCount(m: InstanceValue): number {
   return n;
 }
 
-const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1 };
+const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1, complex64: 8, complex128: 16 };
 
 export function tensorBytes(t: TensorValue, activationDType?: DType): number {
   const n = numel(t);
@@ -140,11 +143,13 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
   const parameters = helpers.namedParameters(r.model, modules);
   let total = 0;
   let trainable = 0;
+  const unsized: string[] = [];
   for (let i = 0; i < parameters.length; i++) {
     const p = parameters[i][1];
-    const n = numel(p) ?? 0;
-    total += n;
-    if (p.requiresGrad !== false) trainable += n;
+    const n = numel(p);
+    if (n === undefined) unsized.push(parameters[i][0]);
+    total += n ?? 0;
+    if (p.requiresGrad !== false) trainable += n ?? 0;
   }
   const graph = r.graph ? graphReport(r.graph.recorder, r.graph.outputs, r.paths) : undefined;
   const modeled = modelMemory(memoryModelInput(r, parameters, helpers.namedBuffers(r.model, modules), graph ?? layerGraph(interp, r, flattened)), layers, activationDType === 'float32' || activationDType === 'bfloat16' || activationDType === 'float16' ? activationDType : 'float32', options.optimizer ?? 'sgd', (options.gpuMemoryGB ?? 80) * 1e9, memoryRuntime(options), options.maxBatchTable ?? false);
@@ -161,6 +166,10 @@ export function buildModelReport(interp: Interpreter, r: TraceResult, options: A
     memory,
     diagnostics: r.diagnostics.map(diagnosticReport),
   };
+  // Counts that leave out tensors of unknown size must not pass for exact ones.
+  if (unsized.length > 0) {
+    report.diagnostics.push({ severity: 'info', message: messages.parametersUnsized(unsized.length, unsized[0]), file: r.entryFile ?? '', line: r.line ?? 1, col: 0, code: 'params-unsized' });
+  }
   // A model whose class this file defines is shown at its `class` line (CodeLens, tree), not at
   // the statement that instantiates it further down.
   const classLocation = r.model.cls.location;

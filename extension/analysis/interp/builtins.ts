@@ -5,11 +5,12 @@ import type { BuiltinFunctionValue, BuiltinImpl, CallContext, ClassValue, DictVa
 import { Interpreter, computeMro, fnImpl, formatValue, type FunctionImpl } from './interpreter';
 import {
   FALSE, NONE, TRUE, UNKNOWN, boolV, dictGet, dictKey, dictSet, dimOf, floatV, intV, isMissingAttr, listV, newDict, numberOf,
-  pyEquals, pyRepr, pyStr, strV, truthy, tupleV, unknownV, identityOf,
+  pyEquals, pyRepr, pyStr, setMixinValue, strV, truthy, tupleV, unknownV, identityOf,
 } from './pyvalues';
 import { messages } from '../messages';
 import { installJson } from './jsonModule';
 import { installPackaging } from './packagingModule';
+import { installPathModules } from './pathModules';
 
 type Impl = BuiltinImpl;
 
@@ -64,6 +65,23 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   const sliceClass = cls('slice', [objectClass]);
   const ellipsisClass = cls('ellipsis', [objectClass]);
   const orderedDictClass = cls('OrderedDict', [dictClass, objectClass]);
+  // dict.__init__ for instances of dict subclasses (super().__init__(*args, **kwargs), or no
+  // __init__ of their own): the items go to the instance's dict (Interpreter.dictOfInstance).
+  dictClass.attrs.set('__init__', fn('dict.__init__', (args, kwargs) => {
+    const self = args[0];
+    const items = self?.kind === 'instance' ? interp.dictOfInstance(self) : undefined;
+    if (!items) return NONE;
+    const source = args[1];
+    if (source?.kind === 'dict') for (const e of source.entries.values()) dictSet(items, e.key, e.value);
+    else if (source && source.kind !== 'none') {
+      for (const pair of interp.iterate(source, interp.currentLocation()) ?? []) {
+        const kv = interp.iterate(pair, interp.currentLocation());
+        if (kv?.length === 2) dictSet(items, kv[0], kv[1]);
+      }
+    }
+    for (const [k, v] of kwargs) dictSet(items, strV(k), v);
+    return NONE;
+  }));
   const defaultDictClass = cls('defaultdict', [dictClass, objectClass]);
   const rangeClass = cls('range', [objectClass]);
   for (const [k, c] of [['int', intClass], ['bool', boolClass], ['float', floatClass], ['str', strClass], ['list', listClass], ['tuple', tupleClass], ['dict', dictClass], ['set', setClass], ['frozenset', frozensetClass], ['slice', sliceClass]] as const) B.set(k, c);
@@ -145,6 +163,25 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     if (d.kind === 'dict' && args[0] && args[0].kind !== 'none') d.defaultFactory = args[0];
     return d;
   });
+  // collections.Counter: counts of an iterable's items (or a mapping's counts); a missing key reads 0.
+  const counterClass = cls('Counter', [dictClass, objectClass]);
+  native(counterClass, (args, kwargs) => {
+    const d = newDict(true);
+    const source = args[0];
+    if (source?.kind === 'dict') for (const e of source.entries.values()) dictSet(d, e.key, e.value);
+    else if (source) {
+      const items = iter(source);
+      if (!items) return UNKNOWN;
+      for (const item of items) {
+        const seen = dictGet(d, item);
+        if (dictKey(item) === undefined) return UNKNOWN;
+        dictSet(d, item, seen === undefined ? intV(1) : interp.binaryOp('+', seen, intV(1), loc()));
+      }
+    }
+    for (const [k, v] of kwargs) dictSet(d, strV(k), v);
+    d.missingValue = intV(0);
+    return d;
+  });
   const makeSetFrom = (args: Value[]): Value => {
     if (!args[0]) return interp.makeSet([]);
     const items = iter(args[0]);
@@ -211,7 +248,7 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     ['LookupError', 'Exception'], ['KeyError', 'LookupError'], ['IndexError', 'LookupError'], ['AttributeError', 'Exception'],
     ['AssertionError', 'Exception'], ['ImportError', 'Exception'], ['ModuleNotFoundError', 'ImportError'], ['StopIteration', 'Exception'],
     ['ArithmeticError', 'Exception'], ['ZeroDivisionError', 'ArithmeticError'], ['OverflowError', 'ArithmeticError'], ['NameError', 'Exception'],
-    ['OSError', 'Exception'], ['FileNotFoundError', 'OSError'], ['RecursionError', 'RuntimeError'], ['UnicodeError', 'ValueError'],
+    ['SyntaxError', 'Exception'], ['OSError', 'Exception'], ['FileNotFoundError', 'OSError'], ['RecursionError', 'RuntimeError'], ['UnicodeError', 'ValueError'],
     ['Warning', 'Exception'], ['UserWarning', 'Warning'], ['DeprecationWarning', 'Warning'], ['FutureWarning', 'Warning'], ['RuntimeWarning', 'Warning'],
     ['KeyboardInterrupt', 'BaseException'], ['SystemExit', 'BaseException'], ['GeneratorExit', 'BaseException'],
   ];
@@ -240,7 +277,8 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
         if (fields) return intV(fields.length);
         const st = interp.iteratorState.get(v);
         if (st) return intV(st.items.length - st.pos);
-        return UNKNOWN;
+        const items = interp.dictOfInstance(v);
+        return items ? intV(items.entries.size) : UNKNOWN;
       }
       case 'class': { const items = iter(v); return items ? intV(items.length) : UNKNOWN; }
       default: return UNKNOWN;
@@ -316,6 +354,8 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     return record ? interp.moduleNamespace(record) : UNKNOWN;
   }));
   B.set('locals', fn('locals', () => UNKNOWN));
+  // eval(text) needs the caller's scope: evalCall recognises this value and evaluates there.
+  B.set('eval', interp.evalBuiltin);
   B.set('abs', fn('abs', (args) => {
     const v = args[0];
     if (!v) return UNKNOWN;
@@ -539,6 +579,14 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
     construct: (_c, args, kwargs) => {
       const [f, ...rest] = args;
       if (!f) return UNKNOWN;
+      // Like CPython, a partial of a plain partial is flattened into one: .func is the
+      // innermost callable and its arguments come first (timm unbinds .func and .keywords).
+      const inner = f.kind === 'function' ? fnImpl(f) : undefined;
+      if (inner?.kind === 'partial' && inner.attrs.size === 0) {
+        const merged = new Map(inner.kwargs);
+        for (const [k, v] of kwargs) merged.set(k, v);
+        return wrapperFn({ kind: 'partial', fn: inner.fn, args: [...inner.args, ...rest], kwargs: merged, attrs: new Map() }, `partial(${nameOf(inner.fn)})`);
+      }
       return wrapperFn({ kind: 'partial', fn: f, args: rest, kwargs: new Map(kwargs), attrs: new Map() }, `partial(${nameOf(f)})`);
     },
   });
@@ -589,16 +637,18 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   });
   mod('collections', () => [
     ['OrderedDict', orderedDictClass], ['defaultdict', defaultDictClass], ['namedtuple', namedtupleFn],
-    ['deque', listClass], ['Counter', dictClass],
+    ['deque', listClass], ['Counter', counterClass],
   ]);
   const abcNames = ['Iterable', 'Iterator', 'Sequence', 'MutableSequence', 'Mapping', 'MutableMapping', 'Callable', 'Hashable', 'Sized', 'Container', 'Collection', 'Set', 'Generator'];
   const abcClasses = new Map(abcNames.map((n) => [n, cls(n, [objectClass])]));
   mod('collections.abc', () => [...abcClasses]);
 
   const typingGeneric = cls('Generic', [objectClass]);
-  typingGeneric.attrs.set('__class_getitem__', fn('__class_getitem__', () => typingGeneric));
+  // Generic[T], Protocol[T] and a user's Head[int]: the alias behaves as the class subscripted.
+  const classItself = fn('__class_getitem__', (args) => args[0] ?? UNKNOWN);
+  typingGeneric.attrs.set('__class_getitem__', classItself);
   const protocol = cls('Protocol', [objectClass]);
-  protocol.attrs.set('__class_getitem__', fn('__class_getitem__', () => protocol));
+  protocol.attrs.set('__class_getitem__', classItself);
   const typingMembers = (): [string, Value][] => {
     const out: [string, Value][] = [
       ['TYPE_CHECKING', FALSE], ['NamedTuple', namedTupleBase], ['Generic', typingGeneric], ['Protocol', protocol],
@@ -626,11 +676,18 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   ]);
   mod('itertools', () => [
     ['chain', (() => {
-      const chain = fn('chain', (args) => {
+      // A class, as in Python, so that chain.from_iterable(pairs) is found on it.
+      const chainOf = (iterables: Value[]): Value => {
         const out: Value[] = [];
-        for (const a of args) { const items = iter(a); if (!items) return UNKNOWN; out.push(...items); }
+        for (const a of iterables) { const items = iter(a); if (!items) return UNKNOWN; out.push(...items); }
         return interp.makeIterator(out);
-      });
+      };
+      const chain = cls('chain', [interp.special.object]);
+      interp.nativeClasses.set(chain, { construct: (_c, args) => chainOf(args) });
+      chain.attrs.set('from_iterable', fn('from_iterable', (args) => {
+        const iterables = args[0] ? iter(args[0]) : undefined;
+        return iterables ? chainOf(iterables) : UNKNOWN;
+      }));
       return chain;
     })()],
     ['product', fn('product', (args, kwargs) => {
@@ -674,6 +731,13 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
       const [start, stop, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0] ?? 0, nums[1], nums[2] ?? 1];
       const out: Value[] = [];
       for (let i = start; i < (stop ?? items.length) && i < items.length; i += step) out.push(items[i]);
+      return interp.makeIterator(out);
+    })],
+    ['pairwise', fn('pairwise', (args) => {
+      const items = args[0] ? iter(args[0]) : undefined;
+      if (!items) return UNKNOWN;
+      const out: Value[] = [];
+      for (let i = 0; i + 1 < items.length; i++) out.push(tupleV([items[i], items[i + 1]]));
       return interp.makeIterator(out);
     })],
     ['zip_longest', fn('zip_longest', (args, kwargs) => {
@@ -750,13 +814,15 @@ export function installBuiltins(interp: Interpreter, objectClass: ClassValue, ty
   sysModulesClass.attrs.set('__contains__', fn('__contains__', (args) => boolV(importedModule(args[1]) !== undefined)));
   const sysModules: InstanceValue = { kind: 'instance', cls: sysModulesClass, attrs: new Map(), module: undefined, id: -1 };
   mod('sys', () => [['version_info', tupleV([intV(3), intV(11), intV(0)])], ['platform', strV('linux')], ['maxsize', intV(2 ** 53 - 1)], ['argv', listV([strV('netlens')])], ['modules', sysModules]]);
-  mod('os', () => [['environ', newDict()], ['sep', strV('/')], ['path', unknownV('os.path')], ['getenv', fn('getenv', (args) => args[1] ?? NONE)], ['cpu_count', fn('cpu_count', () => intV(1))]]);
+  // os.path is its own module (pathModules.ts), reached as an attribute through the submodule lookup.
+  mod('os', () => [['environ', newDict()], ['sep', strV('/')], ['getenv', fn('getenv', (args) => args[1] ?? NONE)], ['cpu_count', fn('cpu_count', () => intV(1))]]);
   mod('logging', () => [['getLogger', fn('getLogger', () => UNKNOWN)], ['basicConfig', fn('basicConfig', () => NONE)], ['INFO', intV(20)], ['DEBUG', intV(10)], ['WARNING', intV(30)]]);
   mod('builtins', () => [...B]);
   installNumpy(interp, mod, objectClass);
   installRe(interp, mod, objectClass);
   installJson(mod);
   installPackaging(mod);
+  installPathModules(interp, mod, objectClass);
 }
 
 /**
@@ -1129,6 +1195,13 @@ function installNumpy(interp: Interpreter, mod: (name: string, members: () => [s
     ['sum', fn('sum', (args) => { const d = valuesOf(args[0]); return d ? scalar(d.reduce((a, b) => a + b, 0), floaty(args[0])) : UNKNOWN; })],
     ['prod', fn('prod', (args) => { const d = valuesOf(args[0]); return d ? scalar(d.reduce((a, b) => a * b, 1), floaty(args[0])) : UNKNOWN; })],
     ['sqrt', unary(Math.sqrt)], ['log', unary(Math.log)], ['exp', unary(Math.exp)], ['floor', unary(Math.floor)], ['ceil', unary(Math.ceil)],
+    ['log2', unary(Math.log2)], ['log10', unary(Math.log10)], ['log1p', unary(Math.log1p)], ['sin', unary(Math.sin)], ['cos', unary(Math.cos)],
+    ['tanh', unary(Math.tanh)], ['trunc', unary(Math.trunc)], ['abs', unary(Math.abs, false)], ['absolute', unary(Math.abs, false)],
+    ['square', unary((x) => x * x, false)],
+    ['power', elementwise((a, b) => a ** b)], ['maximum', elementwise(Math.max)], ['minimum', elementwise(Math.min)],
+    ['max', fn('max', (args) => { const d = valuesOf(args[0]); return d && d.length ? scalar(Math.max(...d), floaty(args[0])) : UNKNOWN; })],
+    ['min', fn('min', (args) => { const d = valuesOf(args[0]); return d && d.length ? scalar(Math.min(...d), floaty(args[0])) : UNKNOWN; })],
+    ['mean', fn('mean', (args) => { const d = valuesOf(args[0]); return d && d.length ? floatV(d.reduce((a, b) => a + b, 0) / d.length) : UNKNOWN; })],
     ['round', unary((x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; })],
   ]);
 }
@@ -1299,8 +1372,19 @@ function installValueMethods(interp: Interpreter, sortValues: (items: Value[], k
 
   const dict = new Map<string, Impl>();
   const d = (self: Value): DictValue => (self.kind === 'dict' ? self : newDict());
-  const entries = (self: Value) => [...d(self).entries.values()];
-  dict.set('get', (args) => { const v = dictGet(d(args[0]), args[1] ?? NONE); if (v !== undefined) return v; return dictKey(args[1] ?? UNKNOWN) === undefined ? UNKNOWN : (args[2] ?? NONE); });
+  const entries = (self: Value) => {
+    const dict = d(self);
+    interp.readWholeLibraryDict(dict, interp.currentLocation());
+    return [...dict.entries.values()];
+  };
+  dict.set('get', (args) => {
+    const v = dictGet(d(args[0]), args[1] ?? NONE);
+    if (v !== undefined) return v;
+    if (dictKey(args[1] ?? UNKNOWN) === undefined) return UNKNOWN;
+    // A miss in a library registry (timm's _model_entrypoints.get(name)) completes it first.
+    interp.completeRegistryOnMiss(d(args[0]), interp.currentLocation());
+    return dictGet(d(args[0]), args[1] ?? NONE) ?? args[2] ?? NONE;
+  });
   dict.set('keys', (args) => listV(entries(args[0]).map((e) => e.key)));
   dict.set('values', (args) => listV(entries(args[0]).map((e) => e.value)));
   dict.set('items', (args) => listV(entries(args[0]).map((e) => tupleV([e.key, e.value]))));
@@ -1319,6 +1403,10 @@ function installValueMethods(interp: Interpreter, sortValues: (items: Value[], k
     d(args[0]).entries.delete(dictKey(last.key)!);
     return tupleV([last.key, last.value]);
   });
+  // Explicit dunder calls (a lambda cannot assign: `lambda m, i, o: feats.__setitem__(k, o)`).
+  dict.set('__setitem__', (args) => { dictSet(d(args[0]), args[1] ?? NONE, args[2] ?? NONE); return NONE; });
+  dict.set('__getitem__', (args) => interp.getItem(args[0] ?? UNKNOWN, args[1] ?? NONE, interp.currentLocation()));
+  dict.set('__contains__', (args) => interp.contains(args[0] ?? UNKNOWN, args[1] ?? NONE));
   dict.set('setdefault', (args) => {
     const v = dictGet(d(args[0]), args[1] ?? NONE);
     if (v !== undefined) return v;
@@ -1523,6 +1611,7 @@ function installEnum(interp: Interpreter, mod: (name: string, members: () => [st
   interp.classFinishers.push((c) => {
     if (c === enumBase || c === intEnum || c === strEnum || c === flag || !c.mro.includes(enumBase)) return;
     const members = newDict(true);
+    const mixedWith = c.mro.includes(strClass) ? 'str' : c.mro.includes(intClass) ? 'int' : undefined;
     let next = 1;
     for (const [name, v] of [...c.attrs]) {
       if (name.startsWith('_') || v.kind === 'function' || v.kind === 'builtin' || v.kind === 'class') continue;
@@ -1545,6 +1634,7 @@ function installEnum(interp: Interpreter, mod: (name: string, members: () => [st
         member.attrs.set('value', value);
         member.attrs.set('_value_', value);
       }
+      if (mixedWith && value.kind === mixedWith) setMixinValue(member, value);
       c.attrs.set(name, member);
       dictSet(members, strV(name), member);
     }

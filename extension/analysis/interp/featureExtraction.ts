@@ -11,18 +11,29 @@
 import { messages } from '../messages';
 import { computeMro, type Interpreter } from './interpreter';
 import { nnHelpersOf } from './nn';
-import { UNKNOWN, dictSet, newDict, strV, unknownV } from './pyvalues';
+import { UNKNOWN, dictSet, newDict, pyStr, strV, unknownV } from './pyvalues';
 import type { BuiltinImpl, ClassValue, InstanceValue, Value } from './values';
 
-/** [node path, output name] pairs of a return_nodes list or dict of strings. */
+/** A node name or output name: torchvision takes str() of each (timm's outputs are ints). */
+function nodeName(v: Value): string | undefined {
+  if (v.kind === 'str') return v.value;
+  if (v.kind === 'int' && typeof v.value === 'number') return pyStr(v);
+  return undefined;
+}
+
+/** [node path, output name] pairs of a return_nodes list or dict. */
 function returnNodes(v: Value | undefined): [string, string][] | undefined {
   if (!v) return undefined;
   if (v.kind === 'list' || v.kind === 'tuple') {
-    const names = v.items.map((i) => (i.kind === 'str' ? i.value : undefined));
+    const names = v.items.map(nodeName);
     return names.every((n): n is string => n !== undefined) ? names.map((n) => [n, n]) : undefined;
   }
   if (v.kind === 'dict') {
-    const pairs = [...v.entries.values()].map((e) => (e.key.kind === 'str' && e.value.kind === 'str' ? [e.key.value, e.value.value] as [string, string] : undefined));
+    const pairs = [...v.entries.values()].map((e) => {
+      const path = nodeName(e.key);
+      const name = nodeName(e.value);
+      return path !== undefined && name !== undefined ? [path, name] as [string, string] : undefined;
+    });
     return pairs.every((p): p is [string, string] => p !== undefined) ? pairs : undefined;
   }
   return undefined;
@@ -101,6 +112,43 @@ export function installFeatureExtraction(interp: Interpreter): void {
     return extractor;
   };
   interp.libraryFunctions.set('torchvision.models.feature_extraction.create_feature_extractor', { kind: 'builtin', name: 'create_feature_extractor', call: create });
+
+  // torch.fx.symbolic_trace(root): a GraphModule named after the root's class that computes the
+  // root's output; submodules its forward never called are not part of it (nor their parameters).
+  const symbolicTrace: BuiltinImpl = (args, kwargs) => {
+    const root = args[0] ?? kwargs.get('root');
+    if (root?.kind !== 'instance' || !root.module) return unknownV('torch.fx.symbolic_trace');
+    const cls: ClassValue = { kind: 'class', name: root.cls.name, mro: [], attrs: new Map(), isModule: true };
+    cls.mro = computeMro(cls, [interp.special.moduleBase]);
+    const traced = interp.newInstance(cls);
+    for (const [name, child] of root.module.children) traced.module!.children.set(name, child);
+    for (const [name, p] of root.module.params) traced.module!.params.set(name, p);
+    for (const [name, b] of root.module.buffers) traced.module!.buffers.set(name, b);
+    traced.module!.training = root.module.training;
+    let pruned = false;
+    cls.attrs.set('forward', {
+      kind: 'builtin',
+      name: 'forward',
+      call: (forwardArgs, forwardKwargs, forwardCtx) => {
+        const called = new Set<InstanceValue>();
+        const tap = (inst: InstanceValue): void => { called.add(inst); };
+        interp.outputTaps.push(tap);
+        let out: Value;
+        try {
+          out = interp.callValue(root, forwardArgs.slice(1), forwardKwargs, forwardCtx.location);
+        } finally {
+          interp.outputTaps.splice(interp.outputTaps.indexOf(tap), 1);
+        }
+        if (!pruned) {
+          pruned = true;
+          prune(interp, traced, called);
+        }
+        return out;
+      },
+    });
+    return traced;
+  };
+  interp.catalog.modules.get('torch.fx')?.set('symbolic_trace', { kind: 'builtin', name: 'symbolic_trace', call: symbolicTrace });
 }
 
 /**

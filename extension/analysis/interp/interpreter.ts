@@ -15,7 +15,7 @@
 // later or never. The analyzed file runs eagerly, except that its `if __name__ == "__main__":`
 // block gets a small step allowance and whatever stops it is only a note (execMainBlock).
 import * as path from 'node:path';
-import type { Arg, ClassDef, Expr, FunctionDef, ModuleAst, Param, Span, Stmt } from '../python/ast';
+import type { Arg, ClassDef, Expr, FunctionDef, ModuleAst, Param, Pattern, Span, Stmt } from '../python/ast';
 import type { BinaryOperator, TorchCatalog } from '../torch/catalog';
 import * as dim from '../shape/dim';
 import type { Dim, Shape } from '../shape/dim';
@@ -25,7 +25,7 @@ import type {
 } from './values';
 import {
   FALSE, NONE, TRUE, UNKNOWN, boolV, dictGet, dictKey, dictSet, dimOf, floatV, floorDivNum, intV, isIntLike, listV, modNum,
-  missingAttr, newDict, numberOf, pyEquals, pyIs, pyRepr, pyStr, strV, truthy, tupleV, unknownV,
+  missingAttr, mixinValueOf, newDict, numberOf, pyEquals, pyIs, pyRepr, pyStr, strV, truthy, tupleV, unknownV,
 } from './pyvalues';
 import { messages } from '../messages';
 import { findModuleFile, resolveRelative, type FileSystemAccess } from './imports';
@@ -220,6 +220,8 @@ export interface InterpreterConfig {
 export class Interpreter {
   // --- world (persists across runs of the same analyzer) ---
   readonly builtins = new Map<string, Value>();
+  /** The builtin eval; called other than directly (eval passed around) its result is unknown. */
+  readonly evalBuiltin: Value = { kind: 'builtin', name: 'eval', call: () => UNKNOWN };
   readonly builtinModules = new Map<string, () => Map<string, Value>>();
   readonly modules = new Map<string, ModuleRecord>();
   /** Library dicts completeRegistry has run the package for (once each). */
@@ -516,6 +518,7 @@ export class Interpreter {
         else if (s.t === 'import') for (const n of s.names) names.add(n.alias ?? n.module.split('.')[0]);
         else if (s.t === 'importfrom' && s.names !== '*') for (const n of s.names) names.add(n.alias ?? n.name);
         else if (s.t === 'if' || s.t === 'try') { visit(s.body); if (s.t === 'if') visit(s.orelse); else for (const h of s.handlers) visit(h.body); }
+        else if (s.t === 'match') for (const c of s.cases) visit(c.body);
       }
     };
     if (record.ast) visit(record.ast.body);
@@ -706,6 +709,7 @@ export class Interpreter {
       case 'for': return this.execFor(s, scope);
       case 'while': return this.execWhile(s, scope);
       case 'try': return this.execTry(s, scope);
+      case 'match': return this.execMatch(s, scope);
       case 'with': {
         for (const item of s.items) {
           const v = this.eval(item.value, scope);
@@ -911,6 +915,130 @@ export class Interpreter {
     return undefined;
   }
 
+  /**
+   * match/case: the first case whose pattern matches (captures bound) and whose guard holds
+   * runs. A case that cannot be decided (an unknown subject) is taken, like an undecidable if,
+   * and says so.
+   */
+  private execMatch(s: Extract<Stmt, { t: 'match' }>, scope: Scope): Signal | undefined {
+    const subject = this.eval(s.subject, scope);
+    const loc = this.locOf(s.span, scope.module);
+    for (const c of s.cases) {
+      const bindings = new Map<string, Value>();
+      let matched = this.matchPattern(c.pattern, subject, scope, bindings, loc);
+      if (matched === false) continue;
+      for (const [name, value] of bindings) this.store(scope, name, value);
+      if (matched !== undefined && c.guard) matched = truthy(this.eval(c.guard, scope));
+      if (matched === false) continue;
+      if (matched === undefined) this.diagnostic('info', messages.unknownCondition('this case matches'), loc, 'unknown-condition');
+      return this.execBlock(c.body, scope);
+    }
+    return undefined;
+  }
+
+  /** Does the pattern match (true/false; undefined when the value is not known well enough)? */
+  private matchPattern(p: Pattern, v: Value, scope: Scope, bindings: Map<string, Value>, loc: SourceLocation): boolean | undefined {
+    switch (p.p) {
+      case 'wildcard': return true;
+      case 'capture': bindings.set(p.name, v); return true;
+      case 'as': {
+        const r = this.matchPattern(p.pattern, v, scope, bindings, loc);
+        if (r !== false) bindings.set(p.name, v);
+        return r;
+      }
+      case 'value': {
+        if (v.kind === 'unknown') return undefined;
+        return truthy(this.compareOp('==', v, this.eval(p.value, scope), loc));
+      }
+      case 'or': {
+        let result: boolean | undefined = false;
+        for (const alt of p.alternatives) {
+          const r = this.matchPattern(alt, v, scope, bindings, loc);
+          if (r === true) return result === false ? true : undefined;
+          if (r === undefined) result = undefined;
+        }
+        return result;
+      }
+      case 'sequence': {
+        // Sequences are lists, tuples and NamedTuples; str, dict and the rest never match.
+        if (v.kind === 'unknown') return undefined;
+        const items = v.kind === 'list' || v.kind === 'tuple' ? v.items
+          : v.kind === 'instance' && this.namedTupleFields(v.cls) ? this.iterate(v, loc) : undefined;
+        if (!items) return v.kind === 'instance' ? undefined : false;
+        const star = p.items.findIndex((i) => i.p === 'star');
+        const before = star < 0 ? p.items.length : star;
+        const after = star < 0 ? 0 : p.items.length - star - 1;
+        if (star < 0 ? items.length !== p.items.length : items.length < before + after) return false;
+        let result: boolean | undefined = true;
+        for (let i = 0; i < before; i++) {
+          const r = this.matchPattern(p.items[i], items[i], scope, bindings, loc);
+          if (r === false) return false;
+          if (r === undefined) result = undefined;
+        }
+        for (let i = 0; i < after; i++) {
+          const r = this.matchPattern(p.items[star + 1 + i], items[items.length - after + i], scope, bindings, loc);
+          if (r === false) return false;
+          if (r === undefined) result = undefined;
+        }
+        const starItem = star >= 0 ? p.items[star] : undefined;
+        if (starItem?.p === 'star' && starItem.name) bindings.set(starItem.name, listV(items.slice(before, items.length - after)));
+        return result;
+      }
+      case 'star': return true;
+      case 'mapping': {
+        if (v.kind === 'unknown') return undefined;
+        if (v.kind !== 'dict' || v.isSet) return v.kind === 'instance' ? undefined : false;
+        let result: boolean | undefined = true;
+        const used = new Set<string>();
+        for (let i = 0; i < p.keys.length; i++) {
+          const key = this.eval(p.keys[i], scope);
+          const k = dictKey(key);
+          if (k === undefined) return undefined;
+          const entry = v.entries.get(k);
+          if (!entry) return false;
+          used.add(k);
+          const r = this.matchPattern(p.values[i], entry.value, scope, bindings, loc);
+          if (r === false) return false;
+          if (r === undefined) result = undefined;
+        }
+        if (p.rest) {
+          const rest = newDict(v.ordered);
+          for (const [k, e] of v.entries) if (!used.has(k)) rest.entries.set(k, e);
+          bindings.set(p.rest, rest);
+        }
+        return result;
+      }
+      case 'class': {
+        const cls = this.eval(p.cls, scope);
+        const isInstance = this.isInstance(v, cls);
+        if (isInstance !== true) return isInstance;
+        let result: boolean | undefined = true;
+        // str(x), int(x), list(x) ...: one positional pattern matches the subject itself.
+        const selfMatching = cls.kind === 'class' && [...this.kindClasses.values()].includes(cls);
+        const matchArgs = cls.kind === 'class' ? this.lookupClassAttr(cls, '__match_args__') : undefined;
+        for (let i = 0; i < p.args.length; i++) {
+          let item: Value;
+          if (selfMatching && i === 0) item = v;
+          else {
+            const names = matchArgs?.kind === 'tuple' ? matchArgs.items : this.namedTupleFields(cls as ClassValue)?.map((f) => strV(f));
+            const name = names?.[i];
+            if (name?.kind !== 'str') return undefined;
+            item = this.getAttr(v, name.value, loc);
+          }
+          const r = this.matchPattern(p.args[i], item, scope, bindings, loc);
+          if (r === false) return false;
+          if (r === undefined) result = undefined;
+        }
+        for (const kw of p.kwargs) {
+          const r = this.matchPattern(kw.pattern, this.getAttr(v, kw.name, loc), scope, bindings, loc);
+          if (r === false) return false;
+          if (r === undefined) result = undefined;
+        }
+        return result;
+      }
+    }
+  }
+
   private execIf(s: Extract<Stmt, { t: 'if' }>, scope: Scope): Signal | undefined {
     const test = this.eval(s.test, scope);
     let cond = this.conditionOf(test);
@@ -993,7 +1121,8 @@ export class Interpreter {
     let sig: Signal | undefined;
     try {
       try {
-        sig = this.execBlock(s.body, scope);
+        const guardsImports = s.handlers.length > 0 && s.body.some((b) => b.t === 'import' || b.t === 'importfrom') && this.catchesImportError(s.handlers, scope);
+        sig = guardsImports ? this.execGuardedImports(s.body, scope) : this.execBlock(s.body, scope);
       } catch (e) {
         if (!(e instanceof PyRaise)) throw e;
         const handler = s.handlers.find((h) => this.handlerMatches(h.types, e, scope));
@@ -1009,6 +1138,45 @@ export class Interpreter {
         if (fsig) sig = fsig;
       }
     }
+  }
+
+  /**
+   * The body of a try whose handler catches ImportError: an import of a module found nowhere
+   * raises ModuleNotFoundError, as in Python, so the except branch's fallback is what runs
+   * (apex's fused layers falling back to nn.LayerNorm) instead of an unknown module.
+   */
+  private execGuardedImports(stmts: Stmt[], scope: Scope): Signal | undefined {
+    for (let i = 0; i < stmts.length; i++) {
+      const s = stmts[i];
+      const missing = s.t === 'import' || s.t === 'importfrom' ? this.missingImport(s, scope) : undefined;
+      if (missing !== undefined) {
+        const loc = this.locOf(s.span, scope.module);
+        if (loc.file === this.mainFile) this.diagnostic('info', messages.importFallback(missing), loc, 'import-fallback');
+        this.raise('ModuleNotFoundError', `No module named '${missing}'`, loc);
+      }
+      const sig = this.exec(s, scope);
+      if (sig) return sig;
+    }
+    return undefined;
+  }
+
+  private missingImport(s: Extract<Stmt, { t: 'import' | 'importfrom' }>, scope: Scope): string | undefined {
+    const unresolved = (name: string): boolean => this.getModuleRecord(name).value.attrs.has('__unresolved__');
+    if (s.t === 'import') return s.names.find((n) => unresolved(n.module))?.module;
+    const name = s.level > 0 ? resolveRelative(this.packageOf(scope.module), s.level, s.module) : s.module;
+    if (!name || name === '__future__') return undefined;
+    return unresolved(name) ? name : undefined;
+  }
+
+  private catchesImportError(handlers: { types?: Expr }[], scope: Scope): boolean {
+    const notFound = this.builtins.get('ModuleNotFoundError');
+    if (notFound?.kind !== 'class') return false;
+    return handlers.some((h) => {
+      if (!h.types) return true;
+      const t = this.safeEval(h.types, scope);
+      const classes = t.kind === 'tuple' ? t.items : [t];
+      return classes.some((c) => c.kind === 'class' && notFound.mro.includes(c));
+    });
   }
 
   private handlerMatches(types: Expr | undefined, e: PyRaise, scope: Scope): boolean {
@@ -1313,6 +1481,36 @@ export class Interpreter {
     }
   }
 
+  /**
+   * Before library code reads a whole module-level dict (iterates it, lists its keys, misses in
+   * .get), a model registry among them is completed first: listing models by name must see
+   * every registered one (see completeRegistry).
+   */
+  readWholeLibraryDict(d: DictValue, loc: SourceLocation): void {
+    if (loc.file !== this.mainFile && !d.isSet && registryLike(d)) this.completeRegistry(d);
+  }
+
+  /**
+   * The items of an instance of a dict subclass (class Output(OrderedDict), class Cfg(dict)),
+   * made on first use; undefined for any other instance. dict's own methods, subscripts,
+   * iteration, len and `in` work on them; the instance keeps its attributes apart, as in Python.
+   */
+  dictOfInstance(v: InstanceValue): DictValue | undefined {
+    const known = this.instanceDicts.get(v);
+    if (known) return known;
+    const dictClass = this.kindClasses.get('dict');
+    if (!dictClass || v.module || !v.cls.mro.includes(dictClass)) return undefined;
+    const items = newDict(true);
+    this.instanceDicts.set(v, items);
+    return items;
+  }
+  private readonly instanceDicts = new WeakMap<InstanceValue, DictValue>();
+
+  /** A key missing from a library dict: complete it if it is a model registry (see completeRegistry). */
+  completeRegistryOnMiss(d: DictValue, loc: SourceLocation): void {
+    if (loc.file !== this.mainFile) this.completeRegistry(d);
+  }
+
   /** `item in container`, completing a library's model registry on a miss (see completeRegistry). */
   private containsRegistered(container: Value, item: Value, loc: SourceLocation): Value {
     const found = this.contains(container, item);
@@ -1504,6 +1702,9 @@ export class Interpreter {
       const method = this.lookupClassAttr(b.cls, '__r' + dunderOf(op).slice(2));
       if (method) return this.callValue(this.bindMethod(method, b, b.cls), [a], new Map(), loc);
     }
+    const pa = mixinValueOf(a);
+    const pb = mixinValueOf(b);
+    if (pa !== a || pb !== b) return this.binaryOp(op, pa, pb, loc);
     return UNKNOWN;
   }
 
@@ -1630,7 +1831,10 @@ export class Interpreter {
     switch (v.kind) {
       case 'list': case 'tuple': return v.items.slice();
       case 'str': return [...v.value].map(strV);
-      case 'dict': return [...v.entries.values()].map((e) => e.key);
+      case 'dict': {
+        this.readWholeLibraryDict(v, loc);
+        return [...v.entries.values()].map((e) => e.key);
+      }
       case 'tensor': {
         const n = v.shape && v.shape.length > 0 ? dim.constValue(v.shape[0]) : undefined;
         if (n === undefined || n > 4096) return undefined;
@@ -1658,7 +1862,8 @@ export class Interpreter {
           for (let i = 0; i < n; i++) out.push(this.callValue(this.bindMethod(getitem, v, v.cls), [intV(i)], new Map(), loc));
           return out;
         }
-        return undefined;
+        const items = this.dictOfInstance(v);
+        return items ? this.iterate(items, loc) : undefined;
       }
       case 'class': {
         const members = v.attrs.get('__members__');
@@ -1711,6 +1916,7 @@ export class Interpreter {
           dictSet(obj, index, made);
           return made;
         }
+        if (obj.missingValue) return obj.missingValue;
         if (loc.file !== this.mainFile && this.completeRegistry(obj)) {
           const registered = dictGet(obj, index);
           if (registered !== undefined) return registered;
@@ -1728,7 +1934,8 @@ export class Interpreter {
         if (getitem) return this.callValue(this.bindMethod(getitem, obj, obj.cls), [index], new Map(), loc);
         const fields = this.namedTupleFields(obj.cls);
         if (fields) return this.getItem(tupleV(fields.map((f) => obj.attrs.get(f) ?? UNKNOWN)), index, loc);
-        return UNKNOWN;
+        const items = this.dictOfInstance(obj);
+        return items ? this.getItem(items, index, loc) : UNKNOWN;
       }
       case 'class': {
         const members = obj.attrs.get('__members__');
@@ -1737,8 +1944,12 @@ export class Interpreter {
           if (m) return m;
           this.raise('KeyError', messages.keyNotFound(pyRepr(index)), loc);
         }
+        // __class_getitem__ is an implicit classmethod: it gets the class subscripted.
         const cgi = this.lookupClassAttr(obj, '__class_getitem__');
-        if (cgi) return this.callValue(cgi, [index], new Map(), loc);
+        if (cgi) {
+          const impl = cgi.kind === 'function' ? fnImpl(cgi) : undefined;
+          return this.callValue(this.bindValue(impl?.kind === 'classmethod' ? impl.fn : cgi, obj), [index], new Map(), loc);
+        }
         // typing generics (List[int], Optional[X]) and builtin generics (list[int]).
         return UNKNOWN;
       }
@@ -1772,6 +1983,7 @@ export class Interpreter {
       case 'instance': {
         const setitem = this.lookupClassAttr(obj.cls, '__setitem__');
         if (setitem) this.callValue(this.bindMethod(setitem, obj, obj.cls), [index, value], new Map(), loc);
+        else { const items = this.dictOfInstance(obj); if (items) dictSet(items, index, value); }
         return;
       }
       default: return; // tensors: in-place writes keep the shape
@@ -1959,6 +2171,10 @@ export class Interpreter {
     }
     if (classMember !== undefined) return this.bindMethod(classMember, obj, obj.cls);
     if (name === '__class__') return obj.cls;
+    // A dict subclass (HF's ModelOutput, an AttrDict config) has dict's methods over its items.
+    const items = obj.module ? undefined : this.dictOfInstance(obj);
+    const dictMethod = items ? this.valueMethods.get('dict')?.get(name) : undefined;
+    if (dictMethod) return { kind: 'builtin', name, call: dictMethod, self: items };
     if (name === '__dict__') {
       const d = newDict();
       for (const [k, v] of obj.attrs) dictSet(d, strV(k), v);
@@ -1966,6 +2182,8 @@ export class Interpreter {
     }
     const getattr = this.lookupClassAttr(obj.cls, '__getattr__');
     if (getattr && getattr.kind === 'function') return this.callValue(this.bindMethod(getattr, obj, obj.cls), [strV(name)], new Map(), loc);
+    const mixin = mixinValueOf(obj);
+    if (mixin !== obj) return this.getAttr(mixin, name, loc);
     if (this.isFullyKnownClass(obj.cls)) {
       // On a catalog layer the attribute may be real PyTorch state the catalog does not model.
       const certain = !!obj.module && !obj.cls.mro.some((c) => c.builtinModule);
@@ -2080,7 +2298,48 @@ export class Interpreter {
         }
       }
     }
+    if (fn === this.evalBuiltin) return this.evalText(args, scope, loc);
     return this.callValue(fn, args, kwargs, loc);
+  }
+
+  /**
+   * eval(text[, globals[, locals]]) of an expression, in the caller's scope or in the given
+   * dicts (YOLO-style layer tables name their modules as strings). The text is data, so its
+   * own positions mean nothing in the file: it runs quietly, and a bare name that is not
+   * defined raises NameError as in Python (such code catches it to keep the string).
+   */
+  private evalText(args: Value[], scope: Scope, loc: SourceLocation): Value {
+    const [text, globals, locals] = args;
+    if (text?.kind !== 'str') return UNKNOWN;
+    const parsed = this.config.parse(`(${text.value.trim()})\n`, loc.file);
+    const stmt = parsed.body[0];
+    if (!stmt || stmt.t !== 'expr' || parsed.syntaxErrors.length) return this.raise('SyntaxError', 'invalid syntax', loc);
+    let evalScope = scope;
+    if (globals?.kind === 'dict' || locals?.kind === 'dict') {
+      const vars = new Map<string, Value>();
+      for (const d of [globals, locals]) {
+        if (d?.kind !== 'dict') continue;
+        for (const entry of d.entries.values()) if (entry.key.kind === 'str') vars.set(entry.key.value, entry.value);
+      }
+      evalScope = new Scope(scope, scope.module, 'function', undefined, vars);
+    }
+    const expr = stmt.value;
+    if (expr.t === 'name' && !this.nameExists(evalScope, expr.id)) return this.raise('NameError', `name '${expr.id}' is not defined`, loc);
+    this.quiet++;
+    try {
+      return this.eval(expr, evalScope);
+    } finally {
+      this.quiet--;
+    }
+  }
+
+  private nameExists(scope: Scope, name: string): boolean {
+    for (let s: Scope | null = scope; s; s = s.parent) {
+      if (s !== scope && s.kind === 'class') continue;
+      if (s.vars.has(name)) return true;
+    }
+    const m = scope.module;
+    return m.value.attrs.has(name) || this.resolveDeferred(m, name) !== undefined || this.starLookup(m, name) !== undefined || this.builtins.has(name);
   }
 
   private zeroArgSuper(loc: SourceLocation): Value {
@@ -2290,6 +2549,7 @@ export class Interpreter {
     const loc = this.locOf(def.span, scope.module);
     const bases: ClassValue[] = [];
     let unknownBase = false;
+    let classKeywords: Map<string, Value> | undefined;
     for (const a of def.bases) {
       if (a.kind === 'pos') {
         const b = this.eval(a.value, scope);
@@ -2297,8 +2557,9 @@ export class Interpreter {
         else if (b.kind === 'instance' && b.cls.name === 'Generic') continue;
         else if (b.kind === 'unknown') unknownBase = true;
       } else if (a.kind === 'kw') {
-        // metaclass=... and __init_subclass__ keywords: evaluated for their effects only.
-        this.eval(a.value, scope);
+        // metaclass=... is evaluated for its effects only; other keywords go to __init_subclass__.
+        const v = this.eval(a.value, scope);
+        if (a.name !== 'metaclass') (classKeywords ??= new Map()).set(a.name, v);
       }
     }
     if (bases.length === 0) bases.push(this.special.object);
@@ -2317,7 +2578,7 @@ export class Interpreter {
     }
     // Zero-argument super() inside methods refers to this class.
     for (const v of cls.attrs.values()) this.setDefiningClass(v, cls);
-    this.finishClass(cls, bases, loc);
+    this.finishClass(cls, bases, loc, classKeywords);
     return cls;
   }
 
@@ -2332,13 +2593,13 @@ export class Interpreter {
   /** Hook for Enum / NamedTuple class creation (set by builtins.ts). */
   classFinishers: ((cls: ClassValue, bases: ClassValue[], loc: SourceLocation) => void)[] = [];
 
-  private finishClass(cls: ClassValue, bases: ClassValue[], loc: SourceLocation): void {
+  private finishClass(cls: ClassValue, bases: ClassValue[], loc: SourceLocation, keywords: Map<string, Value> = EMPTY_KWARGS): void {
     for (const f of this.classFinishers) f(cls, bases, loc);
     const initSubclass = this.lookupClassAttrAfter(cls, cls, '__init_subclass__');
     if (initSubclass && initSubclass.kind === 'function') {
       const impl = fnImpl(initSubclass);
       const target = impl.kind === 'classmethod' ? impl.fn : initSubclass;
-      try { this.callValue(this.bindValue(target, cls), [], EMPTY_KWARGS, loc); } catch (e) { if (!(e instanceof PyRaise)) throw e; }
+      try { this.callValue(this.bindValue(target, cls), [], keywords, loc); } catch (e) { if (!(e instanceof PyRaise)) throw e; }
     }
   }
 
@@ -2432,6 +2693,20 @@ export class Interpreter {
     if ((v.kind === 'function' || v.kind === 'builtin' || v.kind === 'class') && cls.name === 'Callable') return true;
     return this.typeOf(v).mro.includes(cls);
   }
+}
+
+/**
+ * A dict that may be a name -> constructor registry: empty, or every value a callable (or a
+ * tuple/list led by one, a constructor with its defaults). Other module-level tables (configs,
+ * name maps) are read whole without running the rest of their package.
+ */
+function registryLike(d: DictValue): boolean {
+  const callable = (v: Value): boolean => v.kind === 'function' || v.kind === 'class' || v.kind === 'builtin';
+  for (const e of d.entries.values()) {
+    const v = e.value;
+    if (!(callable(v) || ((v.kind === 'tuple' || v.kind === 'list') && v.items.length > 0 && callable(v.items[0])))) return false;
+  }
+  return true;
 }
 
 /** `[first, ...rest]` without the iteration protocol (spread allocates per item in code V8 has not optimized). */
@@ -2600,6 +2875,11 @@ function sliceItems(items: Value[], s: { start: Value; stop: Value; step: Value 
 }
 
 function compareValues(a: Value, b: Value): number | undefined {
+  if (a.kind === 'instance' || b.kind === 'instance') {
+    const pa = mixinValueOf(a);
+    const pb = mixinValueOf(b);
+    return pa !== a || pb !== b ? compareValues(pa, pb) : undefined;
+  }
   const x = numberOf(a);
   const y = numberOf(b);
   if (x !== undefined && y !== undefined) return x < y ? -1 : x > y ? 1 : 0;

@@ -130,6 +130,72 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
 
   const returnSelf: Method = (self) => self;
 
+  // Forward hooks run inside a module's __call__ around forward, in registration order (prepend
+  // puts one first): a pre-hook may replace the arguments, a forward hook the output. Feature
+  // extractors (timm's FeatureHooks, user code collecting activations) depend on them. Only
+  // modules that registered one have an entry; hookedModules keeps every other call free of the lookup.
+  interface ForwardHook { fn: Value; withKwargs: boolean; alive: boolean }
+  type Hooks = { pre: ForwardHook[]; post: ForwardHook[] };
+  const forwardHooks = new WeakMap<InstanceValue, Hooks>();
+  let hookedModules = 0;
+  const handleClass: ClassValue = { kind: 'class', name: 'RemovableHandle', mro: [], attrs: new Map(), isModule: false };
+  handleClass.mro = computeMro(handleClass, [objectClass]);
+  const handleHooks = new WeakMap<InstanceValue, ForwardHook>();
+  const removeHook: Method = (self) => { const hook = handleHooks.get(self); if (hook) hook.alive = false; return NONE; };
+  handleClass.attrs.set('remove', method('RemovableHandle.remove', removeHook));
+  handleClass.attrs.set('__enter__', method('RemovableHandle.__enter__', returnSelf));
+  handleClass.attrs.set('__exit__', method('RemovableHandle.__exit__', removeHook));
+  const registerHook = (kind: 'pre' | 'post'): Method => (self, args, kwargs) => {
+    const fn = kw(kwargs, args, 0, 'hook');
+    if (!fn) return UNKNOWN;
+    let hooks = forwardHooks.get(self);
+    if (!hooks) { hooks = { pre: [], post: [] }; forwardHooks.set(self, hooks); hookedModules++; }
+    const hook: ForwardHook = { fn, withKwargs: boolArg(kwargs.get('with_kwargs'), false), alive: true };
+    if (boolArg(kwargs.get('prepend'), false)) hooks[kind].unshift(hook); else hooks[kind].push(hook);
+    const handle = interp.newInstance(handleClass);
+    handleHooks.set(handle, hook);
+    return handle;
+  };
+  /** Runs forward between the module's hooks, like Module._call_impl. */
+  const callWithHooks = (inst: InstanceValue, hooks: Hooks, args: Value[], kwargs: Map<string, Value>, loc: SourceLocation, forward: (args: Value[], kwargs: Map<string, Value>) => Value): Value => {
+    for (const hook of hooks.pre) {
+      if (!hook.alive) continue;
+      const result = hook.withKwargs
+        ? interp.callValue(hook.fn, [inst, tupleV(args), kwargsDict(kwargs)], new Map(), loc)
+        : interp.callValue(hook.fn, [inst, tupleV(args)], new Map(), loc);
+      if (result.kind === 'none' || result.kind === 'unknown') continue;
+      if (hook.withKwargs) {
+        if (result.kind === 'tuple' && result.items.length === 2 && result.items[0].kind === 'tuple' && result.items[1].kind === 'dict') {
+          args = result.items[0].items;
+          kwargs = dictKwargs(result.items[1]);
+        }
+      } else {
+        args = result.kind === 'tuple' ? result.items : [result];
+      }
+    }
+    let out = forward(args, kwargs);
+    for (const hook of hooks.post) {
+      if (!hook.alive) continue;
+      const result = hook.withKwargs
+        ? interp.callValue(hook.fn, [inst, tupleV(args), kwargsDict(kwargs), out], new Map(), loc)
+        : interp.callValue(hook.fn, [inst, tupleV(args), out], new Map(), loc);
+      // An unknown result is taken as the usual None (a hook that records, through a call
+      // Netlens does not follow), not as an unknown replacement of the output.
+      if (result.kind !== 'none' && result.kind !== 'unknown') out = result;
+    }
+    return out;
+  };
+  const kwargsDict = (kwargs: Map<string, Value>): DictValue => {
+    const d = newDict(true);
+    for (const [k, v] of kwargs) dictSet(d, strV(k), v);
+    return d;
+  };
+  const dictKwargs = (d: DictValue): Map<string, Value> => {
+    const out = new Map<string, Value>();
+    for (const e of d.entries.values()) if (e.key.kind === 'str') out.set(e.key.value, e.value);
+    return out;
+  };
+
   const moduleBase = makeClass('Module', [objectClass], {
     __init__: () => NONE,
     register_buffer: (self, args, kwargs) => {
@@ -218,8 +284,8 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
       return d;
     },
     load_state_dict: () => UNKNOWN,
-    register_forward_hook: () => UNKNOWN,
-    register_forward_pre_hook: () => UNKNOWN,
+    register_forward_hook: registerHook('post'),
+    register_forward_pre_hook: registerHook('pre'),
     register_full_backward_hook: () => UNKNOWN,
     get_submodule: (self, args, kwargs) => {
       const target = kw(kwargs, args, 0, 'target');
@@ -547,7 +613,10 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
   };
 
   const callModule = (inst: InstanceValue, args: Value[], kwargs: Map<string, Value>, loc: SourceLocation): Value => {
-    const forward = interp.lookupClassAttr(inst.cls, 'forward');
+    // nn.Module.__call__ finds forward by plain attribute lookup, so one assigned on the
+    // instance (self.forward = self.forward_fast) wins over the class's; it is already bound.
+    const ownForward = inst.attrs.get('forward');
+    const forward = ownForward ?? interp.lookupClassAttr(inst.cls, 'forward');
     if (!forward) {
       interp.diagnostic('error', messages.forwardMissing(inst.cls.name), loc, 'forward-missing');
       return UNKNOWN;
@@ -564,7 +633,11 @@ export function installNn(interp: Interpreter, objectClass: ClassValue): NnClass
     specArithmetic.last = undefined;
     try {
       readParametrizedTensors(inst, loc);
-      const callForward = (): Value => interp.callValue(interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
+      const hooks = hookedModules > 0 ? forwardHooks.get(inst) : undefined;
+      const callForward = hooks
+        ? (): Value => callWithHooks(inst, hooks, args, kwargs, loc,
+          (hookedArgs, hookedKwargs) => interp.callValue(ownForward ?? interp.bindMethod(forward, inst, inst.cls), hookedArgs, hookedKwargs, loc))
+        : (): Value => interp.callValue(ownForward ?? interp.bindMethod(forward, inst, inst.cls), args, kwargs, loc);
       const graph = t?.graph;
       out = graph && t.paths.has(inst) ? graph.module(inst, isLeaf(inst), forward.kind === 'builtin', args, kwargs, callForward) : callForward();
     } finally {

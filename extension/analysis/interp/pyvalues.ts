@@ -1,7 +1,7 @@
 // Constructors and the Python semantics of plain values: truthiness, equality, hashing
 // for dict keys, str()/repr(), numeric arithmetic with Python's floor division and modulo.
 // Ints may hold symbolic dimensions; anything undecidable returns undefined / Unknown.
-import type { BoolValue, DictValue, FloatValue, IntValue, ListValue, NoneValue, StrValue, TupleValue, UnknownValue, Value } from './values';
+import type { BoolValue, DictValue, FloatValue, InstanceValue, IntValue, ListValue, NoneValue, StrValue, TupleValue, UnknownValue, Value } from './values';
 import * as dim from '../shape/dim';
 import type { Dim } from '../shape/dim';
 
@@ -29,6 +29,7 @@ export function numberOf(v: Value): number | undefined {
     case 'int': return typeof v.value === 'number' ? v.value : undefined;
     case 'bool': return v.value ? 1 : 0;
     case 'float': return v.value;
+    case 'instance': { const p = mixinValues.get(v); return p ? numberOf(p) : undefined; }
     default: return undefined;
   }
 }
@@ -37,7 +38,21 @@ export function numberOf(v: Value): number | undefined {
 export function dimOf(v: Value): Dim | undefined {
   if (v.kind === 'int') return v.value;
   if (v.kind === 'bool') return v.value ? 1 : 0;
+  if (v.kind === 'instance') { const p = mixinValues.get(v); return p ? dimOf(p) : undefined; }
   return undefined;
+}
+
+/**
+ * Members of an Enum mixed with str or int (`class Format(str, Enum)`, IntEnum) are also
+ * that str or int in Python: they compare equal to it, hash like it (dict lookups by the
+ * plain value find them), compute and have its methods. The enum machinery registers each
+ * such member with its value here.
+ */
+const mixinValues = new WeakMap<InstanceValue, Value>();
+export function setMixinValue(member: InstanceValue, value: Value): void { mixinValues.set(member, value); }
+/** The str/int a mixed-in Enum member stands for; any other value as it is. */
+export function mixinValueOf(v: Value): Value {
+  return v.kind === 'instance' ? mixinValues.get(v) ?? v : v;
 }
 
 /** Key for hashable constants, undefined for unhashable or unknown values. */
@@ -57,7 +72,8 @@ export function dictKey(v: Value): string | undefined {
       }
       return 't(' + parts.join(',') + ')';
     }
-    case 'class': case 'function': case 'builtin': case 'instance': case 'pymodule': case 'tensor':
+    case 'instance': { const p = mixinValues.get(v); return p ? dictKey(p) : 'o' + identityOf(v); }
+    case 'class': case 'function': case 'builtin': case 'pymodule': case 'tensor':
       return 'o' + identityOf(v);
     default: return undefined;
   }
@@ -101,6 +117,7 @@ export function truthy(v: Value): boolean | undefined {
     case 'dict': return v.entries.size > 0;
     case 'unknown': return undefined;
     case 'tensor': return undefined;
+    case 'instance': { const p = mixinValues.get(v); return p ? truthy(p) : true; }
     default: return true;
   }
 }
@@ -108,6 +125,11 @@ export function truthy(v: Value): boolean | undefined {
 /** Python ==; undefined when undecidable. Instances/classes compare by identity. */
 export function pyEquals(a: Value, b: Value): boolean | undefined {
   if (a.kind === 'unknown' || b.kind === 'unknown') return undefined;
+  if (a.kind === 'instance' || b.kind === 'instance') {
+    const pa = mixinValueOf(a);
+    const pb = mixinValueOf(b);
+    if (pa !== a || pb !== b) return pyEquals(pa, pb);
+  }
   const na = dimOf(a) ?? (a.kind === 'float' ? a.value : undefined);
   const nb = dimOf(b) ?? (b.kind === 'float' ? b.value : undefined);
   if (na !== undefined && nb !== undefined) {

@@ -4,7 +4,7 @@
 // and never throw.
 import type { Dim, Shape } from '../shape/dim';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool' | 'complex64' | 'complex128';
 
 /** Where a value or a call comes from, for diagnostics and for the layer table. */
 export interface SourceLocation {
@@ -38,6 +38,8 @@ export interface DictValue {
   isSet?: boolean;
   /** collections.defaultdict: called for a missing key on read, and its result stored under it. */
   defaultFactory?: Value;
+  /** collections.Counter: what a missing key reads as (0), without storing it. */
+  missingValue?: Value;
 }
 export interface SliceValue { kind: 'slice'; start: Value; stop: Value; step: Value }
 /** `...` */

@@ -39,6 +39,20 @@ export type Expr =
   | { t: 'yield'; value?: Expr; from?: boolean; span: Span }
   | { t: 'unsupported'; what: string; span: Span };
 
+/** A `case` pattern of a match statement. */
+export type Pattern =
+  | { p: 'wildcard' }
+  | { p: 'capture'; name: string }
+  /** A literal or dotted name, compared with ==. */
+  | { p: 'value'; value: Expr }
+  /** `[a, *rest]`, `(a, b)`; a star item captures the rest as a list (no name: `*_`). */
+  | { p: 'sequence'; items: Pattern[] }
+  | { p: 'star'; name?: string }
+  | { p: 'mapping'; keys: Expr[]; values: Pattern[]; rest?: string }
+  | { p: 'class'; cls: Expr; args: Pattern[]; kwargs: { name: string; pattern: Pattern }[] }
+  | { p: 'or'; alternatives: Pattern[] }
+  | { p: 'as'; pattern: Pattern; name: string };
+
 export type CompClause = { t: 'for'; target: Expr; iter: Expr } | { t: 'if'; test: Expr };
 
 export type Arg =
@@ -91,6 +105,7 @@ export type Stmt =
   | { t: 'if'; test: Expr; body: Stmt[]; orelse: Stmt[]; span: Span }
   | { t: 'for'; target: Expr; iter: Expr; body: Stmt[]; orelse: Stmt[]; span: Span }
   | { t: 'while'; test: Expr; body: Stmt[]; orelse: Stmt[]; span: Span }
+  | { t: 'match'; subject: Expr; cases: { pattern: Pattern; guard?: Expr; body: Stmt[] }[]; span: Span }
   | { t: 'try'; body: Stmt[]; handlers: { types?: Expr; name?: string; body: Stmt[] }[]; orelse: Stmt[]; finalbody: Stmt[]; span: Span }
   | { t: 'with'; items: { value: Expr; target?: Expr }[]; body: Stmt[]; span: Span }
   | { t: 'raise'; exc?: Expr; span: Span }

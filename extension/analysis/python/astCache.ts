@@ -174,6 +174,9 @@ function reviveScopes(stmts: Stmt[]): void {
         reviveScopes(s.body);
         reviveScopes(s.orelse);
         break;
+      case 'match':
+        for (const c of s.cases) reviveScopes(c.body);
+        break;
       case 'try':
         reviveScopes(s.body);
         for (const h of s.handlers) reviveScopes(h.body);

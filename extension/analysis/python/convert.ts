@@ -3,7 +3,7 @@
 // MISSING nodes become syntax problems.
 import * as path from 'node:path';
 import type { Node } from 'web-tree-sitter';
-import type { Arg, ClassDef, CompClause, Expr, FunctionDef, ModuleAst, Param, Span, Stmt, SyntaxProblem } from './ast';
+import type { Arg, ClassDef, CompClause, Expr, FunctionDef, ModuleAst, Param, Pattern, Span, Stmt, SyntaxProblem } from './ast';
 import { messages } from '../messages';
 
 function spanOf(n: Node): Span {
@@ -295,8 +295,108 @@ class Converter {
         return { t: 'del', targets: e.t === 'tuple' ? e.items : [e], span };
       }
       case 'comment': return undefined;
+      case 'match_statement': {
+        const subjects = n.childrenForFieldName('subject').filter(isNode).map((c) => this.expr(c));
+        const subject: Expr = subjects.length === 1 ? subjects[0] : { t: 'tuple', items: subjects, span };
+        const cases: { pattern: Pattern; guard?: Expr; body: Stmt[] }[] = [];
+        for (const c of n.childForFieldName('body')?.namedChildren ?? []) {
+          if (!c || c.type !== 'case_clause') continue;
+          const patterns = c.namedChildren.filter((x): x is Node => !!x && x.type === 'case_pattern').map((x) => this.pattern(x));
+          const guard = c.childForFieldName('guard')?.namedChildren.find(isNode);
+          cases.push({
+            // `case a, b:` is a sequence pattern without brackets.
+            pattern: patterns.length === 1 ? patterns[0] : { p: 'sequence', items: patterns },
+            guard: guard ? this.expr(guard) : undefined,
+            body: this.body(c.childForFieldName('consequence')),
+          });
+        }
+        return { t: 'match', subject, cases, span };
+      }
       default: return { t: 'unsupported', what: n.type, span };
     }
+  }
+
+  /** A case pattern; names it captures become locals of the enclosing function. */
+  private pattern(n: Node): Pattern {
+    const capture = (name: string): Pattern => {
+      this.scope?.locals.add(name);
+      return { p: 'capture', name };
+    };
+    const named = n.namedChildren.filter(isNode);
+    switch (n.type) {
+      case 'case_pattern': {
+        // `_` is an anonymous token; anything else is one named child.
+        if (named.length === 0) return { p: 'wildcard' };
+        return this.pattern(named[0]);
+      }
+      case 'dotted_name': {
+        const parts = named.map((c) => c.text);
+        if (parts.length === 1) return parts[0] === '_' ? { p: 'wildcard' } : capture(parts[0]);
+        let value: Expr = { t: 'name', id: parts[0], span: spanOf(named[0]) };
+        for (const part of parts.slice(1)) value = { t: 'attr', obj: value, attr: part, span: spanOf(n) };
+        return { p: 'value', value };
+      }
+      case 'tuple_pattern': case 'list_pattern':
+        return { p: 'sequence', items: named.map((c) => this.pattern(c)) };
+      case 'splat_pattern': {
+        const name = named[0]?.text;
+        if (name && name !== '_') this.scope?.locals.add(name);
+        return { p: 'star', name: name && name !== '_' ? name : undefined };
+      }
+      case 'union_pattern':
+        return { p: 'or', alternatives: named.map((c) => this.pattern(c)) };
+      case 'as_pattern': {
+        const alias = named[named.length - 1];
+        this.scope?.locals.add(alias.text);
+        return { p: 'as', pattern: this.pattern(named[0]), name: alias.text };
+      }
+      case 'dict_pattern': {
+        const keys: Expr[] = [];
+        const values: Pattern[] = [];
+        let rest: string | undefined;
+        for (let i = 0; i < n.childCount; i++) {
+          const c = n.child(i);
+          if (!c || !c.isNamed) continue;
+          const field = n.fieldNameForChild(i);
+          if (field === 'key') keys.push(this.patternValue(c));
+          else if (field === 'value') values.push(this.pattern(c));
+          else if (c.type === 'splat_pattern') {
+            rest = c.namedChildren.find(isNode)?.text;
+            if (rest) this.scope?.locals.add(rest);
+          }
+        }
+        return { p: 'mapping', keys, values, rest };
+      }
+      case 'class_pattern': {
+        const cls = named[0];
+        const args: Pattern[] = [];
+        const kwargs: { name: string; pattern: Pattern }[] = [];
+        for (const c of named.slice(1)) {
+          const inner = c.type === 'case_pattern' ? c.namedChildren.find(isNode) : c;
+          if (inner?.type === 'keyword_pattern') {
+            const [key, value] = inner.namedChildren.filter(isNode);
+            kwargs.push({ name: key.text, pattern: value.type === 'case_pattern' || value.type === 'dotted_name' ? this.pattern(value) : this.literalPattern(value) });
+          } else args.push(this.pattern(c));
+        }
+        let clsExpr: Expr = { t: 'name', id: cls.namedChildren[0]?.text ?? cls.text, span: spanOf(cls) };
+        for (const part of cls.namedChildren.slice(1)) if (part) clsExpr = { t: 'attr', obj: clsExpr, attr: part.text, span: spanOf(cls) };
+        return { p: 'class', cls: clsExpr, args, kwargs };
+      }
+      default:
+        return this.literalPattern(n);
+    }
+  }
+
+  private literalPattern(n: Node): Pattern {
+    return { p: 'value', value: this.patternValue(n) };
+  }
+
+  /** A literal in a pattern; `-1` comes as an anonymous minus before the number. */
+  private patternValue(n: Node): Expr {
+    const value = this.expr(n);
+    const previous = n.previousSibling;
+    if (previous && !previous.isNamed && previous.type === '-') return { t: 'unop', op: '-', operand: value, span: spanOf(n) };
+    return value;
   }
 
   private exprOrTuple(parent: Node): Expr {

@@ -37,11 +37,20 @@ export function broadcastAll(op: string, shapes: Shape[], ctx: CallContext): Sha
   return out;
 }
 
-type Category = 0 | 1 | 2; // bool < integer < floating
+type Category = 0 | 1 | 2 | 3; // bool < integer < floating < complex
 
 function category(d: DType): Category {
   if (d === 'bool') return 0;
+  if (d === 'complex64' || d === 'complex128') return 3;
   return FLOAT_DTYPES.has(d) ? 2 : 1;
+}
+
+/** The complex dtype whose parts are `d` (float64 pairs are complex128), and back. */
+export function complexOf(d: DType): DType {
+  return d === 'float64' || d === 'complex128' ? 'complex128' : 'complex64';
+}
+export function realOf(d: DType): DType {
+  return d === 'complex128' ? 'float64' : d === 'complex64' ? 'float32' : d;
 }
 
 const FLOAT_RANK: Record<string, number> = { float16: 1, bfloat16: 1, float32: 2, float64: 3 };
@@ -50,6 +59,7 @@ const INT_RANK: Record<string, number> = { uint8: 1, int8: 1, int32: 2, int64: 3
 function widerOf(a: DType, b: DType): DType {
   if (a === b) return a;
   const ca = category(a);
+  if (ca === 3) return a === 'complex128' || b === 'complex128' ? 'complex128' : 'complex64';
   if (ca === 2) {
     if (FLOAT_RANK[a] === FLOAT_RANK[b]) return 'float32'; // float16 with bfloat16
     return FLOAT_RANK[a] > FLOAT_RANK[b] ? a : b;
@@ -79,11 +89,12 @@ export function resultDtype(a: Value, b: Value): DType {
       const cf = category(full.dtype);
       const cz = category(zero.dtype);
       if (cz <= cf) return full.dtype;
-      return cz === 2 ? 'float32' : 'int64';
+      return cz === 3 ? complexOf(full.dtype) : cz === 2 ? 'float32' : 'int64';
     }
     const ca = category(ta.dtype);
     const cb = category(tb.dtype);
-    if (ca !== cb) return ca > cb ? ta.dtype : tb.dtype;
+    // complex64 with float64 widens to complex128, like torch.result_type.
+    if (ca !== cb) return ca > cb ? (ca === 3 && tb.dtype === 'float64' ? 'complex128' : ta.dtype) : (cb === 3 && ta.dtype === 'float64' ? 'complex128' : tb.dtype);
     return widerOf(ta.dtype, tb.dtype);
   }
   const t = ta ?? tb;

@@ -33,6 +33,7 @@ import { upsampleLayers } from './upsample';
 const DTYPE_NAMES: [string, DType][] = [
   ['float32', 'float32'], ['float', 'float32'], ['float64', 'float64'], ['double', 'float64'], ['float16', 'float16'], ['half', 'float16'],
   ['bfloat16', 'bfloat16'], ['int64', 'int64'], ['long', 'int64'], ['int32', 'int32'], ['int', 'int32'], ['int8', 'int8'], ['uint8', 'uint8'], ['bool', 'bool'],
+  ['complex64', 'complex64'], ['cfloat', 'complex64'], ['complex128', 'complex128'], ['cdouble', 'complex128'],
 ];
 
 function builtin(name: string, call: BuiltinImpl): BuiltinFunctionValue {
@@ -116,6 +117,7 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
         attrs: new Map<string, Value>([
           ['__dtype__', strV(d)],
           ['is_floating_point', boolV(d.startsWith('float') || d === 'bfloat16')],
+          ['is_complex', boolV(d.startsWith('complex'))],
           ['itemsize', intV(dtypeBytes(d))],
         ]),
         module: undefined,
@@ -283,6 +285,29 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
     return ctx.newTensor(size === undefined ? null : [size, size], dtypeOf(rest[2] ?? kwargs.get('dtype')) ?? 'float32');
   }));
 
+  // nn.SyncBatchNorm.convert_sync_batchnorm(module): every _BatchNorm in the tree becomes a
+  // SyncBatchNorm with the same settings, sharing its parameters and buffers (PyTorch's classmethod).
+  const syncBatchNorm = classes.get('SyncBatchNorm');
+  syncBatchNorm?.attrs.set('convert_sync_batchnorm', builtin('convert_sync_batchnorm', (args, kwargs, ctx) => {
+    const rest = args[0]?.kind === 'class' ? args.slice(1) : args;
+    const convert = <M extends Value>(module: M): M | InstanceValue => {
+      if (module.kind !== 'instance' || !module.module) return module;
+      let out: InstanceValue = module;
+      if (module.cls.mro.some((c) => c.name === '_BatchNorm') && module.cls !== syncBatchNorm) {
+        const settings = ['num_features', 'eps', 'momentum', 'affine', 'track_running_stats'].map((k) => module.attrs.get(k) ?? unknownV());
+        const made = ctx.callValue(syncBatchNorm!, [...settings, rest[1] ?? kwargs.get('process_group') ?? NONE]);
+        if (made.kind !== 'instance' || !made.module) return module;
+        for (const [k, v] of module.module.params) made.module.params.set(k, v);
+        for (const [k, v] of module.module.buffers) made.module.buffers.set(k, v);
+        made.module.training = module.module.training;
+        out = made;
+      }
+      for (const [name, child] of [...module.module.children]) out.module!.children.set(name, convert(child));
+      return out;
+    };
+    return rest[0] ? convert(rest[0]) : unknownV();
+  }));
+
   for (const c of abstractClasses.values()) {
     const chain = [...abstractClasses.values()].filter((other) => other !== c && isAncestor(c.name, other.name));
     c.mro.push(c, ...chain, moduleBase);
@@ -316,7 +341,37 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
   torch.set('manual_seed', builtin('manual_seed', () => NONE));
   torch.set('is_grad_enabled', builtin('is_grad_enabled', () => boolV(true)));
   torch.set('get_default_dtype', builtin('get_default_dtype', () => dtypeValue('float32')));
-  torch.set('finfo', builtin('finfo', () => unknownV('torch.finfo')));
+  // torch.finfo / torch.iinfo: the limits of a dtype (attention masks fill with finfo(dtype).min).
+  const finfoClass: ClassValue = { kind: 'class', name: 'finfo', mro: [], attrs: new Map(), isModule: false };
+  finfoClass.mro.push(finfoClass);
+  const iinfoClass: ClassValue = { kind: 'class', name: 'iinfo', mro: [], attrs: new Map(), isModule: false };
+  iinfoClass.mro.push(iinfoClass);
+  const FLOAT_LIMITS: Partial<Record<DType, { max: number; eps: number; tiny: number; bits: number; resolution: number }>> = {
+    float32: { max: 3.4028234663852886e38, eps: 1.1920928955078125e-7, tiny: 1.1754943508222875e-38, bits: 32, resolution: 1e-6 },
+    float64: { max: 1.7976931348623157e308, eps: 2.220446049250313e-16, tiny: 2.2250738585072014e-308, bits: 64, resolution: 1e-15 },
+    float16: { max: 65504, eps: 0.0009765625, tiny: 6.103515625e-5, bits: 16, resolution: 0.001 },
+    bfloat16: { max: 3.3895313892515355e38, eps: 0.0078125, tiny: 1.1754943508222875e-38, bits: 16, resolution: 0.01 },
+  };
+  const INT_LIMITS: Partial<Record<DType, { min: number; max: number; bits: number }>> = {
+    int64: { min: -(2 ** 63), max: 2 ** 63 - 1, bits: 64 }, int32: { min: -(2 ** 31), max: 2 ** 31 - 1, bits: 32 },
+    int8: { min: -128, max: 127, bits: 8 }, uint8: { min: 0, max: 255, bits: 8 },
+  };
+  let infoIds = -1_000_000;
+  const info = (cls: ClassValue, fields: [string, Value][]): InstanceValue => ({ kind: 'instance', cls, attrs: new Map(fields), module: undefined, id: infoIds-- });
+  torch.set('finfo', builtin('finfo', (args, kwargs) => {
+    const given = args[0] ?? kwargs.get('type');
+    const d = given === undefined ? 'float32' : dtypeOf(given);
+    const limits = d ? FLOAT_LIMITS[d] : undefined;
+    if (!limits || !d) return unknownV('torch.finfo');
+    return info(finfoClass, [['min', floatV(-limits.max)], ['max', floatV(limits.max)], ['eps', floatV(limits.eps)], ['tiny', floatV(limits.tiny)],
+      ['smallest_normal', floatV(limits.tiny)], ['bits', intV(limits.bits)], ['resolution', floatV(limits.resolution)], ['dtype', strV(d)]]);
+  }));
+  torch.set('iinfo', builtin('iinfo', (args, kwargs) => {
+    const d = dtypeOf(args[0] ?? kwargs.get('type'));
+    const limits = d ? INT_LIMITS[d] : undefined;
+    if (!limits || !d) return unknownV('torch.iinfo');
+    return info(iinfoClass, [['min', intV(limits.min)], ['max', intV(limits.max)], ['bits', intV(limits.bits)], ['dtype', strV(d)]]);
+  }));
   torch.set('pi', floatV(Math.PI));
   torch.set('inf', floatV(Infinity));
   torch.set('nan', floatV(NaN));

@@ -75,6 +75,10 @@ export function broadcastMismatch(op: string, a: Shape, b: Shape, index: number,
   return `${op}: shapes ${shapeToString(a)} and ${shapeToString(b)} do not broadcast (size ${d(da)} vs ${d(db)} at dim ${index})`;
 }
 
+export function viewAsComplexLastDim(shape: Shape): string {
+  return `view_as_complex: the last dimension must have size 2 (real and imaginary parts), got shape ${shapeToString(shape)}`;
+}
+
 export function matmulMismatch(op: string, a: Shape, b: Shape, ka: Dim, kb: Dim): string {
   return `${op}: shapes ${shapeToString(a)} and ${shapeToString(b)} cannot be multiplied (${d(ka)} ≠ ${d(kb)})`;
 }

@@ -13,7 +13,7 @@ import {
   NONE, asBool, asDim, asDimList, asInt, asNumber, asSequence, asStr, bindArgs, boolV, dimsTuple, intV, isNone, isTensor,
   normalizeDim, shapeOf, sig, sizesFromArgs, tupleV, unknownV,
 } from './args';
-import { broadcastAll, broadcastShapes, isFloating, resultDtype } from './broadcast';
+import { broadcastAll, broadcastShapes, complexOf, isFloating, realOf, resultDtype } from './broadcast';
 import { setLastDimFactors, solveRequirement } from './check';
 import { MAX_KNOWN_ELEMENTS, binaryValues, dataValues, knownValues, pythonValue, setKnownValues, unaryValues } from './constValues';
 import type { CatalogEnv } from './env';
@@ -862,9 +862,34 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   // --- elementwise, same shape
   for (const n of ['abs', 'neg', 'negative', 'exp', 'exp2', 'expm1', 'log', 'log2', 'log10', 'log1p', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'relu',
     'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'floor', 'ceil', 'round', 'trunc', 'frac', 'sign', 'sgn', 'erf', 'erfc', 'erfinv',
-    'reciprocal', 'square', 'clone', 'contiguous', 'detach', 'logit', 'nan_to_num', 'positive', 'conj', 'angle', 'deg2rad', 'rad2deg', 'digamma', 'lgamma', 'i0', 'sinc', 'hardswish_']) {
-    def(n, 'input, *args, **kwargs', unary());
+    'reciprocal', 'square', 'clone', 'contiguous', 'detach', 'logit', 'nan_to_num', 'positive', 'conj', 'deg2rad', 'rad2deg', 'digamma', 'lgamma', 'i0', 'sinc', 'hardswish_']) {
+    // The magnitude of a complex tensor is real (abs of complex64 is float32).
+    def(n, 'input, *args, **kwargs', n === 'abs' ? unary((t) => realOf(t.dtype)) : unary());
   }
+  // --- complex numbers (rotary embeddings: torch.polar, view_as_complex/view_as_real)
+  def(['angle', 'real', 'imag'], 'input', unary((t) => realOf(t.dtype)));
+  def(['polar', 'complex'], 'abs, angle', (a, ctx, name) => {
+    const x = a.get('abs');
+    const y = a.get('angle');
+    if (!isTensor(x) || !isTensor(y)) return unknownV();
+    const shape = x.shape && y.shape ? broadcastShapes(name, x.shape, y.shape, ctx) ?? null : null;
+    return ctx.newTensor(shape, complexOf(resultDtype(x, y)));
+  }, 'function');
+  def('view_as_complex', 'input', (a, ctx) => {
+    const t = t0(a);
+    if (!t) return unknownV();
+    if (!t.shape) return ctx.newTensor(null, complexOf(t.dtype));
+    const last = t.shape[t.shape.length - 1];
+    if (last === undefined || dimEquals(last, 2) === false) {
+      ctx.diagnostic('error', msg.viewAsComplexLastDim(t.shape));
+      return unknownV();
+    }
+    return ctx.newTensor(t.shape.slice(0, -1), complexOf(t.dtype));
+  }, 'function');
+  def('view_as_real', 'input', (a, ctx) => {
+    const t = t0(a);
+    return t ? ctx.newTensor(t.shape ? [...t.shape, 2] : null, realOf(t.dtype)) : unknownV();
+  }, 'function');
   for (const n of ['abs_', 'neg_', 'exp_', 'log_', 'sqrt_', 'sigmoid_', 'tanh_', 'relu_', 'floor_', 'ceil_', 'round_', 'zero_', 'detach_', 'clamp_',
     'clamp_min_', 'clamp_max_', 'clip_', 'fill_', 'uniform_', 'normal_', 'random_', 'bernoulli_', 'exponential_', 'copy_', 'masked_fill_',
     'add_', 'sub_', 'mul_', 'div_', 'pow_', 'addcmul_', 'addcdiv_', 'lerp_', 'index_fill_', 'scatter_', 'scatter_add_', 'index_add_', 'index_copy_', 'share_memory_',
@@ -1575,6 +1600,9 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
         return t.shape ? intV(t.shape.length) : unknownV();
       case 'dtype':
         return env.dtypeValue(t.dtype);
+      case 'real':
+      case 'imag':
+        return ctx.newTensor(t.shape, realOf(t.dtype));
       case 'T':
         return t.shape ? ctx.newTensor([...t.shape].reverse(), t.dtype) : ctx.newTensor(null, t.dtype);
       case 'mT':
@@ -1638,6 +1666,9 @@ function converted(ctx: CallContext, t: TensorValue, dtype: DType): TensorValue 
 
 export function dtypeBytes(d: DType): number {
   switch (d) {
+    case 'complex128':
+      return 16;
+    case 'complex64':
     case 'float64':
     case 'int64':
       return 8;
