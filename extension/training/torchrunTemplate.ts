@@ -502,6 +502,7 @@ def main():
 
     store = None
     steps = 0
+    finished = False
     try:
         if rank == 0:
             config = dict(RUN_CONFIG, epochs=args.epochs, batch=args.batch, max_steps=args.max_steps, launcher="torchrun",
@@ -590,6 +591,7 @@ def main():
             store.append({"type": "done", "epochs": epochs_done, "steps": steps, "seconds": time.time() - started, "status": status})
             store.set_status(status, steps)
             print(f"{status}: {steps} steps; run in {store.dir}", flush=True)
+        finished = True
     except BaseException as error:
         if store is not None:
             message = f"{type(error).__name__}: {error}"
@@ -597,6 +599,12 @@ def main():
             store.set_status("failed", steps, message)
         raise
     finally:
+        # Rank 0 writes the last checkpoint and the run's end while the others are done: they wait
+        # for it, so that no rank tears its process group down under another (gloo aborted a rank
+        # with "terminate called without an active exception" when one left first). Not after an
+        # error: a rank that failed never reaches the barrier.
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
     return 130 if status == "cancelled" else 0
 
