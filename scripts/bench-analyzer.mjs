@@ -157,7 +157,7 @@ async function runMain() {
     const first = median(warmSamples.map((s) => s.firstMs));
     const edit = median(warmSamples.map((s) => s.editMs));
     const atOnceEdit = median(atOnceSamples.map((s) => s.editMs));
-    const followUps = median(warmSamples.map((s) => s.followUpMs.length));
+    const followUpRuns = median(warmSamples.map((s) => s.followUpMs.length));
     const followUpMs = median(warmSamples.map((s) => s.followUpMs.reduce((sum, ms) => sum + ms, 0)));
     const coldFirst = median(coldSamples.map((s) => s.firstMs));
     const coldEdit = median(coldSamples.map((s) => s.editMs));
@@ -173,7 +173,7 @@ async function runMain() {
     missed ||= first >= coldTargetMs || edit >= editTargetMs;
     rows.push({
       name: caseName(benchCase),
-      first, edit, atOnceEdit, followUps, followUpMs, coldFirst, coldEdit, p90, cpu, warmUpMs, idleCollectMs, laterMs,
+      first, edit, atOnceEdit, followUps: followUpRuns, followUpMs, coldFirst, coldEdit, p90, cpu, warmUpMs, idleCollectMs, laterMs,
       what: `${last.models} model(s), ${last.layers} layer calls, ${last.diagnostics} diagnostics`,
     });
   }
