@@ -6,8 +6,8 @@
 // analysis worker therefore re-runs the first analysis of each opened file while the user reads
 // it, a few times, one analysis per step, so that the first edit is analyzed at the steady speed.
 // A keystroke does not cancel them at once: the editor sends its job only after a debounce, so
-// follow-ups go on while one more surely ends before the job is due (`finishBy`); a job or a
-// query cancels them. The results are discarded, nothing the editor shows changes.
+// follow-ups go on while one more surely ends before the job is due (`finishBy`); a job cancels
+// them. The results are discarded, nothing the editor shows changes.
 
 /** When to stop: the analysis is already fast, or enough runs were spent. */
 export interface FollowUpPolicy {
@@ -67,7 +67,7 @@ export class FollowUpAnalyses {
     return this.wanted;
   }
 
-  /** A job or a query came: no more follow-ups. */
+  /** A job came: no more follow-ups. */
   cancel(): void {
     this.cancelled = true;
   }

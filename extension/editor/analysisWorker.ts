@@ -192,7 +192,8 @@ function collectWhenIdle(): void {
 // Idle-time follow-up analyses (analysis/followUp.ts): after the first job of a file, while
 // nothing else is asked, the same job runs again a few times (results discarded) so that V8
 // compiles the paths this file takes before the user's first edit. A keystroke notice lets them
-// go on only while they end before the debounced job is due; a job or a query cancels them.
+// go on only while they end before the debounced job is due; a job cancels them. Hover, tree and
+// summary queries do not (they are answered between two follow-ups, as between two jobs).
 const followedUpFiles = new Set<string>();
 let followUp: FollowUpAnalyses | undefined;
 let plannedFollowUp: FollowUpAnalyses | undefined;
@@ -235,7 +236,6 @@ port.on('message', (message: WorkerRequest | WorkerNotice) => {
     plannedFollowUp?.finishBy(due);
     return;
   }
-  cancelFollowUp();
   const request = message;
   if (request.kind === 'query' && request.query.kind !== 'maxBatch') {
     const started = performance.now();
@@ -249,6 +249,7 @@ port.on('message', (message: WorkerRequest | WorkerNotice) => {
     }
     return;
   }
+  cancelFollowUp();
   queuedRequests++;
   queue = queue.then(() => handleQueued(request)).then((reply) => {
     send(reply);
