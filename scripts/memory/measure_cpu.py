@@ -160,6 +160,14 @@ CASES = [
     ("torchvision:models.swin_transformer", "swin_t()", (8, 3, 64, 64), 1000, ("sgd",)),
     ("torchvision:models.maxvit", "maxvit_t()", (2, 3, 224, 224), 1000, ("sgd",)),
     ("torchvision:models.vision_transformer", "vit_b_16(image_size=64)", (16, 3, 64, 64), 1000, ("sgd",)),
+    # The rest of the seed's architectures in examples/: U-Net (crop and concat), FCN (MaxUnpool,
+    # transposed conv), dilated convs, an inception block, a dense block, the CIFAR CNN.
+    ("unet.py", "UNet()", (2, 3, 100, 140), 4, ("adam",)),
+    ("fcn.py", "SmallFCN()", (4, 3, 64, 96), 4, ("momentum",)),
+    ("dilated.py", "DilatedSegNet()", (2, 3, 64, 64), 4, ("sgd",)),
+    ("inception.py", "MiniGoogLeNet()", (16, 3, 32, 32), 10, ("momentum",)),
+    ("densenet_block.py", "TinyDenseNet()", (16, 3, 32, 32), 10, ("adam",)),
+    ("cifar_cnn.py", "CifarCNN()", (64, 3, 32, 32), 10, ("sgd",)),
 ]
 # The same step with foreach=True. VGG-16's 411 MB fc weight tells the paths apart: the per-tensor
 # path holds two temporaries of it at once, the foreach path one temporary of every parameter.
@@ -188,6 +196,9 @@ AUTOCAST_CASES = [
     ("torchvision:models.convnext", "convnext_tiny()", (16, 3, 64, 64), 1000, ("adamw",)),
     ("torchvision:models.swin_transformer", "swin_t()", (8, 3, 64, 64), 1000, ("sgd",)),
     ("torchvision:models.densenet", "densenet121()", (16, 3, 64, 64), 1000, ("momentum",)),
+    ("unet.py", "UNet()", (2, 3, 100, 140), 4, ("adam",)),
+    ("fcn.py", "SmallFCN()", (4, 3, 64, 96), 4, ("momentum",)),
+    ("cifar_cnn.py", "CifarCNN()", (64, 3, 32, 32), 10, ("sgd",)),
 ]
 
 flags = {"--foreach", "--autocast"}
