@@ -72,6 +72,8 @@ test('the saved-tensor table, op by op', () => {
   assert.equal(memoryRule(facts('some_new_op')).known, false);
   // `x * 0.5` and `x / scale`: the other factor is a Python number, nothing tensor-sized is kept.
   assert.deepEqual(memoryRule(facts('mul')).saved, []);
+  // `gamma * x` with a parameter gamma (LayerScale): x is kept for gamma's gradient.
+  assert.deepEqual(memoryRule(facts('mul', { otherTensorInputs: 1 })).saved, [{ input: 0 }]);
   assert.deepEqual(memoryRule(facts('div')).saved, []);
   // chunk/split: every piece is a view of the input.
   assert.deepEqual(memoryRule(facts('chunk', { outputNumel: [40, 40, 20] })).aliasOf, [0, 0, 0]);

@@ -38,6 +38,8 @@ export interface OpCallFacts {
   outputIsGlobalPool: boolean;
   /** Bytes per activation element (4, or 2 under autocast). */
   activationBytes: number;
+  /** Tensor arguments that are no activation of the graph (parameters, buffers, tensors made in forward). */
+  otherTensorInputs?: number;
   /** nn.MultiheadAttention: the sizes its internal tensors take. */
   attention?: AttentionFacts;
 }
@@ -188,8 +190,9 @@ export function memoryRule(f: OpCallFacts): OpMemoryRule & { known: boolean } {
       return SAVES_FIRST_INPUT;
     case 'savesAllInputs':
       // `x * 0.5`, `x / scale`: with a Python number as the other factor the gradient needs only
-      // that number (derivatives.yaml saves the other operand, here not a tensor).
-      if (f.inputNumel.length === 1 && (op === 'mul' || op === 'div')) return f.inplace ? rule(INPLACE, []) : KNOWN_NOTHING;
+      // that number (derivatives.yaml saves the other operand, here not a tensor). With a
+      // parameter as the other factor (LayerScale's `gamma * x`) x is kept for gamma's gradient.
+      if (f.inputNumel.length === 1 && !f.otherTensorInputs && (op === 'mul' || op === 'div')) return f.inplace ? rule(INPLACE, []) : KNOWN_NOTHING;
       return rule(undefined, f.inputNumel.map((_, i) => ({ input: i })));
     case 'savesNothing': return f.inplace ? rule(INPLACE, []) : KNOWN_NOTHING;
     case 'recurrent': {

@@ -411,6 +411,7 @@ export function estimateMemory(m: MemoryModelInput, options: TrainingOptions): M
       device: options.device,
       outputIsGlobalPool: isGlobalPoolShape(node.outputs[0]),
       activationBytes: act,
+      otherTensorInputs: inputRefs.length - inputSlots.length,
     };
     if (typeof p === 'number') facts.dropoutP = p;
     if (node.op === 'MultiheadAttention') facts.attention = attentionFacts(node, inputNumel, inputSlots, lastDim, firstInput);
