@@ -11,6 +11,7 @@ import { messages } from '../messages';
 import { installJson } from './jsonModule';
 import { installPackaging } from './packagingModule';
 import { installPathModules } from './pathModules';
+import { ndarrayContents, recordNdarray } from './ndarrays';
 
 type Impl = BuiltinImpl;
 
@@ -843,7 +844,7 @@ function installArgparse(
       if (self?.kind === 'instance') for (const [k, v] of kwargs) self.attrs.set(k, v);
       return NONE;
     }));
-    type Argument = { dest: string; options: string[]; value: Value; convert?: ClassValue };
+    type Argument = { dest: string; options: string[]; value: Value; convert?: ClassValue; nargs?: Value; action?: string; constant?: Value };
     const parsers = new WeakMap<InstanceValue, Argument[]>();
     const argumentsOf = (self: Value | undefined): Argument[] | undefined => {
       if (self?.kind !== 'instance') return undefined;
@@ -874,7 +875,7 @@ function installArgparse(
       let value: Value = kwargs.get('default') ?? (actionName === 'store_true' ? FALSE : actionName === 'store_false' ? TRUE : NONE);
       // A positional argument without a default comes from the command line: unknown here.
       if (!long && !kwargs.has('default') && kwargs.get('nargs') === undefined) value = unknownV(`argparse argument ${dest}`);
-      list.push({ dest, options: names, value: converted(value, convert), convert });
+      list.push({ dest, options: names, value: converted(value, convert), convert, nargs: kwargs.get('nargs'), action: actionName, constant: kwargs.get('const') });
       return NONE;
     });
     parserClass.attrs.set('__init__', fn('ArgumentParser.__init__', () => NONE));
@@ -901,12 +902,32 @@ function installArgparse(
       for (const a of list) ns.attrs.set(a.dest, a.value);
       const given = args[1] ?? kwargs.get('args');
       const words = given && (given.kind === 'list' || given.kind === 'tuple') ? given.items : [];
+      // Option words as argparse reads them: `--opt value`, `--opt=value`, nargs lists, flags
+      // by action (store_true / store_false / store_const / count / append).
+      const isValueWord = (v: Value | undefined): v is Value & { kind: 'str' } => v?.kind === 'str' && (!v.value.startsWith('-') || /^-\d+$|^-\d*\.\d+$/.test(v.value));
       for (let i = 0; i < words.length; i++) {
         const w = words[i];
-        const a = w?.kind === 'str' ? list.find((x) => x.options.includes(w.value)) : undefined;
+        if (w?.kind !== 'str') continue;
+        const eq = w.value.startsWith('--') ? w.value.indexOf('=') : -1;
+        const option = eq > 0 ? w.value.slice(0, eq) : w.value;
+        const a = list.find((x) => x.options.includes(option));
         if (!a) continue;
-        const next = words[i + 1];
-        if (next && next.kind === 'str' && !next.value.startsWith('-')) { ns.attrs.set(a.dest, converted(next, a.convert)); i++; }
+        if (a.action === 'store_true' || a.action === 'store_false') { ns.attrs.set(a.dest, boolV(a.action === 'store_true')); continue; }
+        if (a.action === 'store_const') { ns.attrs.set(a.dest, a.constant ?? NONE); continue; }
+        if (a.action === 'count') { const c = ns.attrs.get(a.dest); ns.attrs.set(a.dest, intV((c ? numberOf(c) ?? 0 : 0) + 1)); continue; }
+        const values: Value[] = [];
+        if (eq > 0) values.push(strV(w.value.slice(eq + 1)));
+        const n = a.nargs?.kind === 'int' ? numberOf(a.nargs) : undefined;
+        const many = a.nargs?.kind === 'str' && (a.nargs.value === '+' || a.nargs.value === '*');
+        while (eq < 0 && isValueWord(words[i + 1]) && (many || values.length < (n ?? 1))) values.push(words[++i]!);
+        const items = values.map((v) => converted(v, a.convert));
+        if (a.action === 'append') {
+          const previous = ns.attrs.get(a.dest);
+          const base = previous && previous.kind === 'list' && previous !== a.value ? previous.items : [];
+          ns.attrs.set(a.dest, listV([...base, ...(many || n !== undefined ? [listV(items)] : items.slice(0, 1))]));
+        } else if (many || n !== undefined) ns.attrs.set(a.dest, listV(items));
+        else if (items.length > 0) ns.attrs.set(a.dest, items[0]!);
+        else if (a.nargs?.kind === 'str' && a.nargs.value === '?') ns.attrs.set(a.dest, a.constant ?? NONE);
         else ns.attrs.set(a.dest, a.value.kind === 'bool' ? boolV(!a.value.value) : TRUE);
       }
       return ns;
@@ -1113,12 +1134,16 @@ function installNumpy(interp: Interpreter, mod: (name: string, members: () => [s
   const ndarray = cls('ndarray', [objectClass]);
   const data = new WeakMap<InstanceValue, number[]>();
   const isFloatArray = new WeakSet<InstanceValue>();
-  const make = (values: number[], float: boolean): InstanceValue => {
+  const make = (values: number[], float: boolean, shape: number[] = [values.length], dtype?: string): InstanceValue => {
     const a = interp.newInstance(ndarray);
     data.set(a, values);
     if (float) isFloatArray.add(a);
+    recordNdarray(a, { values, shape, dtype: dtype ?? (float ? 'float64' : 'int64') });
     return a;
   };
+  const shapeOf = (v: Value | undefined): number[] | undefined => ndarrayContents(v)?.shape;
+  /** Arrays of more than one dimension: the 1-D members below (indexing, iteration) do not apply. */
+  const multiDim = (v: Value | undefined): boolean => (shapeOf(v)?.length ?? 1) !== 1;
   const valuesOf = (v: Value | undefined): number[] | undefined => {
     if (!v) return undefined;
     if (v.kind === 'instance') return data.get(v);
@@ -1135,15 +1160,41 @@ function installNumpy(interp: Interpreter, mod: (name: string, members: () => [s
   const scalar = (x: number, float: boolean): Value => (float ? floatV(x) : intV(x));
   const self = (args: Value[]) => (args[0]?.kind === 'instance' ? data.get(args[0]) : undefined);
   ndarray.attrs.set('tolist', fn('tolist', (args) => {
+    if (multiDim(args[0])) return UNKNOWN;
     const d = self(args);
     return d ? listV(d.map((x) => scalar(x, isFloatArray.has(args[0] as InstanceValue)))) : UNKNOWN;
   }));
-  ndarray.attrs.set('__len__', fn('__len__', (args) => { const d = self(args); return d ? intV(d.length) : UNKNOWN; }));
+  ndarray.attrs.set('__len__', fn('__len__', (args) => { const d = self(args); const shape = shapeOf(args[0]); return d && shape ? intV(shape[0] ?? 0) : UNKNOWN; }));
   ndarray.attrs.set('__iter__', fn('__iter__', (args) => {
     const d = self(args);
-    return d ? interp.makeIterator(d.map((x) => scalar(x, isFloatArray.has(args[0] as InstanceValue)))) : UNKNOWN;
+    return d && !multiDim(args[0]) ? interp.makeIterator(d.map((x) => scalar(x, isFloatArray.has(args[0] as InstanceValue)))) : UNKNOWN;
+  }));
+  const reshaped = (args: Value[], shape: number[]): Value => {
+    const d = self(args);
+    const c = ndarrayContents(args[0]);
+    return d && c ? make(d, isFloatArray.has(args[0] as InstanceValue), shape, c.dtype) : UNKNOWN;
+  };
+  ndarray.attrs.set('flatten', fn('flatten', (args) => reshaped(args, [self(args)?.length ?? 0])));
+  ndarray.attrs.set('ravel', fn('ravel', (args) => reshaped(args, [self(args)?.length ?? 0])));
+  ndarray.attrs.set('reshape', fn('reshape', (args) => {
+    const d = self(args);
+    const dims = (args.length === 2 && (args[1]?.kind === 'tuple' || args[1]?.kind === 'list') ? args[1].items : args.slice(1)).map((x) => numberOf(x));
+    if (!d || dims.some((x) => x === undefined)) return UNKNOWN;
+    const known = (dims as number[]).filter((x) => x !== -1).reduce((a, b) => a * b, 1);
+    const shape = (dims as number[]).map((x) => (x === -1 ? d.length / known : x));
+    return shape.reduce((a, b) => a * b, 1) === d.length && shape.every(Number.isInteger) ? reshaped(args, shape) : UNKNOWN;
+  }));
+  ndarray.attrs.set('astype', fn('astype', (args) => {
+    const d = self(args);
+    const target = args[1];
+    const name = target?.kind === 'builtin' ? target.name : target?.kind === 'str' ? target.value : undefined;
+    if (!d || !name || !/^(float|int|uint|bool)/.test(name)) return UNKNOWN;
+    const float = name.startsWith('float');
+    const values = float ? d : d.map((x) => (name === 'bool' ? (x ? 1 : 0) : Math.trunc(x)));
+    return make(values, float, shapeOf(args[0]), name === 'float' ? 'float64' : name === 'int' ? 'int64' : name);
   }));
   ndarray.attrs.set('__getitem__', fn('__getitem__', (args) => {
+    if (multiDim(args[0])) return UNKNOWN;
     const d = self(args);
     const i = args[1] ? numberOf(args[1]) : undefined;
     if (!d || i === undefined) return UNKNOWN;
@@ -1158,7 +1209,8 @@ function installNumpy(interp: Interpreter, mod: (name: string, members: () => [s
     if (b.length !== n && b.length !== 1) return UNKNOWN;
     const out: number[] = [];
     for (let i = 0; i < n; i++) out.push(op(a[a.length === 1 ? 0 : i], b[b.length === 1 ? 0 : i]));
-    return make(out, forceFloat || floaty(args[0]) || floaty(args[1]));
+    const shape = (a.length === n ? shapeOf(args[0]) : undefined) ?? (b.length === n ? shapeOf(args[1]) : undefined);
+    return make(out, forceFloat || floaty(args[0]) || floaty(args[1]), shape);
   });
   for (const [name, op, isFloat] of [['__add__', (a: number, b: number) => a + b, false], ['__radd__', (a: number, b: number) => a + b, false], ['__sub__', (a: number, b: number) => a - b, false], ['__mul__', (a: number, b: number) => a * b, false], ['__rmul__', (a: number, b: number) => a * b, false], ['__truediv__', (a: number, b: number) => a / b, true]] as const) {
     ndarray.attrs.set(name, elementwise(op, isFloat));
@@ -1167,10 +1219,37 @@ function installNumpy(interp: Interpreter, mod: (name: string, members: () => [s
     const d = valuesOf(args[0]);
     if (!d) return UNKNOWN;
     const out = d.map(f);
-    return args[0]?.kind === 'instance' || args[0]?.kind === 'list' || args[0]?.kind === 'tuple' ? make(out, float) : scalar(out[0], float);
+    return args[0]?.kind === 'instance' || args[0]?.kind === 'list' || args[0]?.kind === 'tuple' ? make(out, float, shapeOf(args[0])) : scalar(out[0], float);
+  });
+  /** The numbers a reduction runs over: all of them; an axis of a multi-dimensional array is not followed. */
+  const wholeArray = (args: Value[], kwargs: Map<string, Value>): number[] | undefined =>
+    (multiDim(args[0]) && ((args[1] && args[1].kind !== 'none') || kwargs.has('axis')) ? undefined : valuesOf(args[0]));
+  const filled = (name: string, value: number) => fn(name, (args, kwargs) => {
+    const spec = args[0] ?? kwargs.get('shape');
+    const dims = spec?.kind === 'tuple' || spec?.kind === 'list' ? spec.items.map((x) => numberOf(x)) : [spec ? numberOf(spec) : undefined];
+    if (dims.some((x) => x === undefined || x < 0)) return UNKNOWN;
+    const n = (dims as number[]).reduce((a, b) => a * b, 1);
+    return n > 100_000 ? UNKNOWN : make(new Array<number>(n).fill(value), true, dims as number[]);
+  });
+  // numpy scalar types: np.float32(x) converts, and they name dtypes for astype.
+  const scalarType = (name: string) => fn(name, (args) => {
+    const x = args[0] ? numberOf(args[0]) : 0;
+    if (x === undefined) return UNKNOWN;
+    return name.startsWith('float') ? floatV(name === 'float32' ? Math.fround(x) : x) : name === 'bool_' ? boolV(x !== 0) : intV(Math.trunc(x));
   });
   mod('numpy', () => [
     ['ndarray', ndarray], ['pi', floatV(Math.PI)], ['e', floatV(Math.E)], ['inf', floatV(Infinity)], ['nan', floatV(NaN)],
+    ...(['float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'bool_'] as const).map((n): [string, Value] => [n, scalarType(n)]),
+    ['zeros', filled('zeros', 0)], ['ones', filled('ones', 1)],
+    ['eye', fn('eye', (args, kwargs) => {
+      const rows = numberOf(args[0] ?? kwargs.get('N') ?? UNKNOWN);
+      const colsArg = args[1] ?? kwargs.get('M');
+      const cols = colsArg && colsArg.kind !== 'none' ? numberOf(colsArg) : rows;
+      if (rows === undefined || cols === undefined || rows * cols > 100_000) return UNKNOWN;
+      const out: number[] = [];
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out.push(r === c ? 1 : 0);
+      return make(out, true, [rows, cols]);
+    })],
     ['linspace', fn('linspace', (args, kwargs) => {
       const start = numberOf(args[0] ?? kwargs.get('start') ?? UNKNOWN);
       const stop = numberOf(args[1] ?? kwargs.get('stop') ?? UNKNOWN);
@@ -1191,17 +1270,17 @@ function installNumpy(interp: Interpreter, mod: (name: string, members: () => [s
     })],
     ['array', fn('array', (args) => { const d = valuesOf(args[0]); return d ? make(d, floaty(args[0])) : UNKNOWN; })],
     ['asarray', fn('asarray', (args) => { const d = valuesOf(args[0]); return d ? make(d, floaty(args[0])) : UNKNOWN; })],
-    ['cumsum', fn('cumsum', (args) => { const d = valuesOf(args[0]); if (!d) return UNKNOWN; let acc = 0; return make(d.map((x) => (acc += x)), floaty(args[0])); })],
-    ['sum', fn('sum', (args) => { const d = valuesOf(args[0]); return d ? scalar(d.reduce((a, b) => a + b, 0), floaty(args[0])) : UNKNOWN; })],
-    ['prod', fn('prod', (args) => { const d = valuesOf(args[0]); return d ? scalar(d.reduce((a, b) => a * b, 1), floaty(args[0])) : UNKNOWN; })],
+    ['cumsum', fn('cumsum', (args, kwargs) => { const d = wholeArray(args, kwargs); if (!d) return UNKNOWN; let acc = 0; return make(d.map((x) => (acc += x)), floaty(args[0])); })],
+    ['sum', fn('sum', (args, kwargs) => { const d = wholeArray(args, kwargs); return d ? scalar(d.reduce((a, b) => a + b, 0), floaty(args[0])) : UNKNOWN; })],
+    ['prod', fn('prod', (args, kwargs) => { const d = wholeArray(args, kwargs); return d ? scalar(d.reduce((a, b) => a * b, 1), floaty(args[0])) : UNKNOWN; })],
     ['sqrt', unary(Math.sqrt)], ['log', unary(Math.log)], ['exp', unary(Math.exp)], ['floor', unary(Math.floor)], ['ceil', unary(Math.ceil)],
     ['log2', unary(Math.log2)], ['log10', unary(Math.log10)], ['log1p', unary(Math.log1p)], ['sin', unary(Math.sin)], ['cos', unary(Math.cos)],
     ['tanh', unary(Math.tanh)], ['trunc', unary(Math.trunc)], ['abs', unary(Math.abs, false)], ['absolute', unary(Math.abs, false)],
     ['square', unary((x) => x * x, false)],
     ['power', elementwise((a, b) => a ** b)], ['maximum', elementwise(Math.max)], ['minimum', elementwise(Math.min)],
-    ['max', fn('max', (args) => { const d = valuesOf(args[0]); return d && d.length ? scalar(Math.max(...d), floaty(args[0])) : UNKNOWN; })],
-    ['min', fn('min', (args) => { const d = valuesOf(args[0]); return d && d.length ? scalar(Math.min(...d), floaty(args[0])) : UNKNOWN; })],
-    ['mean', fn('mean', (args) => { const d = valuesOf(args[0]); return d && d.length ? floatV(d.reduce((a, b) => a + b, 0) / d.length) : UNKNOWN; })],
+    ['max', fn('max', (args, kwargs) => { const d = wholeArray(args, kwargs); return d && d.length ? scalar(Math.max(...d), floaty(args[0])) : UNKNOWN; })],
+    ['min', fn('min', (args, kwargs) => { const d = wholeArray(args, kwargs); return d && d.length ? scalar(Math.min(...d), floaty(args[0])) : UNKNOWN; })],
+    ['mean', fn('mean', (args, kwargs) => { const d = wholeArray(args, kwargs); return d && d.length ? floatV(d.reduce((a, b) => a + b, 0) / d.length) : UNKNOWN; })],
     ['round', unary((x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; })],
   ]);
 }

@@ -217,6 +217,9 @@ export interface InterpreterConfig {
   importStepBudget: number;
 }
 
+/** A dotted torch module path (torch.signal.windows), not a call's result. */
+const TORCH_MODULE_PATH = /^torch(\.[A-Za-z_]\w*)+$/;
+
 export class Interpreter {
   // --- world (persists across runs of the same analyzer) ---
   readonly builtins = new Map<string, Value>();
@@ -2137,6 +2140,9 @@ export class Interpreter {
         if (obj.kind !== 'unknown') {
           if (loc.file === this.mainFile) this.diagnostic('warning', messages.unknownAttribute(this.typeOf(obj).name, name), loc, 'unknown-attribute');
         }
+        // A member of a torch submodule the catalog lacks (torch.signal.windows.gaussian) keeps its
+        // dotted name, so calling it says which function Netlens does not know.
+        if (obj.kind === 'unknown' && obj.reason && TORCH_MODULE_PATH.test(obj.reason)) return unknownV(`${obj.reason}.${name}`);
         return missingAttr(name);
       }
     }
@@ -2182,6 +2188,8 @@ export class Interpreter {
     }
     const getattr = this.lookupClassAttr(obj.cls, '__getattr__');
     if (getattr && getattr.kind === 'function') return this.callValue(this.bindMethod(getattr, obj, obj.cls), [strV(name)], new Map(), loc);
+    // `__getattr__ = dict.__getitem__` (AttrDict / EasyDict configs): a builtin takes the instance first.
+    if (getattr && getattr.kind === 'builtin' && this.unboundBuiltins.has(getattr)) return this.callValue(getattr, [obj, strV(name)], new Map(), loc);
     const mixin = mixinValueOf(obj);
     if (mixin !== obj) return this.getAttr(mixin, name, loc);
     if (this.isFullyKnownClass(obj.cls)) {
@@ -2217,10 +2225,35 @@ export class Interpreter {
       case '__doc__': return NONE;
       default: break;
     }
+    // Unbound methods of the built-in types (dict.__getitem__, list.append, str.join): the
+    // instance comes first; an instance of a dict subclass stands for its items.
+    const unbound = this.unboundValueMethod(cls, name);
+    if (unbound) return unbound;
     if (this.isFullyKnownClass(cls) && loc.file === this.mainFile && !cls.builtinModule) {
       this.diagnostic('warning', messages.unknownAttribute(cls.name, name), loc, 'unknown-attribute');
     }
     return missingAttr(name);
+  }
+
+  /** Unbound methods of the built-in types made by unboundValueMethod (dict.__getitem__, ...). */
+  private readonly unboundBuiltins = new WeakSet<Value>();
+
+  private unboundValueMethod(cls: ClassValue, name: string): Value | undefined {
+    let kind: string | undefined;
+    for (const [k, c] of this.kindClasses) if (c === cls) { kind = k; break; }
+    const method = kind ? this.valueMethods.get(kind)?.get(name) : undefined;
+    if (!method) return undefined;
+    const unbound: Value = {
+      kind: 'builtin',
+      name: `${cls.name}.${name}`,
+      call: (args, kwargs, ctx) => {
+        const self = args[0];
+        const items = kind === 'dict' && self?.kind === 'instance' ? this.dictOfInstance(self) : undefined;
+        return method([items ?? self ?? UNKNOWN, ...args.slice(1)], kwargs, ctx);
+      },
+    };
+    this.unboundBuiltins.add(unbound);
+    return unbound;
   }
 
   setAttr(obj: Value, name: string, value: Value, loc: SourceLocation): void {
@@ -2237,6 +2270,11 @@ export class Interpreter {
         const setattr = this.lookupClassAttr(obj.cls, '__setattr__');
         if (setattr && setattr.kind === 'function') {
           this.callValue(this.bindMethod(setattr, obj, obj.cls), [strV(name), value], new Map(), loc);
+          return;
+        }
+        // `__setattr__ = dict.__setitem__` (AttrDict configs): the unbound built-in takes the instance first.
+        if (setattr && setattr.kind === 'builtin' && this.unboundBuiltins.has(setattr)) {
+          this.callValue(setattr, [obj, strV(name), value], new Map(), loc);
           return;
         }
         if (obj.module && this.nn.setModuleAttr(obj, name, value)) return;

@@ -66,6 +66,8 @@ function completeTorchModules(interp: Interpreter, nn: ReturnType<typeof install
     get('torch').set('Tensor', t);
   }
   interp.special.tensor = tensor;
+  installLegacyTensorConstructors(interp, get('torch'), get('torch.cuda'), tensor as ClassValue);
+  installAutogradFunction(interp, get('torch.autograd'), get('torch.autograd.function'), fn('identity', (args) => args[0] ?? NONE));
   nn.parameter.mro = [nn.parameter, tensor as ClassValue, interp.special.object];
 
   const identity = fn('identity', (args) => args[0] ?? NONE);
@@ -115,3 +117,79 @@ function completeTorchModules(interp: Interpreter, nn: ReturnType<typeof install
   provide('torch.nn.modules.utils', '_ntuple', fn('_ntuple', (args) => ntuple(numberOf(args[0] ?? intV(2)) ?? 2)));
   for (const name of ['torch.utils', 'torch.nn.init', 'torch.nn.functional', 'torch.ops', 'torch.cuda', 'torch.backends', 'torch.autograd', 'torch.distributed', 'torch.hub', 'torch._C', 'torch.overrides']) get(name);
 }
+
+/**
+ * torch.Tensor(...) and the legacy typed constructors (torch.FloatTensor, torch.LongTensor, ...)
+ * that older paper code still uses for raw parameters: `nn.Parameter(torch.FloatTensor(in, out))`.
+ * Integer sizes give an uninitialized tensor of that shape, a list gives its data (like
+ * torch.tensor), a tensor is taken as is. A tuple is torch.Size (sizes) or data depending on its
+ * Python type, which the analyzer does not keep apart, so its shape stays unknown.
+ */
+function installLegacyTensorConstructors(interp: Interpreter, torch: Map<string, Value>, cuda: Map<string, Value>, tensorClass: ClassValue): void {
+  const construct = (dtypeName: string) => (args: Value[], kwargs: Map<string, Value>, ctx: Parameters<BuiltinImpl>[2]): Value => {
+    const dtype = torch.get(dtypeName);
+    const withDtype = new Map<string, Value>(dtype ? [['dtype', dtype]] : []);
+    const device = kwargs.get('device');
+    if (device) withDtype.set('device', device);
+    const first = args[0];
+    if (args.length === 0) return callTorch('empty', [intV(0)], withDtype);
+    if (args.length === 1 && first?.kind === 'tensor') return first;
+    if (args.length === 1 && first?.kind === 'list') return callTorch('tensor', [first], withDtype);
+    if (args.every((a) => a.kind === 'int')) return callTorch('empty', args, withDtype);
+    return callTorch('empty', [], withDtype, true);
+
+    function callTorch(name: string, callArgs: Value[], callKwargs: Map<string, Value>, shapeUnknown = false): Value {
+      const f = torch.get(name);
+      if (!f) return UNKNOWN;
+      const out = ctx.callValue(f, callArgs, callKwargs);
+      return shapeUnknown && out.kind === 'tensor' ? interp.newTensor(null, out.dtype) : out;
+    }
+  };
+  interp.nativeClasses.set(tensorClass, { construct: (_cls, args, kwargs, ctx) => construct('float32')(args, kwargs, ctx) });
+  const legacy: [string, string][] = [
+    ['FloatTensor', 'float32'], ['DoubleTensor', 'float64'], ['HalfTensor', 'float16'], ['BFloat16Tensor', 'bfloat16'],
+    ['LongTensor', 'int64'], ['IntTensor', 'int32'], ['CharTensor', 'int8'],
+    ['ByteTensor', 'uint8'], ['BoolTensor', 'bool'],
+  ];
+  for (const [name, dtypeName] of legacy) {
+    for (const owner of [torch, cuda]) if (!owner.has(name)) owner.set(name, fn(name, construct(dtypeName)));
+  }
+}
+
+/**
+ * torch.autograd.Function subclasses (gradient reversal, straight-through estimators) run
+ * through `MyFn.apply(*args)`: the static forward gets a context object first (or, with a
+ * setup_context of its own, only the arguments). Backward never runs in an analysis.
+ * Variable is the identity it has been since PyTorch 0.4.
+ */
+function installAutogradFunction(interp: Interpreter, autograd: Map<string, Value>, functionModule: Map<string, Value>, identity: BuiltinFunctionValue): void {
+  const objectClass = interp.special.object;
+  const noOp = fn('no_op', () => NONE);
+  const contextClass: ClassValue = { kind: 'class', name: 'FunctionCtx', mro: [], attrs: new Map(), isModule: false };
+  contextClass.mro = [contextClass, objectClass];
+  for (const name of ['save_for_backward', 'mark_dirty', 'mark_non_differentiable', 'set_materialize_grads', 'save_for_forward']) contextClass.attrs.set(name, noOp);
+  contextClass.attrs.set('saved_tensors', tupleV([]));
+  contextClass.attrs.set('needs_input_grad', tupleV([]));
+
+  const functionClass: ClassValue = { kind: 'class', name: 'Function', mro: [], attrs: new Map(), isModule: false };
+  functionClass.mro = [functionClass, objectClass];
+  const baseSetupContext = fn('setup_context', () => NONE);
+  functionClass.attrs.set('setup_context', { kind: 'function', name: 'setup_context', impl: { kind: 'staticmethod', fn: baseSetupContext, attrs: new Map() } } as Value);
+  const apply = fn('apply', (args, kwargs, ctx) => {
+    const [cls, ...rest] = args;
+    if (cls?.kind !== 'class') return UNKNOWN;
+    const forward = interp.getAttr(cls, 'forward', ctx.location);
+    const setup = interp.getAttr(cls, 'setup_context', ctx.location);
+    const ownSetup = setup.kind === 'function';
+    const call = ownSetup ? rest : [interp.newInstance(contextClass), ...rest];
+    return ctx.callValue(forward, call, kwargs);
+  });
+  functionClass.attrs.set('apply', { kind: 'function', name: 'apply', impl: { kind: 'classmethod', fn: apply, attrs: new Map() } } as Value);
+  for (const owner of [autograd, functionModule]) {
+    if (!owner.has('Function')) owner.set('Function', functionClass);
+    if (!owner.has('Variable')) owner.set('Variable', identity);
+  }
+  if (!functionModule.has('once_differentiable')) functionModule.set('once_differentiable', identity);
+  if (!functionModule.has('FunctionCtx')) functionModule.set('FunctionCtx', contextClass);
+}
+

@@ -8,6 +8,7 @@
 import type { DType, TensorValue, Value } from '../interp/values';
 import { constValue, knownProduct } from '../shape/dim';
 import { boolV, floatV, intV, listV } from './args';
+import { ndarrayContents } from '../interp/ndarrays';
 
 export const MAX_KNOWN_ELEMENTS = 4096;
 const known = new WeakMap<TensorValue, readonly number[]>();
@@ -135,6 +136,8 @@ export function dataValues(v: Value): number[] | undefined {
   if (v.kind === 'float') return [v.value];
   if (v.kind === 'bool') return [v.value ? 1 : 0];
   if (v.kind === 'tensor') return knownValues(v)?.slice();
+  const array = ndarrayContents(v);
+  if (array) return array.values.slice();
   if (v.kind === 'list' || v.kind === 'tuple') {
     const out: number[] = [];
     for (const item of v.items) {

@@ -5,7 +5,7 @@ import type {
   BuiltinFunctionValue, BuiltinImpl, ClassValue, DType, InstanceValue, Value,
 } from '../interp/values';
 import { constValue } from '../shape/dim';
-import { NONE, asDim, asSequence, asStr, boolV, floatV, intV, isTensor, strV, tupleV, unknownV } from './args';
+import { NONE, asDim, asDimList, asSequence, asStr, boolV, floatV, intV, isTensor, strV, tupleV, unknownV } from './args';
 import type { TorchCatalog } from './catalog';
 import { activationLayers } from './activation';
 import { attentionLayers } from './attention';
@@ -13,6 +13,9 @@ import { convLayers } from './conv';
 import { dropoutLayers } from './dropout';
 import { embeddingLayers } from './embedding';
 import type { CatalogEnv } from './env';
+import { createDistributions } from './distributions';
+import { createLinalg } from './linalg';
+import { createSpectralFunctions } from './spectral';
 import { createFunctional } from './functional';
 import { state, toModuleSpec, type LayerDef } from './layer';
 import { linearLayers } from './linear';
@@ -271,7 +274,7 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
     ns(`torch.nn.utils.${name.replace(/^remove_/, '')}`).set(name, builtin(name, impl));
   }
   for (const [name, impl] of reparam.parametrizations) ns('torch.nn.utils.parametrizations').set(name, builtin(name, impl));
-  for (const n of ['_WeightNorm', '_SpectralNorm']) ns('torch.nn.utils.parametrizations').set(n, classes.get(n)!);
+  for (const n of ['_WeightNorm', '_SpectralNorm', '_Orthogonal']) ns('torch.nn.utils.parametrizations').set(n, classes.get(n)!);
   for (const [name, impl] of reparam.parametrize) ns('torch.nn.utils.parametrize').set(name, builtin(name, impl));
   ns('torch.nn.utils.parametrize').set('ParametrizationList', classes.get('ParametrizationList')!);
   ns('torch.nn.parallel').set('DataParallel', classes.get('DataParallel')!);
@@ -318,7 +321,35 @@ export function createTorchCatalog(moduleBase: ClassValue): TorchCatalog {
   const torch = ns('torch');
   for (const [name, impl] of tensorOps.functions) torch.set(name, builtin(name, impl));
   for (const [name, impl] of functionalTables.torch) if (!torch.has(name)) torch.set(name, builtin(name, impl));
+  const spectral = createSpectralFunctions(env);
+  for (const [name, impl] of spectral.torch) if (!torch.has(name)) torch.set(name, builtin(name, impl));
+  const fftModule = ns('torch.fft');
+  for (const [name, impl] of spectral.fft) fftModule.set(name, builtin(name, impl));
+  const linear = createLinalg(tensorOps.functions.get('norm'));
+  for (const [name, impl] of linear.torch) if (!torch.has(name)) torch.set(name, builtin(name, impl));
+  const distributions = createDistributions(() => nextId--, moduleBase.mro[moduleBase.mro.length - 1]!);
+  for (const name of ['torch.distributions', 'torch.distributions.distribution', 'torch.distributions.normal', 'torch.distributions.kl', 'torch.distributions.independent', 'torch.distributions.categorical', 'torch.distributions.bernoulli']) {
+    const target = ns(name);
+    for (const [k, v] of distributions) if (!target.has(k)) target.set(k, v);
+  }
+  const linalgModule = ns('torch.linalg');
+  for (const [name, impl] of linear.linalg) linalgModule.set(name, builtin(name, impl));
+  for (const [name, impl] of linear.methods) if (!tensorOps.methods.has(name)) tensorOps.methods.set(name, impl);
   for (const [name, d] of DTYPE_NAMES) torch.set(name, dtypeValue(d));
+  // torch.sparse as GNN code uses it: the products have the dense shapes; a sparse tensor is
+  // followed as a tensor of its full (dense) shape.
+  const sparse = ns('torch.sparse');
+  const mm = torch.get('mm');
+  if (mm) for (const owner of [sparse, torch]) owner.set(owner === torch ? 'spmm' : 'mm', mm);
+  const addmm = torch.get('addmm');
+  if (addmm) sparse.set('addmm', addmm);
+  const sparseTensor = builtin('sparse_coo_tensor', (args, kwargs, ctx) => {
+    const values = args[1] ?? kwargs.get('values');
+    const size = asDimList(args[2] ?? kwargs.get('size'));
+    const dtype = env.dtypeOf(kwargs.get('dtype')) ?? (values?.kind === 'tensor' ? values.dtype : 'float32');
+    return ctx.newTensor(size ?? null, dtype);
+  });
+  torch.set('sparse_coo_tensor', sparseTensor);
   torch.set('dtype', dtypeClass);
   torch.set('compile', builtin('compile', compileBuiltin(() => classes.get('OptimizedModule'))));
   torch.set('device', builtin('device', (args) => {

@@ -139,6 +139,28 @@ export function reparamLayers(): LayerDef[] {
       },
     },
     {
+      // parametrizations.orthogonal: the weight is a batch of matrices over its last two dims;
+      // with the trivialization a `base` buffer holds the square completion (max(n, k) on each side).
+      name: '_Orthogonal',
+      home: 'parametrizations',
+      hidden: true,
+      signature: 'weight, orthogonal_map=None, *, use_trivialization=True',
+      forwardSignature: 'X',
+      init(self, a, ctx) {
+        const weight = a.get('weight');
+        const trivialization = a.get('use_trivialization');
+        if (trivialization?.kind === 'bool' && !trivialization.value) return;
+        if (!isTensor(weight) || !weight.shape || weight.shape.length < 2) return;
+        const [n, k] = weight.shape.slice(-2) as [Dim, Dim];
+        const side = typeof n === 'number' && typeof k === 'number' ? Math.max(n, k) : undefined;
+        state(self).buffers.set('base', makeBuffer(ctx, side === undefined ? null : [...weight.shape.slice(0, -2), side, side], weight.dtype));
+      },
+      forward(_self, a, ctx) {
+        const x = a.get('X');
+        return isTensor(x) ? ctx.newTensor(x.shape ? [...x.shape] : null, x.dtype) : unknownV();
+      },
+    },
+    {
       name: 'ParametrizationList',
       home: 'parametrize',
       hidden: true,
@@ -229,7 +251,18 @@ export function reparamFunctions(env: CatalogEnv): { hooks: Map<string, BuiltinI
       return registerParametrization(env, ctx, found.module, name, norm, [originalParam(ctx, found.weight)]);
     }],
   ]);
+  parametrizations.set('orthogonal', (args, kwargs, ctx) => {
+    const name = asStr(args[1] ?? kwargs.get('name')) ?? 'weight';
+    const found = weightOf(args[0] ?? kwargs.get('module'), name);
+    const cls = env.classes.get('_Orthogonal');
+    if (!found || !cls) return args[0] ?? unknownV('orthogonal');
+    const trivialization = kwargs.get('use_trivialization') ?? { kind: 'bool', value: true };
+    const orth = ctx.callValue(cls, [found.weight, args[2] ?? kwargs.get('orthogonal_map') ?? { kind: 'none' }], new Map([['use_trivialization', trivialization]]));
+    return registerParametrization(env, ctx, found.module, name, orth, [originalParam(ctx, found.weight)]);
+  });
   const parametrize = new Map<string, BuiltinImpl>([
+    // A cache of parametrized tensors for the duration of a `with` block: shapes do not change.
+    ['cached', () => ({ kind: 'none' })],
     ['register_parametrization', (args, kwargs, ctx) => {
       const module = args[0] ?? kwargs.get('module');
       const name = asStr(args[1] ?? kwargs.get('tensor_name'));

@@ -18,7 +18,13 @@ import { setLastDimFactors, solveRequirement } from './check';
 import { MAX_KNOWN_ELEMENTS, binaryValues, dataValues, knownValues, pythonValue, setKnownValues, unaryValues } from './constValues';
 import type { CatalogEnv } from './env';
 import * as msg from './messages';
+import { ndarrayContents } from '../interp/ndarrays';
 import { flattenTensor, inferSizes, unflattenTensor } from './shapeOps';
+
+/** numpy dtype names the small numpy produces, as torch dtypes (torch.from_numpy keeps the dtype). */
+const DTYPE_OF_NUMPY: Record<string, DType> = {
+  float16: 'float16', float32: 'float32', float64: 'float64', int8: 'int8', int32: 'int32', int64: 'int64', uint8: 'uint8', bool: 'bool', bool_: 'bool',
+};
 
 /** `name` is the spelling the op was called by (one impl may serve add/sub/mul...). */
 type OpImpl = (a: BoundArgs, ctx: CallContext, name: string) => Value;
@@ -211,6 +217,10 @@ export function einsum(equation: string, operands: Value[], ctx: CallContext): V
   const inputs = lhs.split(',');
   const tensors = operands.filter(isTensor);
   const dtype = tensors[0]?.dtype ?? 'float32';
+  // An operand the analysis could not follow already has its own diagnostic: no second one here.
+  if (inputs.length === operands.length && operands.every((o) => isTensor(o) || o.kind === 'unknown')) {
+    if (tensors.length !== operands.length) return ctx.newTensor(null, dtype);
+  }
   if (inputs.length !== operands.length || tensors.length !== operands.length) {
     ctx.diagnostic('info', msg.unsupportedEinsum(equation));
     return unknownV();
@@ -432,6 +442,9 @@ function dataShape(v: Value): { shape: Shape; dtype: DType } | undefined {
   if (v.kind === 'int') return { shape: [], dtype: 'int64' };
   if (v.kind === 'float') return { shape: [], dtype: 'float32' };
   if (isTensor(v)) return v.shape ? { shape: v.shape, dtype: v.dtype } : undefined;
+  // A numpy array (np.linspace grids, np.eye): its shape, and numpy's dtype (float64 by default).
+  const array = ndarrayContents(v);
+  if (array) return { shape: [...array.shape], dtype: DTYPE_OF_NUMPY[array.dtype] ?? 'float64' };
   const items = asSequence(v);
   if (!items) return undefined;
   if (items.length === 0) return { shape: [0], dtype: 'float32' };
@@ -1409,6 +1422,18 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   def(['empty', 'randn', 'rand'], sizeSig, creation(env), 'function');
   def('zeros', sizeSig, creation(env, 'float32', 0), 'function');
   def('ones', sizeSig, creation(env, 'float32', 1), 'function');
+  // torch.empty(size=(n, d)) names the sizes by keyword, which the `*size` signature cannot bind.
+  for (const name of ['empty', 'randn', 'rand', 'zeros', 'ones']) {
+    const positional = functions.get(name);
+    if (!positional) continue;
+    functions.set(name, (args, kwargs, ctx) => {
+      const size = kwargs.get('size');
+      if (!size || args.length > 0) return positional(args, kwargs, ctx);
+      const rest = new Map(kwargs);
+      rest.delete('size');
+      return positional([size], rest, ctx);
+    });
+  }
   def('full', 'size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False', (a, ctx) => {
     const fill = a.get('fill_value');
     const dtype = env.dtypeOf(a.get('dtype')) ?? (fill?.kind === 'int' ? 'int64' : fill?.kind === 'bool' ? 'bool' : 'float32');
@@ -1487,7 +1512,13 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     const values = data ? dataValues(data) : undefined;
     return values ? setKnownValues(out, values) : out;
   }, 'function');
-  def(['from_numpy'], 'ndarray', (a, ctx) => ctx.newTensor(null, 'float32'), 'function');
+  def(['from_numpy'], 'ndarray', (a, ctx) => {
+    // Shares the array's memory: same shape, dtype and numbers when the small numpy knows them.
+    const array = ndarrayContents(a.get('ndarray'));
+    if (!array) return ctx.newTensor(null, 'float64');
+    const dtype = (DTYPE_OF_NUMPY[array.dtype] ?? 'float64');
+    return setKnownValues(ctx.newTensor([...array.shape], dtype), array.values);
+  }, 'function');
   def(['new_zeros', 'new_ones', 'new_empty'], 'input, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False', (a, ctx) => {
     const t = t0(a);
     const items = asSequence(a.get('size')) ?? [];
@@ -1496,6 +1527,25 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
   def('new_full', 'input, size, fill_value, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False', (a, ctx) => {
     const t = t0(a);
     return ctx.newTensor(asDimList(a.get('size')) ?? null, env.dtypeOf(a.get('dtype')) ?? t?.dtype ?? 'float32');
+  }, 'method');
+  // The legacy x.new(...) of older research code (hidden states: weight.new(layers, bsz, hidden).zero_()):
+  // integer sizes give a tensor of that shape, a list its data, a tensor itself, with x's dtype.
+  // A tuple is torch.Size (sizes) or data depending on its Python type, so its shape stays unknown.
+  def('new', 'input, *args, **kwargs', (a, ctx) => {
+    const t = t0(a);
+    const dtype = t?.dtype ?? 'float32';
+    const items = asSequence(a.get('args')) ?? [];
+    const first = items[0];
+    if (items.length === 0) return ctx.newTensor([0], dtype);
+    if (items.length === 1 && isTensor(first)) return first;
+    if (items.length === 1 && first?.kind === 'list') {
+      const info = dataShape(first);
+      const out = ctx.newTensor(info?.shape ?? null, dtype);
+      const values = dataValues(first);
+      return values ? setKnownValues(out, values) : out;
+    }
+    if (items.every((i) => i.kind === 'int')) return ctx.newTensor(sizesFromArgs(items) ?? null, dtype);
+    return ctx.newTensor(null, dtype);
   }, 'method');
   def('new_tensor', 'input, data, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False', (a, ctx) => {
     const t = t0(a);
@@ -1557,7 +1607,7 @@ export function createTensorOps(env: CatalogEnv): TensorOpTables {
     return values ? setKnownValues(out, values) : out;
   });
   def('backward', 'input, *args, **kwargs', () => NONE, 'method');
-  def(['cpu', 'cuda', 'to_dense', 'coalesce'], 'input, *args, **kwargs', (a) => a.get('input') ?? unknownV(), 'method');
+  def(['cpu', 'cuda', 'to_dense', 'coalesce', 'to_sparse', 'to_sparse_coo', 'to_sparse_csr'], 'input, *args, **kwargs', (a) => a.get('input') ?? unknownV(), 'method');
   dtypeMethod('float', 'float32');
   dtypeMethod('double', 'float64');
   dtypeMethod('half', 'float16');
