@@ -103,8 +103,7 @@ export class AnalysisService implements vscode.Disposable {
         this.analyzeOpenDocuments();
       }),
     );
-    // The extension also activates when a workspace with Python files opens (package.json): the
-    // worker then warms up before the user opens the first file.
+    // Started now rather than by the first job: the worker's warm-up begins at activation.
     this.worker.start();
     this.analyzeOpenDocuments();
   }

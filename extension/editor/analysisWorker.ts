@@ -152,32 +152,50 @@ function send(reply: WorkerReply): void {
   port!.postMessage(reply, reply.ok && reply.kind === 'analyze' ? transferablesOf(reply.view) : []);
 }
 
-// Start-up warm-up (analysis/warmUp.ts): while no request has come, analyze a built-in model one
-// step at a time so the interpreter is compiled before the user's first file. The first request
-// ends it; it waits at most for the step under way.
+// Warm-up (analysis/warmUp.ts): a built-in model analyzed one step at a time, so that the
+// interpreter is compiled before the files the user opens. It runs while the worker is idle:
+// from its start until the first request, then again once the worker has been quiet for a while
+// (no request, no keystroke notice, no follow-up left), paused whenever work comes. The file whose
+// opening activated the extension is analyzed before it (it gets follow-ups instead); the next
+// files find the interpreter compiled. A job waits at most for the step under way.
+const WARM_UP_QUIET_MS = 500;
 let warmUp: AnalyzerWarmUp | undefined;
-let requestSeen = false;
+let warmUpScheduled = false;
+let lastMessageAt = -Infinity;
 function stopWarmUp(): void {
   if (!warmUp) return;
   warmUp.dispose();
   warmUp = undefined;
-  if (!requestSeen) collectYoungGeneration();
+  collectWhenIdle();
+}
+function scheduleWarmUp(delayMs: number): void {
+  if (!warmUp || warmUpScheduled) return;
+  warmUpScheduled = true;
+  const run = (): void => {
+    warmUpScheduled = false;
+    warmUpStep();
+  };
+  if (delayMs > 0) setTimeout(run, delayMs);
+  else setImmediate(run);
 }
 function warmUpStep(): void {
-  if (!warmUp || requestSeen) return stopWarmUp();
+  if (!warmUp) return;
+  const quietFor = performance.now() - lastMessageAt;
+  if (queuedRequests > 0 || followUp || plannedFollowUp || quietFor < WARM_UP_QUIET_MS) {
+    return scheduleWarmUp(Math.max(WARM_UP_QUIET_MS - quietFor, 50));
+  }
   let more = false;
   try {
     more = warmUp.step();
   } catch {
     // A warm-up failure only costs speed; the real analysis reports its own errors.
   }
-  if (more) setImmediate(warmUpStep);
+  if (more) scheduleWarmUp(0);
   else stopWarmUp();
 }
 createAnalyzerWarmUp().then((created) => {
-  if (requestSeen) return created.dispose();
   warmUp = created;
-  setImmediate(warmUpStep);
+  scheduleWarmUp(0);
 }, () => { /* the parser failed to load: the first job reports it */ });
 
 // Idle-time collection (analysis/idleCollect.ts): when the last queued request is answered and
@@ -229,7 +247,7 @@ function followUpStep(): void {
 // Jobs (and queries that run the analyzer) run strictly one after another: the analyzers are not reentrant.
 let queue: Promise<unknown> = Promise.resolve();
 port.on('message', (message: WorkerRequest | WorkerNotice) => {
-  requestSeen = true;
+  lastMessageAt = performance.now();
   if (message.kind === 'editing') {
     const due = performance.now() + message.jobDueInMs;
     followUp?.finishBy(due);
