@@ -464,37 +464,28 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
       }
       const int groups = static_cast<int>(attrNumber(s, "groups", 1));
       const int64_t outChannels = outputShape[1];
-      checkCudnn(api.createTensorDescriptor(&node.xDesc), where + "cudnnCreateTensorDescriptor");
-      checkCudnn(api.setTensor4dDescriptor(node.xDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, static_cast<int>(x[0]),
-                                           static_cast<int>(x[1]), static_cast<int>(x[2]), static_cast<int>(x[3])),
-                 where + "cudnnSetTensor4dDescriptor (input)");
-      checkCudnn(api.createTensorDescriptor(&node.yDesc), where + "cudnnCreateTensorDescriptor");
-      checkCudnn(api.setTensor4dDescriptor(node.yDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, static_cast<int>(outputShape[0]),
-                                           static_cast<int>(outputShape[1]), static_cast<int>(outputShape[2]),
-                                           static_cast<int>(outputShape[3])),
-                 where + "cudnnSetTensor4dDescriptor (output)");
-      checkCudnn(api.createTensorDescriptor(&node.biasDesc), where + "cudnnCreateTensorDescriptor");
-      checkCudnn(api.setTensor4dDescriptor(node.biasDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, static_cast<int>(outChannels), 1, 1),
-                 where + "cudnnSetTensor4dDescriptor (bias)");
-      checkCudnn(api.createFilterDescriptor(&node.wDesc), where + "cudnnCreateFilterDescriptor");
-      checkCudnn(api.setFilter4dDescriptor(node.wDesc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
-                                           static_cast<int>(x[1] / groups), kernel.first, kernel.second),
-                 where + "cudnnSetFilter4dDescriptor");
+      // NCHW descriptors of the input, output, bias and weight, in fp32 and, for bf16, again in bf16.
+      const auto tensor4d = [&](cudnnTensorDescriptor_t* desc, cudnnDataType_t type, const Shape& dims, const std::string& what) {
+        checkCudnn(api.createTensorDescriptor(desc), where + "cudnnCreateTensorDescriptor");
+        checkCudnn(api.setTensor4dDescriptor(*desc, CUDNN_TENSOR_NCHW, type, static_cast<int>(dims[0]), static_cast<int>(dims[1]),
+                                             static_cast<int>(dims[2]), static_cast<int>(dims[3])),
+                   where + "cudnnSetTensor4dDescriptor (" + what + ")");
+      };
+      const auto filter4d = [&](cudnnFilterDescriptor_t* desc, cudnnDataType_t type, const std::string& suffix) {
+        checkCudnn(api.createFilterDescriptor(desc), where + "cudnnCreateFilterDescriptor");
+        checkCudnn(api.setFilter4dDescriptor(*desc, type, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
+                                             static_cast<int>(x[1] / groups), kernel.first, kernel.second),
+                   where + "cudnnSetFilter4dDescriptor" + suffix);
+      };
+      tensor4d(&node.xDesc, CUDNN_DATA_FLOAT, x, "input");
+      tensor4d(&node.yDesc, CUDNN_DATA_FLOAT, outputShape, "output");
+      tensor4d(&node.biasDesc, CUDNN_DATA_FLOAT, Shape{1, outChannels, 1, 1}, "bias");
+      filter4d(&node.wDesc, CUDNN_DATA_FLOAT, "");
       if (options.bf16) {
         // cuDNN's BFLOAT16 configuration: bf16 x, w and y with an fp32 compute type (fp32 accumulation).
-        checkCudnn(api.createTensorDescriptor(&node.xLowDesc), where + "cudnnCreateTensorDescriptor");
-        checkCudnn(api.setTensor4dDescriptor(node.xLowDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_BFLOAT16, static_cast<int>(x[0]),
-                                             static_cast<int>(x[1]), static_cast<int>(x[2]), static_cast<int>(x[3])),
-                   where + "cudnnSetTensor4dDescriptor (bf16 input)");
-        checkCudnn(api.createTensorDescriptor(&node.yLowDesc), where + "cudnnCreateTensorDescriptor");
-        checkCudnn(api.setTensor4dDescriptor(node.yLowDesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_BFLOAT16, static_cast<int>(outputShape[0]),
-                                             static_cast<int>(outputShape[1]), static_cast<int>(outputShape[2]),
-                                             static_cast<int>(outputShape[3])),
-                   where + "cudnnSetTensor4dDescriptor (bf16 output)");
-        checkCudnn(api.createFilterDescriptor(&node.wLowDesc), where + "cudnnCreateFilterDescriptor");
-        checkCudnn(api.setFilter4dDescriptor(node.wLowDesc, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
-                                             static_cast<int>(x[1] / groups), kernel.first, kernel.second),
-                   where + "cudnnSetFilter4dDescriptor (bf16)");
+        tensor4d(&node.xLowDesc, CUDNN_DATA_BFLOAT16, x, "bf16 input");
+        tensor4d(&node.yLowDesc, CUDNN_DATA_BFLOAT16, outputShape, "bf16 output");
+        filter4d(&node.wLowDesc, CUDNN_DATA_BFLOAT16, " (bf16)");
       }
       const bool tensorCores = options.tf32 || options.bf16;
       ConvolutionKey& key = node.convKey;
