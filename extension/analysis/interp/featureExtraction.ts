@@ -57,14 +57,7 @@ export function installFeatureExtraction(interp: Interpreter): void {
     }
 
     // The GraphModule is named after the model's class; its forward is the traced one.
-    const cls: ClassValue = { kind: 'class', name: model.cls.name, mro: [], attrs: new Map(), isModule: true };
-    cls.mro = computeMro(cls, [interp.special.moduleBase]);
-    const extractor = interp.newInstance(cls);
-    for (const [name, child] of model.module.children) extractor.module!.children.set(name, child);
-    // The model's own tensors (ViT's class_token) are read by the traced graph as attributes.
-    for (const [name, p] of model.module.params) extractor.module!.params.set(name, p);
-    for (const [name, b] of model.module.buffers) extractor.module!.buffers.set(name, b);
-    extractor.module!.training = model.module.training;
+    const { cls, instance: extractor } = graphModuleOf(interp, model);
     let pruned = false;
 
     cls.attrs.set('forward', {
@@ -118,13 +111,7 @@ export function installFeatureExtraction(interp: Interpreter): void {
   const symbolicTrace: BuiltinImpl = (args, kwargs) => {
     const root = args[0] ?? kwargs.get('root');
     if (root?.kind !== 'instance' || !root.module) return unknownV('torch.fx.symbolic_trace');
-    const cls: ClassValue = { kind: 'class', name: root.cls.name, mro: [], attrs: new Map(), isModule: true };
-    cls.mro = computeMro(cls, [interp.special.moduleBase]);
-    const traced = interp.newInstance(cls);
-    for (const [name, child] of root.module.children) traced.module!.children.set(name, child);
-    for (const [name, p] of root.module.params) traced.module!.params.set(name, p);
-    for (const [name, b] of root.module.buffers) traced.module!.buffers.set(name, b);
-    traced.module!.training = root.module.training;
+    const { cls, instance: traced } = graphModuleOf(interp, root);
     let pruned = false;
     cls.attrs.set('forward', {
       kind: 'builtin',
@@ -157,6 +144,27 @@ export function installFeatureExtraction(interp: Interpreter): void {
  * intermediates), so the caller's model is left as it was. A called catalog module (its forward is
  * built in, e.g. MultiheadAttention reading out_proj's weights) keeps all its children.
  */
+/**
+ * A GraphModule-like module for `model` (torch.fx symbolic_trace, create_feature_extractor): a
+ * class named after the model's, its children, parameters and buffers (the traced graph reads the
+ * model's own tensors, such as ViT's class_token, as attributes) and its training mode. The caller
+ * sets the class's `forward`.
+ */
+function graphModuleOf(interp: Interpreter, model: InstanceValue): { cls: ClassValue; instance: InstanceValue } {
+  const cls: ClassValue = { kind: 'class', name: model.cls.name, mro: [], attrs: new Map(), isModule: true };
+  cls.mro = computeMro(cls, [interp.special.moduleBase]);
+  const instance = interp.newInstance(cls);
+  const state = instance.module!;
+  const source = model.module;
+  if (source) {
+    for (const [name, child] of source.children) state.children.set(name, child);
+    for (const [name, p] of source.params) state.params.set(name, p);
+    for (const [name, b] of source.buffers) state.buffers.set(name, b);
+    state.training = source.training;
+  }
+  return { cls, instance };
+}
+
 function prune(interp: Interpreter, owner: InstanceValue, called: ReadonlySet<InstanceValue>): void {
   const builtinForward = (inst: InstanceValue): boolean => interp.lookupClassAttr(inst.cls, 'forward')?.kind === 'builtin';
   const kept = (inst: InstanceValue): boolean => called.has(inst) && builtinForward(inst);
