@@ -16,6 +16,7 @@
 
 #include "autotune_cache.h"
 #include "cuda_kernels.h"
+#include "optimizer_setup.h"
 #include "cuda_libraries.h"
 #include "netlens/optimizer.h"
 #include "ops.h"
@@ -158,8 +159,8 @@ struct StateTensor {
   bool trainable = false;
   size_t data = 0;
   size_t grad = 0;
-  size_t first = 0, second = 0;  // optimizer slots
-  bool hasFirst = false, hasSecond = false;
+  size_t first = 0, second = 0, third = 0;  // optimizer slots, as kernels::OptimizerChunk names them
+  bool hasFirst = false, hasSecond = false, hasThird = false;
   // bf16 mode: the bf16 copy of a conv/linear weight, cast from this fp32 master at each forward.
   size_t low = 0;
   bool hasLow = false;
@@ -1063,18 +1064,23 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
   const std::string optimizerType = spec.optimizer ? spec.optimizer->type : "";
   const bool momentum = optimizerType == "sgd" && spec.optimizer->momentum != 0.0;
   const bool adam = optimizerType == "adam" || optimizerType == "adamw";
+  const bool rmsprop = optimizerType == "rmsprop";
   for (StateTensor& state : states) {
     const uint64_t bytes = sizeof(float) * static_cast<uint64_t>(std::max<int64_t>(state.numel, 1));
     state.data = reserve(plan.parameters, bytes);
     if (!state.trainable) continue;
     state.grad = reserve(plan.gradients, bytes);
-    if (momentum || adam) {
+    if (momentum || adam || rmsprop) {
       state.first = reserve(plan.optimizerState, bytes);
       state.hasFirst = true;
     }
-    if (adam) {
+    if (adam || (rmsprop && spec.optimizer->centered)) {
       state.second = reserve(plan.optimizerState, bytes);
       state.hasSecond = true;
+    }
+    if (rmsprop && spec.optimizer->momentum > 0.0) {
+      state.third = reserve(plan.optimizerState, bytes);
+      state.hasThird = true;
     }
   }
   if (options.bf16) {
@@ -1113,21 +1119,11 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
     for (const StateTensor& state : states) {
       if (!state.trainable) continue;
       for (int64_t begin = 0; begin < state.numel; begin += kOptimizerChunk) {
-        chunks.push_back({nullptr, nullptr, nullptr, nullptr, begin, std::min(state.numel, begin + kOptimizerChunk)});
+        chunks.push_back({nullptr, nullptr, nullptr, nullptr, nullptr, begin, std::min(state.numel, begin + kOptimizerChunk)});
       }
     }
     chunkTable = reserve(plan.other, sizeof(kernels::OptimizerChunk) * std::max<size_t>(chunks.size(), 1));
-    const OptimizerSpec& o = *spec.optimizer;
-    optimizerConfig.kind = optimizerType == "sgd" ? kernels::OptimizerKind::Sgd
-                           : optimizerType == "adam" ? kernels::OptimizerKind::Adam
-                                                     : kernels::OptimizerKind::AdamW;
-    optimizerConfig.momentum = static_cast<float>(o.momentum);
-    optimizerConfig.dampening = static_cast<float>(o.dampening);
-    optimizerConfig.weightDecay = static_cast<float>(o.weightDecay);
-    optimizerConfig.beta1 = static_cast<float>(o.beta1);
-    optimizerConfig.beta2 = static_cast<float>(o.beta2);
-    optimizerConfig.eps = static_cast<float>(o.eps);
-    optimizerConfig.nesterov = o.nesterov;
+    optimizerConfig = kernels::optimizerConfigFor(*spec.optimizer);
   }
   plan.total = arenaBytes;
 
@@ -1174,6 +1170,7 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
         chunks[chunk].gradient = f(state.grad);
         chunks[chunk].first = state.hasFirst ? f(state.first) : nullptr;
         chunks[chunk].second = state.hasSecond ? f(state.second) : nullptr;
+        chunks[chunk].third = state.hasThird ? f(state.third) : nullptr;
       }
     }
     check(cudaMemcpyAsync(at<kernels::OptimizerChunk>(chunkTable), chunks.data(), sizeof(kernels::OptimizerChunk) * chunks.size(),
@@ -1212,16 +1209,7 @@ void CudaExecutor::Impl::uploadInputs(const TensorMap& inputs, int slot) {
 }
 
 void CudaExecutor::Impl::prepareStep() {
-  kernels::OptimizerStep step{};
-  if (spec.optimizer) {
-    const OptimizerSpec& o = *spec.optimizer;
-    const double lr = scheduledLearningRate(o, steps);
-    const double t = static_cast<double>(steps + 1);
-    step.lr = static_cast<float>(lr);
-    step.correction1 = static_cast<float>(1.0 - std::pow(o.beta1, t));
-    step.correction2Sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(o.beta2, t)));
-    step.firstStep = steps == 0 ? 1 : 0;
-  }
+  const kernels::OptimizerStep step = spec.optimizer ? kernels::optimizerStepFor(*spec.optimizer, steps) : kernels::OptimizerStep{};
   std::memcpy(pinned + pinnedStep, &step, sizeof step);
 }
 
@@ -1639,9 +1627,6 @@ std::string CudaExecutor::unsupportedReason(const GraphSpec& spec) {
   if (spec.loss && spec.loss->op != "cross_entropy" && spec.loss->op != "mse") {
     return "loss: \"" + spec.loss->op + "\" is not supported by the CUDA executor (cross_entropy, mse)";
   }
-  if (spec.optimizer && spec.optimizer->type == "rmsprop") {
-    return "optimizer: rmsprop is not supported by the CUDA executor yet (sgd, adam, adamw)";
-  }
   return {};
 }
 
@@ -1933,8 +1918,19 @@ namespace {
 /** torch.optim's slot names for the optimizer kinds the CUDA executor runs (as Optimizer::exportState). */
 std::vector<std::string> optimizerSlots(const OptimizerSpec& spec) {
   if (spec.type == "adam" || spec.type == "adamw") return {"exp_avg", "exp_avg_sq"};
-  if (spec.type == "sgd" && spec.momentum != 0.0) return {"momentum_buffer"};
-  return {};
+  if (spec.type == "sgd") return spec.momentum != 0.0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{};
+  std::vector<std::string> slots{"square_avg"};
+  if (spec.centered) slots.emplace_back("grad_avg");
+  if (spec.momentum > 0.0) slots.emplace_back("momentum_buffer");
+  return slots;
+}
+
+/** Where a slot of `state` lives on the device (kernels::OptimizerChunk's first/second/third), or null. */
+const size_t* deviceSlot(const StateTensor& state, const OptimizerSpec& spec, const std::string& slot) {
+  const bool rmsprop = spec.type == "rmsprop";
+  if (slot == "exp_avg_sq" || slot == "grad_avg") return state.hasSecond ? &state.second : nullptr;
+  if (slot == "momentum_buffer" && rmsprop) return state.hasThird ? &state.third : nullptr;
+  return state.hasFirst ? &state.first : nullptr;
 }
 
 }  // namespace
@@ -1951,8 +1947,9 @@ std::vector<std::pair<std::string, Tensor>> CudaExecutor::exportOptimizerState()
   }
   for (const auto& [name, state] : trainable) {
     for (const std::string& slot : slots) {
-      const bool first = slot == "momentum_buffer" || slot == "exp_avg";
-      tensors.emplace_back(name + "." + slot, impl.download(first ? state->first : state->second, state->shape));
+      const size_t* offset = deviceSlot(*state, *impl.spec.optimizer, slot);
+      if (offset == nullptr) throw std::logic_error("optimizer state: no device slot for \"" + name + "." + slot + "\"");
+      tensors.emplace_back(name + "." + slot, impl.download(*offset, state->shape));
     }
     tensors.emplace_back(name + ".step", Tensor({1}, {static_cast<float>(impl.steps)}));
   }
@@ -1986,9 +1983,9 @@ void CudaExecutor::setOptimizerState(const std::vector<std::pair<std::string, Te
     const std::string slot = key.substr(dot + 1);
     if (slot == "step") continue;
     const StateTensor& state = impl.states[impl.stateIndex.at(parameter)];
-    const bool first = slot == "momentum_buffer" || slot == "exp_avg";
-    if (!(first ? state.hasFirst : state.hasSecond)) throw std::logic_error("optimizer state: no device slot for \"" + key + "\"");
-    check(cudaMemcpy(impl.f(first ? state.first : state.second), tensor.ptr(), sizeof(float) * tensor.data.size(), cudaMemcpyHostToDevice),
+    const size_t* offset = deviceSlot(state, *impl.spec.optimizer, slot);
+    if (offset == nullptr) throw std::logic_error("optimizer state: no device slot for \"" + key + "\"");
+    check(cudaMemcpy(impl.f(*offset), tensor.ptr(), sizeof(float) * tensor.data.size(), cudaMemcpyHostToDevice),
           "cudaMemcpy (optimizer state \"" + key + "\")");
   }
   impl.steps = steps;

@@ -447,37 +447,15 @@ __global__ void finishPartialsKernel(int64_t partials, int64_t count, const doub
   if (threadIdx.x == 0) *loss = static_cast<float>(sum / static_cast<double>(count));
 }
 
-// One block per chunk; the formulas are the CPU Optimizer's (torch.optim's single-tensor path).
+// One block per chunk; optimizerElement holds the formulas (the CPU Optimizer's, checked against it on
+// the host by optimizer_math_test).
 __global__ void optimizerKernel(OptimizerConfig config, const OptimizerChunk* chunks, const OptimizerStep* step, const float* loss) {
   if (!isfinite(*loss)) return;
   const OptimizerChunk chunk = chunks[blockIdx.x];
   const OptimizerStep s = *step;
   for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
-    float p = chunk.value[i];
-    float grad = chunk.gradient[i];
-    if (config.kind == OptimizerKind::Sgd) {
-      if (config.weightDecay != 0.0f) grad += config.weightDecay * p;
-      if (chunk.first != nullptr) {
-        const float buffer = s.firstStep ? grad : config.momentum * chunk.first[i] + (1.0f - config.dampening) * grad;
-        chunk.first[i] = buffer;
-        grad = config.nesterov ? grad + config.momentum * buffer : buffer;
-      }
-      p -= s.lr * grad;
-    } else {
-      if (config.kind == OptimizerKind::AdamW) {
-        p *= 1.0f - s.lr * config.weightDecay;
-      } else if (config.weightDecay != 0.0f) {
-        grad += config.weightDecay * p;
-      }
-      float m = chunk.first[i];
-      m += (grad - m) * (1.0f - config.beta1);
-      const float v = chunk.second[i] * config.beta2 + (1.0f - config.beta2) * grad * grad;
-      chunk.first[i] = m;
-      chunk.second[i] = v;
-      const float denom = sqrtf(v) / s.correction2Sqrt + config.eps;
-      p -= (s.lr / s.correction1) * (m / denom);
-    }
-    chunk.value[i] = p;
+    chunk.value[i] = optimizerElement(config, s, chunk.value[i], chunk.gradient[i], chunk.first ? chunk.first + i : nullptr,
+                                      chunk.second ? chunk.second + i : nullptr, chunk.third ? chunk.third + i : nullptr);
   }
 }
 

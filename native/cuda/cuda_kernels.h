@@ -8,6 +8,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "optimizer_math.h"
+
 namespace netlens::cuda::kernels {
 
 enum class Activation { Relu, Relu6, LeakyRelu, Sigmoid, Tanh, Silu, Gelu, GeluTanh };
@@ -75,26 +77,14 @@ constexpr int kLossPartials = 1024;
 cudaError_t meanSquaredError(cudaStream_t stream, int64_t count, const float* prediction, const float* target, double* partial,
                              float* dprediction, float* loss);
 
-/** One chunk of one tensor for the multi-tensor optimizer launch. */
+/** One chunk of one tensor for the multi-tensor optimizer launch (slots as optimizerElement names them). */
 struct OptimizerChunk {
   float* value;
   const float* gradient;
-  float* first;   // momentum buffer / exp_avg (null for plain SGD)
-  float* second;  // exp_avg_sq (Adam)
+  float* first;   // momentum_buffer (SGD) / exp_avg (Adam) / square_avg (RMSProp); null when none
+  float* second;  // exp_avg_sq (Adam) / grad_avg (centered RMSProp)
+  float* third;   // momentum_buffer (RMSProp with momentum)
   int64_t begin, end;
-};
-struct OptimizerStep {
-  float lr;
-  float correction1;      // Adam: 1 − β1ᵗ
-  float correction2Sqrt;  // Adam: √(1 − β2ᵗ)
-  int32_t firstStep;      // SGD: the momentum buffer starts as the first gradient
-  int32_t pad;
-};
-enum class OptimizerKind { Sgd, Adam, AdamW };
-struct OptimizerConfig {
-  OptimizerKind kind;
-  float momentum, dampening, weightDecay, beta1, beta2, eps;
-  bool nesterov;
 };
 /**
  * Updates every chunk in one launch. The step's rate and bias corrections are read from device

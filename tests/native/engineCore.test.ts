@@ -69,6 +69,18 @@ test('the cuDNN autotuning cache: keys, file round trip, merging, bad files', { 
   assert.match(ctest('autotune_cache'), /autotune_cache_test: all checks passed/);
 });
 
+// The CUDA kernels' per-element math and index mappings (the `NETLENS_HD` functions in
+// native/cuda/*_math.h), compiled for the host and checked against the CPU engine: the part of the GPU
+// code a machine without a GPU can verify. Every `*_math` ctest runs; each prints "<topic>_math: N checks passed".
+test('the CUDA kernels\' host-compiled math matches the CPU engine', { timeout: 120_000 }, () => {
+  const result = run('ctest', ['--test-dir', buildDir, '--output-on-failure', '-V', '-R', '_math$']);
+  assert.equal(result.status, 0, result.output);
+  const topics = [...result.output.matchAll(/(\w+_math): (\d+) checks passed/g)].map((match) => ({ topic: match[1], checks: Number(match[2]) }));
+  assert.ok(topics.some(({ topic }) => topic === 'optimizer_math'), result.output);
+  for (const { topic, checks } of topics) assert.ok(checks > 0, `${topic} checked nothing`);
+  assert.match(result.output, new RegExp(`100% tests passed, 0 tests failed out of ${topics.length}\\b`), result.output);
+});
+
 // Where oneDNN is installed the tests above run its convolutions; these run the built-in kernels
 // (the fallback every machine without libdnnl uses) against the same goldens and gradient checks.
 test('the goldens and gradient checks also pass on the built-in kernels (NETLENS_BLAS=builtin)', { timeout: 240_000 }, () => {
