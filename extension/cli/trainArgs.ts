@@ -22,6 +22,8 @@ interface SessionCliOptions {
   precision: PrecisionName;
   /** Time cuDNN's convolution algorithms once per shape (cached) instead of taking its heuristics' choice. */
   autotune: boolean;
+  /** NHWC activations around cuDNN's convolutions (device cuda); the model's API stays NCHW. */
+  channelsLast: boolean;
 }
 
 function precisionFlag(topic: Topic, value: string): PrecisionName {
@@ -137,8 +139,8 @@ function modelFlag(topic: Topic, options: Omit<ModelCliOptions, 'file'>, flag: s
 
 export function parseBench(args: readonly string[]): BenchCliOptions | 'help' {
   if (args.includes('--help') || args.includes('-h')) return 'help';
-  const options: Omit<BenchCliOptions, 'file'> = { inputs: [], pythonPath: [], device: 'cpu', precision: 'fp32', autotune: false, seed: 0, steps: 10, warmup: 2, json: false };
-  const [file] = walk('bench', args, new Set(['--json', '--autotune']), (flag, value) => {
+  const options: Omit<BenchCliOptions, 'file'> = { inputs: [], pythonPath: [], device: 'cpu', precision: 'fp32', autotune: false, channelsLast: false, seed: 0, steps: 10, warmup: 2, json: false };
+  const [file] = walk('bench', args, new Set(['--json', '--autotune', '--channels-last']), (flag, value) => {
     if (modelFlag('bench', options, flag, value)) return;
     if (flag === '--steps') options.steps = positiveInteger('bench', flag, value);
     else if (flag === '--precision') options.precision = precisionFlag('bench', value);
@@ -146,6 +148,7 @@ export function parseBench(args: readonly string[]): BenchCliOptions | 'help' {
     else throw usage('bench', `unknown option ${flag} for 'netlens bench'.`);
   }, (flag) => {
     if (flag === '--autotune') options.autotune = true;
+    else if (flag === '--channels-last') options.channelsLast = true;
     else options.json = true;
   });
   return { file: file!, ...options };
@@ -161,9 +164,9 @@ export interface ExtraTrainFlags {
 export function parseTrain(args: readonly string[], topic: 'train' | 'export-torchrun' = 'train', extra?: ExtraTrainFlags): TrainCliOptions | 'help' {
   if (args.includes('--help') || args.includes('-h')) return 'help';
   const options: Omit<TrainCliOptions, 'file'> = {
-    inputs: [], pythonPath: [], device: 'cpu', precision: 'fp32', autotune: false, seed: 0, data: 'default', epochs: 1, optimizer: 'momentum', validation: 0.1, augment: false, jsonEvents: false,
+    inputs: [], pythonPath: [], device: 'cpu', precision: 'fp32', autotune: false, channelsLast: false, seed: 0, data: 'default', epochs: 1, optimizer: 'momentum', validation: 0.1, augment: false, jsonEvents: false,
   };
-  const [file] = walk(topic, args, new Set(['--json-events', '--augment', '--autotune', ...(extra?.switches ?? [])]), (flag, value) => {
+  const [file] = walk(topic, args, new Set(['--json-events', '--augment', '--autotune', '--channels-last', ...(extra?.switches ?? [])]), (flag, value) => {
     if (modelFlag(topic, options, flag, value) || extra?.onFlag(flag, value)) return;
     switch (flag) {
       case '--data': options.data = value; break;
@@ -198,6 +201,10 @@ export function parseTrain(args: readonly string[], topic: 'train' | 'export-tor
       // Like --precision: the exported torchrun script leaves algorithm choice to PyTorch.
       if (topic !== 'train') throw usage(topic, `unknown option ${flag} for 'netlens ${topic}'.`);
       options.autotune = true;
+    }
+    else if (flag === '--channels-last') {
+      if (topic !== 'train') throw usage(topic, `unknown option ${flag} for 'netlens ${topic}'.`);
+      options.channelsLast = true;
     }
     else options.augment = true;
   });
@@ -249,7 +256,8 @@ Exit status: 0 ran, 1 the engine could not run it (or a bad image or checkpoint)
 `;
 
 export const benchUsage = `Usage: netlens bench FILE [--entry EXPR] [--input D0,D1,...]... [--batch B] [--steps S]
-                     [--warmup W] [--device cpu|cuda] [--precision fp32|tf32|bf16] [--autotune] [--seed N] [--json]
+                     [--warmup W] [--device cpu|cuda] [--precision fp32|tf32|bf16] [--autotune] [--channels-last]
+                     [--seed N] [--json]
 
 Times S training steps of the model (SGD with momentum 0.9, cross-entropy, random inputs and
 labels) in the native engine after W warm-up steps (default 10 and 2). With --json prints
@@ -260,14 +268,17 @@ graph); --precision tf32 lets its convolutions and matrix products use TF32 tens
 (Ampere or newer; default fp32, strict; the CPU engine is fp32 only). --autotune (cuda) times
 cuDNN's convolution algorithms once per shape and keeps the fastest (cached in
 $XDG_CACHE_HOME/netlens/cudnn-autotune.json, or NETLENS_CUDNN_AUTOTUNE_CACHE) instead of taking
-its heuristics' first choice.
+its heuristics' first choice. --channels-last (cuda) keeps 4-D activations NHWC between
+convolutions, batch norm, pooling, activations, dropout and add (what cuDNN's tensor-core
+convolutions read, mostly a gain in tf32 and bf16), converting where other ops meet them.
 Exit status: 0 ran, 1 the engine could not run it, 2 usage errors.
 `;
 
 export const trainUsage = `Usage: netlens train FILE [--entry EXPR] [--input D0,D1,...] [--data default|PATH] [--epochs E]
                      [--batch B] [--optimizer sgd|momentum|adam|adamw|rmsprop] [--lr LR]
                      [--max-steps N] [--validation FRACTION] [--augment] [--device cpu|cuda]
-                     [--precision fp32|tf32|bf16] [--autotune] [--seed N] [--runs-root DIR] [--resume RUN_DIR|CHECKPOINT]
+                     [--precision fp32|tf32|bf16] [--autotune] [--channels-last] [--seed N] [--runs-root DIR]
+                     [--resume RUN_DIR|CHECKPOINT]
                      [--json-events]
 
 Trains the model in the native engine with cross-entropy. --data default uses the built-in
@@ -283,7 +294,8 @@ checkpoint as NAME.optimizer.safetensors and restored with it, so a resumed run 
 or for a model with an op it lacks); --precision tf32 uses TF32 tensor cores on the GPU, bf16
 mixed precision (convolutions and linear layers in bf16 with fp32 accumulation, fp32 master
 weights; Ampere or newer) with --precision bf16 (default fp32, strict); --autotune times cuDNN's
-convolution algorithms once per shape (cached, as for bench).
+convolution algorithms once per shape (cached, as for bench); --channels-last keeps activations
+NHWC on the GPU (as for bench; checkpoints and metrics are the same either way).
 Ctrl-C (SIGINT) or SIGTERM finishes the steps in flight, writes a checkpoint and exits 130.
 Exit status: 0 trained, 1 the run failed or the engine cannot run the model, 2 usage errors,
 130 cancelled.

@@ -108,11 +108,12 @@ async function prepare(io: CommandIo, client: EngineClient, options: BenchCliOpt
 /**
  * Refuses, before anything is analyzed or started, a device/precision pair the engine cannot run:
  * fp32 only on the CPU, cuda (fp32, tf32, bf16) only where the engine's CUDA executor can run, bf16
- * only on compute capability 8.0 or newer, --autotune only on cuda.
+ * only on compute capability 8.0 or newer, --autotune and --channels-last only on cuda.
  */
-export function deviceRefusal(device: DeviceName, precision: PrecisionName, hello: Pick<EngineHello, 'gpuPresent' | 'gpuError' | 'cudaExecutorAvailable' | 'cudaExecutorStatus' | 'computeCapability'>, autotune = false): string | undefined {
+export function deviceRefusal(device: DeviceName, precision: PrecisionName, hello: Pick<EngineHello, 'gpuPresent' | 'gpuError' | 'cudaExecutorAvailable' | 'cudaExecutorStatus' | 'computeCapability'>, autotune = false, channelsLast = false): string | undefined {
   if (device === 'cpu' && precision !== 'fp32') return trainingMessages.precisionNeedsGpu(precision);
-  if (device === 'cpu') return autotune ? trainingMessages.autotuneNeedsGpu() : undefined;
+  if (device === 'cpu' && autotune) return trainingMessages.autotuneNeedsGpu();
+  if (device === 'cpu') return channelsLast ? trainingMessages.channelsLastNeedsGpu() : undefined;
   if (!hello.gpuPresent) return trainingMessages.cudaUnavailable(hello.gpuError || hello.cudaExecutorStatus || 'no GPU found');
   if (!hello.cudaExecutorAvailable) return trainingMessages.cudaExecutorUnavailable(hello.cudaExecutorStatus);
   // cuDNN's bf16 convolutions and cuBLAS's bf16 GEMMs need Ampere; the engine refuses too, later.
@@ -120,14 +121,16 @@ export function deviceRefusal(device: DeviceName, precision: PrecisionName, hell
   return undefined;
 }
 
-async function checkDevice(client: EngineClient, options: { device: DeviceName; precision: PrecisionName; autotune: boolean }): Promise<void> {
-  if (options.device === 'cpu' && options.precision === 'fp32' && !options.autotune) return;
-  const refusal = deviceRefusal(options.device, options.precision, await client.hello(), options.autotune);
+async function checkDevice(client: EngineClient, options: { device: DeviceName; precision: PrecisionName; autotune: boolean; channelsLast: boolean }): Promise<void> {
+  if (options.device === 'cpu' && options.precision === 'fp32' && !options.autotune && !options.channelsLast) return;
+  const refusal = deviceRefusal(options.device, options.precision, await client.hello(), options.autotune, options.channelsLast);
   if (refusal) throw new Error(refusal);
 }
 
-function sessionOf(options: { device: DeviceName; precision: PrecisionName; autotune: boolean }): EngineSessionOptions {
-  return { device: options.device, precision: options.precision, ...(options.autotune ? { autotune: true } : {}) };
+function sessionOf(options: { device: DeviceName; precision: PrecisionName; autotune: boolean; channelsLast: boolean }): EngineSessionOptions {
+  return {
+    device: options.device, precision: options.precision, ...(options.autotune ? { autotune: true } : {}), ...(options.channelsLast ? { channelsLast: true } : {}),
+  };
 }
 
 export async function runBenchCommand(options: BenchCliOptions, io: CommandIo): Promise<number> {
@@ -138,7 +141,7 @@ export async function runBenchCommand(options: BenchCliOptions, io: CommandIo): 
       const prepared = await prepare(io, client, options, { type: 'sgd', lr: 0.01, momentum: 0.9 }, options.batch);
       const batch = options.batch ?? prepared.spec.inputs[0]?.shape[0] ?? 1;
       const report = await runBench(client, {
-        spec: prepared.spec, device: options.device, precision: options.precision, autotune: options.autotune, estimatedPeakBytes: prepared.model.memory.training_peak_bytes,
+        spec: prepared.spec, device: options.device, precision: options.precision, autotune: options.autotune, channelsLast: options.channelsLast, estimatedPeakBytes: prepared.model.memory.training_peak_bytes,
         batch, steps: options.steps, warmupSteps: options.warmup, classes: prepared.classes, seed: options.seed,
       });
       if (options.json) io.stdout(JSON.stringify(report) + '\n');
@@ -193,7 +196,7 @@ export async function runTrainCommand(options: TrainCliOptions, io: CommandIo): 
           const val = event.val_acc === null ? '' : `, val loss ${event.val_loss?.toFixed(4)}, val acc ${(event.val_acc * 100).toFixed(1)}%`;
           io.stdout(`epoch ${event.epoch}: train loss ${event.train_loss.toFixed(4)}, train acc ${(event.train_acc * 100).toFixed(1)}%${val}\n`);
         } else if (event.type === 'start') {
-          const where = event.gpu ? ` on cuda (${event.gpu.precision}${event.gpu.autotune ? ', autotuned' : ''}, memory plan ${(event.gpu.memory_plan_bytes / 2 ** 20).toFixed(1)} MiB)` : '';
+          const where = event.gpu ? ` on cuda (${event.gpu.precision}${event.gpu.autotune ? ', autotuned' : ''}${event.gpu.channels_last ? ', channels-last' : ''}, memory plan ${(event.gpu.memory_plan_bytes / 2 ** 20).toFixed(1)} MiB)` : '';
           io.stdout(`training ${prepared.model.name} on ${event.data} (${event.train_samples} samples)${where}; run in ${event.run_dir}\n`);
         }
         else if (event.type === 'done') io.stdout(`${event.status === 'cancelled' ? 'cancelled' : 'done'}: ${event.steps} steps in ${event.seconds.toFixed(1)} s\n`);

@@ -63,6 +63,8 @@ export interface EngineSessionOptions {
   autotune?: boolean;
   /** The autotuning cache file (default $XDG_CACHE_HOME/netlens/cudnn-autotune.json; 'none': in memory only). */
   autotuneCache?: string;
+  /** NHWC activations and [K, R, S, C] filters around cuDNN's convolutions (default false; device cuda only). */
+  channelsLast?: boolean;
 }
 /** What a session runs on: for cuda the static memory plan, the cuDNN algorithms it chose (and whether timed or cached) and fused epilogues. */
 export interface EngineSessionInfo {
@@ -70,6 +72,7 @@ export interface EngineSessionInfo {
   precision: EnginePrecision;
   cudaGraph: boolean;
   autotune: boolean;
+  channelsLast: boolean;
   /** Bytes of the one device allocation (0 on the CPU). */
   memoryPlanBytes: number;
   memoryPlan: string;

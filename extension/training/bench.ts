@@ -12,6 +12,8 @@ export interface BenchOptions {
   precision?: EnginePrecision;
   /** cuDNN autotuning (device cuda only; default off). */
   autotune?: boolean;
+  /** NHWC activations on the GPU (device cuda only; default off). */
+  channelsLast?: boolean;
   /** The analyzer's training-peak estimate, shown beside a GPU out-of-memory error. */
   estimatedPeakBytes?: number;
   batch: number;
@@ -43,7 +45,8 @@ export async function runBench(client: EngineClient, options: BenchOptions): Pro
       'bench',
       {
         spec: JSON.stringify(options.spec), seed: options.seed ?? 0, batch: options.batch, steps: options.steps, warmupSteps, classes: Math.max(1, options.classes),
-        session: { device: options.device, precision: options.precision ?? 'fp32', ...(options.autotune ? { autotune: true } : {}) },
+        session: { device: options.device, precision: options.precision ?? 'fp32', ...(options.autotune ? { autotune: true } : {}),
+          ...(options.channelsLast ? { channelsLast: true } : {}) },
       },
       STEP_TIMEOUT_MS * (options.steps + warmupSteps + 1),
     ));

@@ -26,6 +26,8 @@ export const trainingMessages = {
     `--precision ${precision}: the CPU engine computes in strict fp32 only (tf32 and bf16 are GPU modes); use --precision fp32 or --device cuda.`,
   autotuneNeedsGpu: () =>
     '--autotune: cuDNN autotuning times GPU convolution algorithms; the CPU engine has none to time. Use --device cuda, or leave --autotune out.',
+  channelsLastNeedsGpu: () =>
+    '--channels-last: NHWC layouts are for cuDNN\'s GPU convolutions; the CPU engine computes NCHW. Use --device cuda, or leave --channels-last out.',
   bf16NeedsAmpere: (computeCapability: string) =>
     `--precision bf16: needs a GPU of compute capability 8.0 (Ampere) or newer, this one is ${computeCapability}; use --precision fp32 or tf32.`,
   gpuOutOfMemory: (engineMessage: string, estimatedPeakBytes: number | undefined) =>

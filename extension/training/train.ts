@@ -16,7 +16,7 @@ export type TrainingEvent =
     type: 'start'; run_dir: string; data: string; train_samples: number; validation_samples: number; batches_per_epoch: number;
     resumed_from?: { checkpoint: string; epoch: number; step: number };
     /** Runs on the GPU only: the precision and the CUDA executor's static memory plan. */
-    gpu?: { precision: string; cuda_graph: boolean; autotune: boolean; memory_plan_bytes: number };
+    gpu?: { precision: string; cuda_graph: boolean; autotune: boolean; channels_last: boolean; memory_plan_bytes: number };
   }
   | { type: 'step'; epoch: number; step: number; loss: number; lr: number; images_per_s: number }
   | { type: 'epoch'; epoch: number; train_loss: number; train_acc: number; val_loss: number | null; val_acc: number | null }
@@ -95,7 +95,7 @@ export async function runTraining(client: EngineClient, options: TrainingOptions
       type: 'start', run_dir: store.dir, data: opened.dataName, train_samples: opened.trainSamples, validation_samples: opened.validationSamples, batches_per_epoch: opened.batchesPerEpoch,
       ...(resume ? { resumed_from: { checkpoint: resume.checkpoint, epoch: resume.epochsDone, step: resume.step } } : {}),
       ...(opened.session.device === 'cuda'
-        ? { gpu: { precision: opened.session.precision, cuda_graph: opened.session.cudaGraph, autotune: opened.session.autotune, memory_plan_bytes: opened.session.memoryPlanBytes } }
+        ? { gpu: { precision: opened.session.precision, cuda_graph: opened.session.cudaGraph, autotune: opened.session.autotune, channels_last: opened.session.channelsLast, memory_plan_bytes: opened.session.memoryPlanBytes } }
         : {}),
     });
     const maxSteps = options.maxSteps ?? Infinity;

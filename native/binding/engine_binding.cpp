@@ -1,4 +1,4 @@
-// N-API face of the engine: `new Engine(specJson, seed, {device, precision, cudaGraph, autotune, autotuneCache})` over the CPU
+// N-API face of the engine: `new Engine(specJson, seed, {device, precision, cudaGraph, autotune, autotuneCache, channelsLast})` over the CPU
 // netlens::Executor or, on device "cuda", the CUDA executor, behind one session API. Tensors cross as
 // {shape: number[], data: Float32Array}; everything returned is copied into JS-owned buffers
 // (Electron's memory cage rejects external ArrayBuffers). Conversions and dispatch only; the logic is
@@ -78,12 +78,14 @@ struct SessionOptions {
   /** cuDNN autotuning cached per shape (device cuda only); autotuneCache: the file, "" default, "none" memory only. */
   bool autotune = false;
   std::string autotuneCache;
+  /** NHWC activations and [K, R, S, C] filters on the GPU (device cuda only); the API stays NCHW. */
+  bool channelsLast = false;
 };
 
 SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& value) {
   SessionOptions options;
   if (value.IsUndefined() || value.IsNull()) return options;
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "new Engine(spec, seed, options): options must be {device, precision, cudaGraph, autotune, autotuneCache}");
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "new Engine(spec, seed, options): options must be {device, precision, cudaGraph, autotune, autotuneCache, channelsLast}");
   const Napi::Object object = value.As<Napi::Object>();
   const auto text = [&](const char* key, std::string& field) {
     const Napi::Value v = object.Get(key);
@@ -102,6 +104,7 @@ SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& val
   flag("cudaGraph", options.cudaGraph);
   flag("autotune", options.autotune);
   text("autotuneCache", options.autotuneCache);
+  flag("channelsLast", options.channelsLast);
   if (options.device != "cpu" && options.device != "cuda") {
     throw Napi::Error::New(env, "device '" + options.device + "' is not one of cpu, cuda");
   }
@@ -114,6 +117,9 @@ SessionOptions sessionOptionsFromJs(const Napi::Env& env, const Napi::Value& val
   }
   if (options.device == "cpu" && options.autotune) {
     throw Napi::Error::New(env, "autotune: cuDNN autotuning is for device cuda (the CPU engine has no algorithms to time); use --device cuda");
+  }
+  if (options.device == "cpu" && options.channelsLast) {
+    throw Napi::Error::New(env, "channelsLast: NHWC layouts are for cuDNN's convolutions on device cuda (the CPU engine is NCHW); use --device cuda");
   }
   return options;
 }
@@ -197,6 +203,7 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
     options.cudaGraph = options_.cudaGraph;
     options.autotune = options_.autotune;
     options.autotuneCache = options_.autotuneCache;
+    options.channelsLast = options_.channelsLast;
     try {
       gpu_ = std::make_unique<cuda::CudaExecutor>(std::move(spec), seed, options);
     } catch (const SpecError& error) {
@@ -589,7 +596,7 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
   }
 
   /**
-   * sessionInfo() → {device, precision, cudaGraph, autotune, memoryPlanBytes, memoryPlan, algorithms}: what the session runs on
+   * sessionInfo() → {device, precision, cudaGraph, autotune, channelsLast, memoryPlanBytes, memoryPlan, algorithms}: what the session runs on
    * (on the GPU the plan, and the cuDNN algorithms with where each came from, fused epilogues and notices).
    */
   Napi::Value sessionInfo(const Napi::CallbackInfo& info) {
@@ -599,6 +606,7 @@ class EngineObject : public Napi::ObjectWrap<EngineObject> {
     result.Set("precision", options_.precision);
     result.Set("cudaGraph", onGpu() && options_.cudaGraph);
     result.Set("autotune", onGpu() && options_.autotune);
+    result.Set("channelsLast", onGpu() && options_.channelsLast);
     double planBytes = 0;
     std::string plan;
     std::string algorithms;

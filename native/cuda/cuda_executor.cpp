@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -16,6 +18,10 @@
 
 #include "autotune_cache.h"
 #include "cuda_kernels.h"
+#include "cuda_kernels_norm.h"
+#include "cuda_kernels_pointwise.h"
+#include "cuda_kernels_sampling.h"
+#include "layout_kernels.h"
 #include "optimizer_setup.h"
 #include "cuda_libraries.h"
 #include "netlens/optimizer.h"
@@ -97,10 +103,28 @@ int64_t pooledExtent(int64_t in, int64_t kernel, int64_t pad, int64_t stride, in
   return out;
 }
 
-enum class Kind { Conv, Linear, Activation, MaxPool, AvgPool, AdaptiveAvgPool, BatchNorm, View, Add, Dropout };
+enum class Kind { Conv, Linear, Activation, MaxPool, AvgPool, AdaptiveAvgPool, BatchNorm, View, Add, Dropout, Layout,
+                  ConvTranspose, Interpolate, Embedding, Matmul, AdaptiveMaxPool, MaxUnpool, LocalResponseNorm,
+                  Pointwise, Binary, Softmax, LayerNorm, Reduce, Cat, Slice, Permute, PRelu };
 
 const std::map<std::string, Kind>& supportedKinds() {
   static const std::map<std::string, Kind> kinds{
+      // element-wise, shape and normalization ops (cuda_kernels_pointwise.cu, cuda_kernels_norm.cu)
+      {"hardswish", Kind::Pointwise},  {"elu", Kind::Pointwise},        {"selu", Kind::Pointwise},
+      {"celu", Kind::Pointwise},       {"softplus", Kind::Pointwise},   {"hardsigmoid", Kind::Pointwise},
+      {"hardtanh", Kind::Pointwise},   {"mish", Kind::Pointwise},       {"softsign", Kind::Pointwise},
+      {"logsigmoid", Kind::Pointwise}, {"tanhshrink", Kind::Pointwise}, {"softshrink", Kind::Pointwise},
+      {"hardshrink", Kind::Pointwise}, {"exp", Kind::Pointwise},        {"log", Kind::Pointwise},
+      {"sqrt", Kind::Pointwise},       {"rsqrt", Kind::Pointwise},      {"abs", Kind::Pointwise},
+      {"pow", Kind::Pointwise},        {"clamp", Kind::Pointwise},      {"prelu", Kind::PRelu},
+      {"sub", Kind::Binary},           {"mul", Kind::Binary},           {"div", Kind::Binary},
+      {"softmax", Kind::Softmax},      {"log_softmax", Kind::Softmax},  {"layer_norm", Kind::LayerNorm},
+      {"mean", Kind::Reduce},          {"sum", Kind::Reduce},           {"cat", Kind::Cat},
+      {"narrow", Kind::Slice},         {"select", Kind::Slice},         {"permute", Kind::Permute},
+      // Sampling and indexing ops (cuda_kernels_sampling.cu, cuDNN for conv_transpose2d, cuBLAS for matmul).
+      {"conv_transpose2d", Kind::ConvTranspose}, {"interpolate", Kind::Interpolate}, {"embedding", Kind::Embedding},
+      {"matmul", Kind::Matmul}, {"adaptive_max_pool2d", Kind::AdaptiveMaxPool}, {"max_unpool2d", Kind::MaxUnpool},
+      {"local_response_norm", Kind::LocalResponseNorm},
       {"conv2d", Kind::Conv},         {"linear", Kind::Linear},         {"relu", Kind::Activation},
       {"relu6", Kind::Activation},    {"leaky_relu", Kind::Activation}, {"sigmoid", Kind::Activation},
       {"tanh", Kind::Activation},     {"silu", Kind::Activation},       {"gelu", Kind::Activation},
@@ -149,6 +173,10 @@ struct Value {
   // produced and read again by that layer's weight gradient.
   size_t low = 0;
   bool hasLow = false;
+  // channels-last mode: stored NHWC (only where the layout changes the bytes: 4-D, C > 1, H·W > 1);
+  // inputCopy: the NHWC copy of a graph input (no gradient wanted when the input's is not).
+  bool nhwc = false;
+  bool inputCopy = false;
 };
 
 struct StateTensor {
@@ -164,6 +192,9 @@ struct StateTensor {
   // bf16 mode: the bf16 copy of a conv/linear weight, cast from this fp32 master at each forward.
   size_t low = 0;
   bool hasLow = false;
+  // channels-last mode: a conv filter [K, C/groups, R, S] stored [K, R, S, C/groups] (cuDNN's NHWC
+  // filter layout), with its gradient and optimizer slots; state()/gradient()/… convert at the boundary.
+  bool channelsLast = false;
 };
 
 struct Node {
@@ -215,6 +246,37 @@ struct Node {
   bool always = false;
   size_t mask = 0;
   bool dropoutActive = false;  // the last forward's
+  // element-wise, shape and normalization kinds (layer norm keeps its statistics in mean/invStd above)
+  kernels::ElementwisePlan elementwise;
+  // conv_transpose2d keeps the convolution fields above for the equivalent convolution, which runs from
+  // this node's output to its input (cuDNN's backward-data is its forward); adaptive_max_pool2d and
+  // max_unpool2d use `pool` (extents only) and `indices` (the unpool reads its max_pool2d node's).
+  int indexSource = -1;  // max_unpool2d: the max_pool2d node whose indices place the values
+  // interpolate
+  sampling::ResizeAxis resizeRows{}, resizeCols{};
+  // embedding
+  int64_t tableRows = 0, tableColumns = 0, paddingRow = -1;
+  // matmul: the broadcast plan, its strided-batched runs, per-batch products of a repeated operand's
+  // gradient before their reduction, and bf16 mode's operand and output-gradient copies.
+  sampling::MatmulBatches batches{};
+  sampling::MatmulRuns runs{};
+  size_t partialA = 0, partialB = 0;
+  size_t lowA = 0, lowB = 0, lowGrad = 0;
+  // local response norm
+  int64_t lrnSize = 1;
+  float lrnAlpha = 0.0f, lrnBeta = 0.0f, lrnK = 0.0f;
+  size_t lrnScale = 0;
+  // channels-last mode: the input is NHWC (pooling, batch norm, dropout); a Layout node converts its
+  // input to NHWC (toNhwc) or back to NCHW.
+  bool channelsLast = false;
+  bool toNhwc = false;
+  size_t normScratch = 0;  // channels-last batch norm: its two-stage reduction's partial sums
+  // A convolution whose bias and ReLU (fusedActivation) run in cuDNN's fused forward: planned
+  // (convEpilogue) and set up (convFused; else convNote says why and the unfused path runs).
+  bool convEpilogue = false;
+  bool convFused = false;
+  std::string convNote;
+  cudnnActivationDescriptor_t reluDesc = nullptr;
 };
 
 }  // namespace
@@ -308,6 +370,7 @@ struct CudaExecutor::Impl {
       if (node.xLowDesc) api.destroyTensorDescriptor(node.xLowDesc);
       if (node.yLowDesc) api.destroyTensorDescriptor(node.yLowDesc);
       if (node.wLowDesc) api.destroyFilterDescriptor(node.wLowDesc);
+      if (node.reluDesc) api.destroyActivationDescriptor(node.reluDesc);
       const CublasApi& blas = cublasApi();
       if (node.ltDesc) blas.ltMatmulDescDestroy(node.ltDesc);
       for (CublasApi::LtLayout layout : {node.ltA, node.ltB, node.ltD}) {
@@ -324,6 +387,14 @@ struct CudaExecutor::Impl {
 
   void build(uint64_t initSeed);
   void planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape);
+  void planBinaryBroadcast(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape);
+  void planTransposedConvolution(Node& node, const Shape& x, const Shape& y);
+  void planConvolution(Node& node, const Shape& x, const Shape& y, int64_t biasChannels, cudnnTensorFormat_t format,
+                       std::pair<int, int> kernel, std::pair<int, int> padding, std::pair<int, int> stride, std::pair<int, int> dilation,
+                       int groups);
+  /** One matmul product (forward or an operand's gradient) as strided-batched GEMMs, one per run of batches. */
+  void matmulProduct(const Node& node, sampling::MatmulProduct product, const std::string& what, const void* first, const void* second,
+                     const void* outputGradient, float* result, bool accumulate);
   void chooseAlgorithms(Node& node);
   DeviceIdentity deviceIdentity() const;
   void autotune();
@@ -338,6 +409,9 @@ struct CudaExecutor::Impl {
   };
   bool timeDirection(Node& node, int direction, const Scratch& scratch, TunedAlgorithm* tuned);
   void planFusion();
+  void planConvFusion();
+  bool setupConvEpilogue(Node& node);
+  void setupConvEpilogues();
   void setupEpilogues();
   bool setupEpilogue(Node& node);
   void allocate(const Executor& reference);
@@ -353,6 +427,16 @@ struct CudaExecutor::Impl {
   void forwardNode(Node& node);
   void backwardNode(Node& node, std::set<size_t>& written, bool inputGradients);
   Tensor download(size_t offset, const Shape& shape) const;
+  // channels-last mode (CudaOptions::channelsLast): the layout pass and the boundary conversions.
+  std::deque<NodeSpec> layoutSpecs;                  // the Layout nodes' specs (stable addresses)
+  std::map<std::pair<int, bool>, int> layoutCopies;  // (value, toNhwc) → its copy in that layout
+  bool layoutAware(const Node& node) const;
+  bool assignLayouts(Node& node, const Shape& outputShape);
+  int inLayout(int value, bool nhwc);
+  void finishLayouts();
+  Tensor downloadValue(const Value& value, size_t offset) const;
+  Tensor downloadState(const StateTensor& state, size_t offset) const;
+  void uploadState(const StateTensor& state, size_t offset, const Tensor& tensor);
   float readLoss() const { return *reinterpret_cast<const float*>(pinned + pinnedLoss); }
 };
 
@@ -400,6 +484,8 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
     }
     const std::unique_ptr<Op> op = createOp(nodeSpec);
     const Shape outputShape = op->outputShape(inputShapes);
+    // Layout pass (channels-last): may insert Layout nodes before this one and rewire its inputs.
+    const bool outputNhwc = options.channelsLast && assignLayouts(node, outputShape);
     for (const ParamDecl& decl : op->params()) {
       std::string key = nodeSpec.id + "." + decl.role;
       for (const auto& [role, name] : nodeSpec.params) {
@@ -412,6 +498,7 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
     value.name = nodeSpec.id;
     value.shape = outputShape;
     value.numel = shapeNumel(outputShape);
+    value.nhwc = outputNhwc;
     value.producer = static_cast<int>(nodes.size());
     node.output = static_cast<int>(values.size());
     valueIndex[nodeSpec.id] = node.output;
@@ -420,6 +507,7 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
     nodes.push_back(std::move(node));
   }
 
+  if (options.channelsLast) finishLayouts();
   // Which nodes the loss depends on: only they run backward.
   if (spec.loss) {
     std::set<int> needed{valueIndex.at(spec.loss->input)};
@@ -431,6 +519,7 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
   }
   if (options.autotune) autotune();
   planFusion();
+  planConvFusion();
   if (spec.loss && spec.loss->op == "cross_entropy") {
     const Value& target = values[valueIndex.at(spec.loss->target)];
     const int64_t rows = values[valueIndex.at(spec.loss->input)].shape[0];
@@ -441,6 +530,294 @@ void CudaExecutor::Impl::build(uint64_t initSeed) {
   }
   allocate(reference);
   setupEpilogues();
+  setupConvEpilogues();
+}
+
+// ---- channels-last layouts ------------------------------------------------------------------------
+// With CudaOptions::channelsLast, the ops below keep 4-D activations NHWC; everything else (other ops,
+// graph inputs and the loss) sees NCHW, and Layout nodes convert where the two meet, forward and back.
+
+namespace {
+
+/** Whether NHWC and NCHW order the bytes of `shape` differently (4-D with C > 1 and H·W > 1). */
+bool layoutMatters(const Shape& shape) { return shape.size() == 4 && shape[1] > 1 && shape[2] * shape[3] > 1; }
+
+}  // namespace
+
+// The allow-list of ops that run in either layout (their kernels take the layout), besides conv2d,
+// which always runs NHWC in this mode. Every other op, including ops added later, reads NCHW.
+bool CudaExecutor::Impl::layoutAware(const Node& node) const {
+  switch (node.kind) {
+    case Kind::Activation:
+    case Kind::Dropout:
+    case Kind::MaxPool:
+    case Kind::AvgPool:
+    case Kind::AdaptiveAvgPool:
+    case Kind::BatchNorm:
+    case Kind::Add:
+      return true;
+    case Kind::View:
+      return node.spec->op == "identity";
+    default:
+      return false;
+  }
+}
+
+int CudaExecutor::Impl::inLayout(int value, bool nhwc) {
+  if (values[value].nhwc == nhwc || !layoutMatters(values[value].shape)) return value;
+  const auto known = layoutCopies.find({value, nhwc});
+  if (known != layoutCopies.end()) return known->second;
+  const Value& source = values[value];
+  NodeSpec& layoutSpec = layoutSpecs.emplace_back();
+  layoutSpec.id = source.name + (nhwc ? " (as NHWC)" : " (as NCHW)");
+  layoutSpec.op = nhwc ? "to_channels_last" : "to_contiguous";
+  layoutSpec.inputs = {source.name};
+  Node node;
+  node.spec = &layoutSpec;
+  node.kind = Kind::Layout;
+  node.toNhwc = nhwc;
+  node.inputs = {value};
+  values[value].consumers += 1;
+  Value copy;
+  copy.name = source.name;  // what error messages and value() call it
+  copy.shape = source.shape;
+  copy.numel = source.numel;
+  copy.nhwc = nhwc;
+  copy.inputCopy = source.graphInput || source.inputCopy;
+  copy.producer = static_cast<int>(nodes.size());
+  node.output = static_cast<int>(values.size());
+  values.push_back(copy);
+  nodes.push_back(std::move(node));
+  layoutCopies[{value, nhwc}] = static_cast<int>(values.size()) - 1;
+  return static_cast<int>(values.size()) - 1;
+}
+
+bool CudaExecutor::Impl::assignLayouts(Node& node, const Shape& outputShape) {
+  // What each input should be: NHWC for a convolution; NCHW for an op outside the allow-list; for an
+  // add of same-shaped tensors, NHWC when any of its inputs is (one layout for all); a broadcasting add
+  // or one with a number indexes NCHW (planBinaryBroadcast), so its inputs are made NCHW; otherwise as
+  // it comes.
+  bool wanted = false;
+  bool follow = false;
+  if (node.kind == Kind::Conv) {
+    wanted = true;
+  } else if (node.kind == Kind::Add) {
+    bool sameShapes = attr(*node.spec, "other") == nullptr;
+    for (const int input : node.inputs) sameShapes = sameShapes && values[input].shape == outputShape;
+    for (const int input : node.inputs) wanted = wanted || (sameShapes && values[input].nhwc);
+  } else if (layoutAware(node)) {
+    // A max_pool2d whose indices a max_unpool2d reads stays NCHW: the unpool kernel reads them in NCHW order.
+    bool unpooled = false;
+    for (const NodeSpec& later : spec.nodes) {
+      unpooled = unpooled || (node.kind == Kind::MaxPool && later.op == "max_unpool2d" && later.inputs.size() > 1 && later.inputs[1] == node.spec->id);
+    }
+    follow = !unpooled;
+  }
+  for (int& input : node.inputs) {
+    if (follow) continue;
+    const int converted = inLayout(input, wanted);
+    if (converted == input) continue;
+    values[input].consumers -= 1;  // this node reads the copy instead
+    values[converted].consumers += 1;
+    input = converted;
+  }
+  node.channelsLast = values[node.inputs[0]].nhwc;
+  const bool nhwc = node.kind == Kind::Conv ? true : node.channelsLast && (layoutAware(node));
+  return nhwc && layoutMatters(outputShape);
+}
+
+void CudaExecutor::Impl::finishLayouts() {
+  // The loss reads NCHW: an NHWC prediction (or target) gets a copy at the end of the forward pass,
+  // and its name points there, so value() and the loss see the copy.
+  for (const Node& node : nodes) {
+    if (node.kind == Kind::Conv) states[node.states[node.roles.at("weight")]].channelsLast = true;
+  }
+  if (!spec.loss) return;
+  for (const std::string& name : {spec.loss->input, spec.loss->target}) {
+    const auto found = valueIndex.find(name);
+    if (found == valueIndex.end() || !values[found->second].nhwc) continue;
+    const int copy = inLayout(found->second, false);
+    values[copy].consumers += 1;
+    valueIndex[name] = copy;
+  }
+}
+
+Tensor CudaExecutor::Impl::downloadValue(const Value& value, size_t offset) const {
+  Tensor stored = download(offset, value.shape);
+  if (!value.nhwc) return stored;
+  Tensor tensor(value.shape);
+  const int64_t channels = value.shape[1], spatial = value.shape[2] * value.shape[3];
+  for (int64_t i = 0; i < value.numel; ++i) {
+    tensor.data[static_cast<size_t>(i)] = stored.data[static_cast<size_t>(kernels::layoutSource(false, i, channels, spatial))];
+  }
+  return tensor;
+}
+
+Tensor CudaExecutor::Impl::downloadState(const StateTensor& state, size_t offset) const {
+  Tensor stored = download(offset, state.shape);
+  if (!state.channelsLast) return stored;
+  Tensor tensor(state.shape);
+  const int64_t channels = state.shape[1], spatial = state.shape[2] * state.shape[3];
+  for (int64_t i = 0; i < state.numel; ++i) {
+    tensor.data[static_cast<size_t>(i)] = stored.data[static_cast<size_t>(kernels::layoutSource(false, i, channels, spatial))];
+  }
+  return tensor;
+}
+
+void CudaExecutor::Impl::uploadState(const StateTensor& state, size_t offset, const Tensor& tensor) {
+  const Tensor* source = &tensor;
+  Tensor permuted;
+  if (state.channelsLast) {
+    permuted = Tensor(state.shape);
+    const int64_t channels = state.shape[1], spatial = state.shape[2] * state.shape[3];
+    for (int64_t i = 0; i < state.numel; ++i) {
+      permuted.data[static_cast<size_t>(i)] = tensor.data[static_cast<size_t>(kernels::layoutSource(true, i, channels, spatial))];
+    }
+    source = &permuted;
+  }
+  check(cudaMemcpyAsync(f(offset), source->ptr(), sizeof(float) * source->data.size(), cudaMemcpyHostToDevice, stream),
+        "cudaMemcpyAsync (\"" + state.name + "\")");
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (\"" + state.name + "\")");
+}
+
+namespace {
+
+// The element-wise, shape and normalization kinds: their kernels' arguments (pointwise_math.h's maps)
+// from the attributes, which the CPU op has already validated, with its factories' defaults (ops.cpp).
+void planElementwise(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape) {
+  const NodeSpec& s = *node.spec;
+  const std::string& op = s.op;
+  const Shape& x = inputShapes[0];
+  kernels::ElementwisePlan& e = node.elementwise;
+  const auto number = [&](const char* key, double fallback) { return static_cast<float>(attrNumber(s, key, fallback)); };
+  try {
+    switch (node.kind) {
+      case Kind::Pointwise: {
+        using math::Pointwise;
+        static const std::map<std::string, Pointwise> kinds{
+            {"hardswish", Pointwise::Hardswish},   {"elu", Pointwise::Elu},           {"selu", Pointwise::Selu},
+            {"celu", Pointwise::Celu},             {"softplus", Pointwise::Softplus}, {"hardsigmoid", Pointwise::Hardsigmoid},
+            {"hardtanh", Pointwise::Hardtanh},     {"mish", Pointwise::Mish},         {"softsign", Pointwise::Softsign},
+            {"logsigmoid", Pointwise::LogSigmoid}, {"tanhshrink", Pointwise::Tanhshrink}, {"softshrink", Pointwise::Softshrink},
+            {"hardshrink", Pointwise::Hardshrink}, {"exp", Pointwise::Exp},           {"log", Pointwise::Log},
+            {"sqrt", Pointwise::Sqrt},             {"rsqrt", Pointwise::Rsqrt},       {"abs", Pointwise::Abs},
+            {"pow", Pointwise::Pow},               {"clamp", Pointwise::Clamp}};
+        e.pointwise = kinds.at(op);
+        const double infinity = std::numeric_limits<double>::infinity();
+        if (op == "elu" || op == "celu") e.a = number("alpha", 1.0);
+        if (op == "softplus") {
+          e.a = number("beta", 1.0);
+          e.b = number("threshold", 20.0);
+        }
+        if (op == "hardtanh") {
+          e.a = number("min_val", -1.0);
+          e.b = number("max_val", 1.0);
+        }
+        if (op == "softshrink" || op == "hardshrink") e.a = number("lambd", 0.5);
+        if (op == "pow") e.a = number("exponent", 1.0);
+        if (op == "clamp") {
+          e.a = number("min", -infinity);
+          e.b = number("max", infinity);
+        }
+        break;
+      }
+      case Kind::Binary: {
+        static const std::map<std::string, math::Binary> ops{
+            {"add", math::Binary::Add}, {"sub", math::Binary::Sub}, {"mul", math::Binary::Mul}, {"div", math::Binary::Div}};
+        e.binary = ops.at(op);
+        e.alpha = number("alpha", 1.0);
+        if (attr(s, "other") != nullptr) {
+          // A tensor and a number: the number stands in for one operand (`reverse`: it comes first).
+          e.scalarOperand = true;
+          e.scalarFirst = attrFlag(s, "reverse", false);
+          e.scalar = number("other", 0.0);
+          e.forwardMap = math::stridedMap(x, math::contiguousStrides(x), math::contiguousStrides(x));
+          e.reduceMaps[0] = math::binaryGradientMap(x, {}, x);
+        } else {
+          const Shape& other = inputShapes[1];
+          e.forwardMap = math::stridedMap(outputShape, math::broadcastStrides(x, outputShape), math::broadcastStrides(other, outputShape));
+          e.reduceMaps[0] = math::binaryGradientMap(x, other, outputShape);
+          e.reduceMaps[1] = math::binaryGradientMap(other, x, outputShape);
+        }
+        break;
+      }
+      case Kind::Softmax:
+        e.axis = math::axisSplit(x, attrInts(s, "dim", {-1})[0]);
+        e.logSoftmax = op == "log_softmax";
+        break;
+      case Kind::LayerNorm:
+        e.cols = shapeNumel(attrInts(s, "normalized_shape", {1}));
+        e.rows = shapeNumel(x) / e.cols;
+        e.eps = number("eps", 1e-5);
+        break;
+      case Kind::Reduce: {
+        const std::vector<bool> reduced = math::reducedDims(x, attr(s, "dim") != nullptr ? attrInts(s, "dim", {}) : std::vector<int64_t>{});
+        e.reduceMaps[0] = math::reduceMap(x, reduced, math::Dims(x.size(), 0));
+        e.scale = op == "sum" ? 1.0f : static_cast<float>(1.0 / static_cast<double>(e.reduceMaps[0].count));
+        e.backwardMap = math::reducedGatherMap(x, reduced);
+        break;
+      }
+      case Kind::Cat: {
+        const int64_t dim = attrInts(s, "dim", {0})[0];
+        const size_t axis = math::resolveDim(dim, outputShape.size());
+        int64_t offset = 0;
+        for (const Shape& input : inputShapes) {
+          e.bands.push_back(math::catBand(outputShape, dim, offset, input[axis]));
+          offset += input[axis];
+        }
+        break;
+      }
+      case Kind::Slice: {
+        const int64_t dim = attrInts(s, "dim", {0})[0];
+        const int64_t extent = x[math::resolveDim(dim, x.size())];
+        if (op == "select") {
+          const int64_t index = attrInts(s, "index", {0})[0];
+          e.bands = {math::sliceBand(x, dim, index < 0 ? index + extent : index, 1)};
+        } else {
+          e.bands = {math::sliceBand(x, dim, attrInts(s, "start", {0})[0], attrInts(s, "length", {1})[0])};
+        }
+        break;
+      }
+      case Kind::Permute: {
+        std::vector<int64_t> order;
+        for (const int64_t dim : attrInts(s, "dims", {})) order.push_back(static_cast<int64_t>(math::resolveDim(dim, x.size())));
+        e.forwardMap = math::permuteMap(x, order);
+        e.backwardMap = math::permuteMap(outputShape, math::inversePermutation(order));
+        break;
+      }
+      case Kind::PRelu: {
+        // The CPU op's layout: [batch, channels, inner] around dimension 1 (all one row below rank 2).
+        const int64_t total = shapeNumel(x);
+        const int64_t batch = x.size() < 2 ? 1 : x[0];
+        e.channels = x.size() < 2 ? 1 : x[1];
+        e.inner = x.size() < 2 ? total : total / std::max<int64_t>(1, batch * e.channels);
+        e.weights = attrInts(s, "num_parameters", {1})[0];
+        const math::Dims layout{batch, e.channels, e.inner};
+        e.reduceMaps[0] = math::reduceMap(layout, {true, e.weights == 1, true}, math::contiguousStrides(layout));
+        break;
+      }
+      default:
+        break;
+    }
+  } catch (const std::invalid_argument& error) {
+    throw SpecError("node \"" + s.id + "\" (" + op + "): " + error.what());
+  }
+}
+
+}  // namespace
+
+void CudaExecutor::Impl::planBinaryBroadcast(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape) {
+  // The broadcast maps index NCHW tensors; a channels-last operand (an add the layout pass kept NHWC)
+  // would be read in the wrong order, so it is refused rather than computed wrong.
+  bool broadcast = false;
+  for (const Shape& shape : inputShapes) broadcast = broadcast || shape != outputShape;
+  bool channelsLast = values[node.output].nhwc;
+  for (const int input : node.inputs) channelsLast = channelsLast || values[input].nhwc;
+  if (broadcast && channelsLast) {
+    throw SpecError("node \"" + node.spec->id + "\" (" + node.spec->op +
+                    "): broadcasting a channels-last tensor is not supported by the CUDA executor (run it without channels-last)");
+  }
+  planElementwise(node, inputShapes, outputShape);
 }
 
 void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputShapes, const Shape& outputShape) {
@@ -450,7 +827,6 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
   switch (node.kind) {
     case Kind::Conv: {
       if (x.size() != 4) throw SpecError(where + "the CUDA executor takes 4-D (N, C, H, W) inputs only, got " + formatShape(x));
-      const CudnnApi& api = cudnnApi();
       const auto kernel = attrPair(s, "kernel_size", {1, 1});
       const auto stride = attrPair(s, "stride", {1, 1});
       const auto dilation = attrPair(s, "dilation", {1, 1});
@@ -464,60 +840,94 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
         padding = attrPair(s, "padding", {0, 0});
       }
       const int groups = static_cast<int>(attrNumber(s, "groups", 1));
-      const int64_t outChannels = outputShape[1];
-      // NCHW descriptors of the input, output, bias and weight, in fp32 and, for bf16, again in bf16.
-      const auto tensor4d = [&](cudnnTensorDescriptor_t* desc, cudnnDataType_t type, const Shape& dims, const std::string& what) {
-        checkCudnn(api.createTensorDescriptor(desc), where + "cudnnCreateTensorDescriptor");
-        checkCudnn(api.setTensor4dDescriptor(*desc, CUDNN_TENSOR_NCHW, type, static_cast<int>(dims[0]), static_cast<int>(dims[1]),
-                                             static_cast<int>(dims[2]), static_cast<int>(dims[3])),
-                   where + "cudnnSetTensor4dDescriptor (" + what + ")");
-      };
-      const auto filter4d = [&](cudnnFilterDescriptor_t* desc, cudnnDataType_t type, const std::string& suffix) {
-        checkCudnn(api.createFilterDescriptor(desc), where + "cudnnCreateFilterDescriptor");
-        checkCudnn(api.setFilter4dDescriptor(*desc, type, CUDNN_TENSOR_NCHW, static_cast<int>(outChannels),
-                                             static_cast<int>(x[1] / groups), kernel.first, kernel.second),
-                   where + "cudnnSetFilter4dDescriptor" + suffix);
-      };
-      tensor4d(&node.xDesc, CUDNN_DATA_FLOAT, x, "input");
-      tensor4d(&node.yDesc, CUDNN_DATA_FLOAT, outputShape, "output");
-      tensor4d(&node.biasDesc, CUDNN_DATA_FLOAT, Shape{1, outChannels, 1, 1}, "bias");
-      filter4d(&node.wDesc, CUDNN_DATA_FLOAT, "");
-      if (options.bf16) {
-        // cuDNN's BFLOAT16 configuration: bf16 x, w and y with an fp32 compute type (fp32 accumulation).
-        tensor4d(&node.xLowDesc, CUDNN_DATA_BFLOAT16, x, "bf16 input");
-        tensor4d(&node.yLowDesc, CUDNN_DATA_BFLOAT16, outputShape, "bf16 output");
-        filter4d(&node.wLowDesc, CUDNN_DATA_BFLOAT16, " (bf16)");
-      }
-      const bool tensorCores = options.tf32 || options.bf16;
-      ConvolutionKey& key = node.convKey;
-      key.n = x[0];
-      key.c = x[1];
-      key.h = x[2];
-      key.w = x[3];
-      key.k = outChannels;
-      key.r = kernel.first;
-      key.s = kernel.second;
-      key.padH = padding.first;
-      key.padW = padding.second;
-      key.strideH = stride.first;
-      key.strideW = stride.second;
-      key.dilationH = dilation.first;
-      key.dilationW = dilation.second;
-      key.groups = groups;
-      key.dataType = options.bf16 ? "bfloat16" : "float";
-      key.math = tensorCores ? "tensor_op" : "fma";
-      for (cudnnConvolutionDescriptor_t* desc : {&node.forwardDesc, &node.dataDesc, &node.filterDesc}) {
-        checkCudnn(api.createConvolutionDescriptor(desc), where + "cudnnCreateConvolutionDescriptor");
-        checkCudnn(api.setConvolution2dDescriptor(*desc, padding.first, padding.second, stride.first, stride.second,
-                                                  dilation.first, dilation.second, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-                   where + "cudnnSetConvolution2dDescriptor");
-        checkCudnn(api.setConvolutionGroupCount(*desc, groups), where + "cudnnSetConvolutionGroupCount");
-        checkCudnn(api.setConvolutionMathType(*desc, tensorCores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
-                   where + "cudnnSetConvolutionMathType");
-      }
-      chooseAlgorithms(node);
+      planConvolution(node, x, outputShape, outputShape[1], options.channelsLast ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, kernel, padding,
+                      stride, dilation, groups);
       break;
     }
+    case Kind::ConvTranspose:
+      if (x.size() != 4) throw SpecError(where + "the CUDA executor takes 4-D (N, C, H, W) inputs only, got " + formatShape(x));
+      planTransposedConvolution(node, x, outputShape);
+      break;
+    case Kind::Interpolate: {
+      const bool bilinear = attrText(s, "mode", "nearest") == "bilinear";
+      const bool alignCorners = attrFlag(s, "align_corners", false);
+      double scaleH = 0.0, scaleW = 0.0;
+      if (const JsonValue* factor = attr(s, "scale_factor")) {
+        if (factor->isNumber()) scaleH = scaleW = factor->asNumber();
+        if (factor->isArray() && factor->asArray().size() == 2) {
+          scaleH = factor->asArray()[0].asNumber();
+          scaleW = factor->asArray()[1].asNumber();
+        }
+      }
+      node.resizeRows = sampling::resizeAxis(x[2], outputShape[2], bilinear, alignCorners, scaleH);
+      node.resizeCols = sampling::resizeAxis(x[3], outputShape[3], bilinear, alignCorners, scaleW);
+      break;
+    }
+    case Kind::Embedding: {
+      node.tableRows = static_cast<int64_t>(attrNumber(s, "num_embeddings", 1));
+      node.tableColumns = outputShape.back();
+      if (attr(s, "padding_idx") != nullptr) {
+        node.paddingRow = static_cast<int64_t>(attrNumber(s, "padding_idx", -1));
+        if (node.paddingRow < 0) node.paddingRow += node.tableRows;
+      }
+      break;
+    }
+    case Kind::Matmul: {
+      const Shape& b = inputShapes[1];
+      node.batches = sampling::matmulBatches(x.data(), static_cast<int>(x.size()), b.data(), static_cast<int>(b.size()));
+      if (!node.batches.valid) {
+        throw SpecError(where + "the CUDA executor multiplies operands of at most " + std::to_string(sampling::kMaxBatchRank) +
+                        " batch dimensions, got " + formatShape(x) + " and " + formatShape(b));
+      }
+      node.runs = sampling::matmulRuns(node.batches);
+      const sampling::MatmulBatches& g = node.batches;
+      // A repeated operand's gradient sums the products of the batches that read it: they are made
+      // side by side first, then reduced in batch order (deterministic, no atomics).
+      if (g.aMatrices < g.batches) node.partialA = reserve(plan.other, sizeof(float) * g.batches * g.m * g.k);
+      if (g.bMatrices < g.batches) node.partialB = reserve(plan.other, sizeof(float) * g.batches * g.k * g.n);
+      if (options.bf16) {
+        node.lowA = reserve(plan.bf16Copies, sizeof(uint16_t) * shapeNumel(x));
+        node.lowB = reserve(plan.bf16Copies, sizeof(uint16_t) * shapeNumel(b));
+        node.lowGrad = reserve(plan.bf16Copies, sizeof(uint16_t) * shapeNumel(outputShape));
+      }
+      break;
+    }
+    case Kind::AdaptiveMaxPool:
+    case Kind::MaxUnpool: {
+      kernels::Pool& g = node.pool;
+      g.inH = x[x.size() - 2];
+      g.inW = x[x.size() - 1];
+      g.planes = shapeNumel(x) / (g.inH * g.inW);
+      g.outH = outputShape[outputShape.size() - 2];
+      g.outW = outputShape[outputShape.size() - 1];
+      if (node.kind == Kind::AdaptiveMaxPool) {
+        node.indices = reserve(plan.other, sizeof(int32_t) * shapeNumel(outputShape));
+        break;
+      }
+      // The indices are the max_pool2d node's (through any layout copy of its output).
+      int source = values[node.inputs[1]].producer;
+      while (source >= 0 && nodes[source].kind == Kind::Layout) source = values[nodes[source].inputs[0]].producer;
+      if (source < 0 || nodes[source].kind != Kind::MaxPool) {
+        throw SpecError(where + "the second input must be the max_pool2d node whose indices it uses");
+      }
+      if (nodes[source].channelsLast) {
+        throw SpecError(where + "the CUDA executor unpools NCHW max_pool2d indices only (channels-last mode off)");
+      }
+      const kernels::Pool& pooled = nodes[source].pool;
+      if (pooled.outH * pooled.outW != g.inH * g.inW || pooled.inH * pooled.inW > g.outH * g.outW) {
+        throw SpecError(where + "the CUDA executor needs an output plane at least as large as the max_pool2d input (" +
+                        std::to_string(pooled.inH) + "x" + std::to_string(pooled.inW) + "), got " + formatShape(outputShape));
+      }
+      node.indexSource = source;
+      break;
+    }
+    case Kind::LocalResponseNorm:
+      node.lrnSize = static_cast<int64_t>(attrNumber(s, "size", 1));
+      node.lrnAlpha = static_cast<float>(attrNumber(s, "alpha", 1e-4));
+      node.lrnBeta = static_cast<float>(attrNumber(s, "beta", 0.75));
+      node.lrnK = static_cast<float>(attrNumber(s, "k", 1.0));
+      node.lrnScale = reserve(plan.other, sizeof(float) * shapeNumel(x));
+      break;
     case Kind::Linear:
       node.inFeatures = x.back();
       node.outFeatures = outputShape.back();
@@ -548,6 +958,8 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
       g.planes = shapeNumel(x) / (g.inH * g.inW);
       g.outH = outputShape[outputShape.size() - 2];
       g.outW = outputShape[outputShape.size() - 1];
+      g.channels = x.size() == 4 ? x[1] : 1;
+      g.channelsLast = node.channelsLast;
       if (node.kind != Kind::AdaptiveAvgPool) {
         const auto kernel = attrPair(s, "kernel_size", {1, 1});
         const JsonValue* strideValue = attr(s, "stride");
@@ -583,22 +995,44 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
       const JsonValue* momentum = s.attrs.find("momentum");
       node.norm.momentum = momentum != nullptr && momentum->isNull() ? -1.0f : static_cast<float>(attrNumber(s, "momentum", 0.1));
       node.norm.track = attrFlag(s, "track_running_stats", true);
+      node.norm.channelsLast = node.channelsLast;
       node.mean = reserve(plan.other, sizeof(float) * x[1]);
       node.invStd = reserve(plan.other, sizeof(float) * x[1]);
+      if (node.channelsLast) node.normScratch = reserve(plan.other, sizeof(double) * kernels::batchNormScratchDoubles(node.norm));
       break;
     }
     case Kind::View:
       break;
-    case Kind::Add:
-      if (attr(s, "other") != nullptr) throw SpecError(where + "adding a number is not supported by the CUDA executor yet");
-      for (const Shape& shape : inputShapes) {
-        if (shape != x) {
-          throw SpecError(where + "broadcasting " + formatShape(x) + " and " + formatShape(shape) +
-                          " is not supported by the CUDA executor yet (same shapes only)");
-        }
+    case Kind::Add: {
+      // Same-shaped tensors keep the n-ary addTensors path; a number or broadcasting runs as a binary op.
+      bool sameShapes = attr(s, "other") == nullptr;
+      for (const Shape& shape : inputShapes) sameShapes = sameShapes && shape == x;
+      if (!sameShapes) {
+        node.kind = Kind::Binary;
+        planBinaryBroadcast(node, inputShapes, outputShape);
+        break;
       }
       if (inputShapes.size() > 8) throw SpecError(where + "the CUDA executor adds at most 8 tensors at once");
       node.alpha = static_cast<float>(attrNumber(s, "alpha", 1.0));
+      break;
+    }
+    case Kind::Binary:
+      planBinaryBroadcast(node, inputShapes, outputShape);
+      break;
+    case Kind::Pointwise:
+    case Kind::Softmax:
+    case Kind::Reduce:
+    case Kind::Cat:
+    case Kind::Slice:
+    case Kind::Permute:
+    case Kind::PRelu:
+      planElementwise(node, inputShapes, outputShape);
+      break;
+    case Kind::LayerNorm:
+      planElementwise(node, inputShapes, outputShape);
+      node.affine = attrFlag(s, "elementwise_affine", true);
+      node.mean = reserve(plan.other, sizeof(float) * node.elementwise.rows);
+      node.invStd = reserve(plan.other, sizeof(float) * node.elementwise.rows);
       break;
     case Kind::Dropout:
       node.p = static_cast<float>(attrNumber(s, "p", 0.5));
@@ -606,6 +1040,123 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
       node.mask = reserve(plan.other, sizeof(float) * shapeNumel(x));
       hasDropout = true;
       break;
+    case Kind::Layout:
+      break;
+  }
+}
+
+// conv_transpose2d as its equivalent convolution, from this node's output y (the convolution's input)
+// to its input x (the convolution's output), the weight [in_channels, out_channels/groups, kH, kW]
+// being that convolution's [K, C/groups, R, S] filter. NCHW always; the algorithms are chosen (and
+// autotuned, and cached) as any convolution's, per direction of the equivalent convolution.
+void CudaExecutor::Impl::planTransposedConvolution(Node& node, const Shape& x, const Shape& y) {
+  const NodeSpec& s = *node.spec;
+  const std::string where = "node \"" + s.id + "\" (" + s.op + "): ";
+  const auto kernel = attrPair(s, "kernel_size", {1, 1});
+  const auto stride = attrPair(s, "stride", {1, 1});
+  const auto dilation = attrPair(s, "dilation", {1, 1});
+  const auto padding = attrPair(s, "padding", {0, 0});
+  const auto outputPadding = attrPair(s, "output_padding", {0, 0});
+  const int groups = static_cast<int>(attrNumber(s, "groups", 1));
+  if (sampling::transposedConvExtent(x[2], kernel.first, stride.first, padding.first, dilation.first, outputPadding.first) != y[2] ||
+      sampling::transposedConvExtent(x[3], kernel.second, stride.second, padding.second, dilation.second, outputPadding.second) != y[3]) {
+    throw SpecError(where + "the CUDA executor's transposed-convolution geometry disagrees with the output shape " + formatShape(y));
+  }
+  // cuDNN checks that the equivalent convolution maps y back onto x exactly, which holds only when
+  // output_padding is below the stride (PyTorch also allows it below the dilation).
+  if (outputPadding.first >= stride.first || outputPadding.second >= stride.second) {
+    throw SpecError(where + "the CUDA executor needs output_padding smaller than the stride");
+  }
+  // The equivalent convolution runs from y to x; its filter [K, C/groups, R, S] is the weight as stored.
+  planConvolution(node, y, x, y[1], CUDNN_TENSOR_NCHW, kernel, padding, stride, dilation, groups);
+}
+
+// The cuDNN side of a convolution from x to y (shapes NCHW whatever `format` stores): descriptors,
+// the autotuning key and the algorithms. conv2d plans its own convolution; conv_transpose2d its
+// equivalent convolution (from its output to its input, NCHW), whose bias lies on x.
+void CudaExecutor::Impl::planConvolution(Node& node, const Shape& x, const Shape& y, int64_t biasChannels, cudnnTensorFormat_t format,
+                                         std::pair<int, int> kernel, std::pair<int, int> padding, std::pair<int, int> stride,
+                                         std::pair<int, int> dilation, int groups) {
+  const std::string where = "node \"" + node.spec->id + "\" (" + node.spec->op + "): ";
+  const CudnnApi& api = cudnnApi();
+  const int64_t outChannels = y[1];
+  // Descriptors of the input, output, bias and weight, in fp32 and, for bf16, again in bf16: NCHW,
+  // or NHWC input/output and a [K, R, S, C] filter (the bias's 1×C×1×1 is both).
+  const auto tensor4d = [&](cudnnTensorDescriptor_t* desc, cudnnDataType_t type, const Shape& dims, const std::string& what) {
+    checkCudnn(api.createTensorDescriptor(desc), where + "cudnnCreateTensorDescriptor");
+    checkCudnn(api.setTensor4dDescriptor(*desc, what == "bias" ? CUDNN_TENSOR_NCHW : format, type, static_cast<int>(dims[0]), static_cast<int>(dims[1]),
+                                         static_cast<int>(dims[2]), static_cast<int>(dims[3])),
+               where + "cudnnSetTensor4dDescriptor (" + what + ")");
+  };
+  const auto filter4d = [&](cudnnFilterDescriptor_t* desc, cudnnDataType_t type, const std::string& suffix) {
+    checkCudnn(api.createFilterDescriptor(desc), where + "cudnnCreateFilterDescriptor");
+    checkCudnn(api.setFilter4dDescriptor(*desc, type, format, static_cast<int>(outChannels),
+                                         static_cast<int>(x[1] / groups), kernel.first, kernel.second),
+               where + "cudnnSetFilter4dDescriptor" + suffix);
+  };
+  tensor4d(&node.xDesc, CUDNN_DATA_FLOAT, x, "input");
+  tensor4d(&node.yDesc, CUDNN_DATA_FLOAT, y, "output");
+  tensor4d(&node.biasDesc, CUDNN_DATA_FLOAT, Shape{1, biasChannels, 1, 1}, "bias");
+  filter4d(&node.wDesc, CUDNN_DATA_FLOAT, "");
+  if (options.bf16) {
+    // cuDNN's BFLOAT16 configuration: bf16 x, w and y with an fp32 compute type (fp32 accumulation).
+    tensor4d(&node.xLowDesc, CUDNN_DATA_BFLOAT16, x, "bf16 input");
+    tensor4d(&node.yLowDesc, CUDNN_DATA_BFLOAT16, y, "bf16 output");
+    filter4d(&node.wLowDesc, CUDNN_DATA_BFLOAT16, " (bf16)");
+  }
+  const bool tensorCores = options.tf32 || options.bf16;
+  ConvolutionKey& key = node.convKey;
+  key.n = x[0];
+  key.c = x[1];
+  key.h = x[2];
+  key.w = x[3];
+  key.k = outChannels;
+  key.r = kernel.first;
+  key.s = kernel.second;
+  key.padH = padding.first;
+  key.padW = padding.second;
+  key.strideH = stride.first;
+  key.strideW = stride.second;
+  key.dilationH = dilation.first;
+  key.dilationW = dilation.second;
+  key.groups = groups;
+  key.dataType = std::string(options.bf16 ? "bfloat16" : "float") + (format == CUDNN_TENSOR_NHWC ? " nhwc" : "");
+  key.math = tensorCores ? "tensor_op" : "fma";
+  for (cudnnConvolutionDescriptor_t* desc : {&node.forwardDesc, &node.dataDesc, &node.filterDesc}) {
+    checkCudnn(api.createConvolutionDescriptor(desc), where + "cudnnCreateConvolutionDescriptor");
+    checkCudnn(api.setConvolution2dDescriptor(*desc, padding.first, padding.second, stride.first, stride.second,
+                                              dilation.first, dilation.second, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+               where + "cudnnSetConvolution2dDescriptor");
+    checkCudnn(api.setConvolutionGroupCount(*desc, groups), where + "cudnnSetConvolutionGroupCount");
+    checkCudnn(api.setConvolutionMathType(*desc, tensorCores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+               where + "cudnnSetConvolutionMathType");
+  }
+  chooseAlgorithms(node);
+}
+
+// One cublasGemmStridedBatchedEx per run of batches, with the arguments sampling::matmulGemm works out
+// (checked against the CPU matmul by sampling_math_test through a reference GEMM): fp32 (strict, or
+// the TF32 compute type), or bf16 operands with fp32 accumulation; the result is fp32.
+void CudaExecutor::Impl::matmulProduct(const Node& node, sampling::MatmulProduct product, const std::string& what, const void* first,
+                                       const void* second, const void* outputGradient, float* result, bool accumulate) {
+  const size_t element = options.bf16 ? sizeof(uint16_t) : sizeof(float);
+  const cudaDataType_t type = options.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  const int compute = options.tf32 ? kCublasCompute32FFastTf32 : kCublasCompute32F;
+  const float one = 1.0f, zero = 0.0f;
+  const auto pointer = [&](sampling::MatmulBuffer buffer, int64_t offset) {
+    const void* base = buffer == sampling::MatmulBuffer::First ? first : buffer == sampling::MatmulBuffer::Second ? second : outputGradient;
+    return static_cast<const void*>(static_cast<const char*>(base) + element * static_cast<size_t>(offset));
+  };
+  for (int64_t batch = 0; batch < node.batches.batches; batch += node.runs.length) {
+    const sampling::StridedGemm call = sampling::matmulGemm(node.batches, node.runs, product, batch);
+    checkCublas(cublasApi().gemmStridedBatchedEx(
+                    cublas, call.transA ? kCublasOpT : kCublasOpN, call.transB ? kCublasOpT : kCublasOpN, static_cast<int>(call.m),
+                    static_cast<int>(call.n), static_cast<int>(call.k), &one, pointer(call.aBuffer, call.aOffset), type,
+                    static_cast<int>(call.lda), static_cast<long long>(call.strideA), pointer(call.bBuffer, call.bOffset), type,
+                    static_cast<int>(call.ldb), static_cast<long long>(call.strideB), accumulate ? &one : &zero, result + call.cOffset,
+                    CUDA_R_32F, static_cast<int>(call.ldc), static_cast<long long>(call.strideC), static_cast<int>(call.count), compute,
+                    kCublasGemmDefault),
+                what);
   }
 }
 
@@ -639,7 +1190,7 @@ bool firstUsableAlgorithm(const CudnnApi& api, const Perf* results, int count, b
 
 void CudaExecutor::Impl::chooseAlgorithms(Node& node) {
   const CudnnApi& api = cudnnApi();
-  const std::string where = "node \"" + node.spec->id + "\" (conv2d): ";
+  const std::string where = "node \"" + node.spec->id + "\" (" + node.spec->op + "): ";
   constexpr int kCandidates = 8;
   const size_t limit = static_cast<size_t>(options.workspaceLimitBytes);
   // The heuristics rank algorithms by expected speed; the first that runs with this math mode within
@@ -818,7 +1369,7 @@ void CudaExecutor::Impl::autotune() {
   const CudnnApi& api = cudnnApi();
   std::vector<Node*> convolutions;
   for (Node& node : nodes) {
-    if (node.kind == Kind::Conv) convolutions.push_back(&node);
+    if (node.kind == Kind::Conv || node.kind == Kind::ConvTranspose) convolutions.push_back(&node);
   }
   if (convolutions.empty()) return;
   if (!api.findAlgorithms) {
@@ -857,7 +1408,9 @@ void CudaExecutor::Impl::autotune() {
           const ConvolutionKey& k = conv->convKey;
           xBytes = std::max(xBytes, static_cast<size_t>(sizeof(float) * k.n * k.c * k.h * k.w));
           wBytes = std::max(wBytes, static_cast<size_t>(sizeof(float) * k.k * (k.c / k.groups) * k.r * k.s));
-          yBytes = std::max(yBytes, static_cast<size_t>(sizeof(float) * values[conv->output].numel));
+          // A transposed convolution's equivalent convolution outputs into the node's input.
+          const int convOutput = conv->kind == Kind::ConvTranspose ? conv->inputs[0] : conv->output;
+          yBytes = std::max(yBytes, static_cast<size_t>(sizeof(float) * values[convOutput].numel));
         }
         const auto rounded = [](size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; };
         const size_t tensors = rounded(xBytes) + rounded(wBytes) + rounded(yBytes);
@@ -1031,6 +1584,88 @@ void CudaExecutor::Impl::setupEpilogues() {
   }
 }
 
+// cuDNN's fused convolution + bias + ReLU forward (cudnnConvolutionBiasActivationForward) for a conv2d
+// with a bias whose only reader is a ReLU (no graph output, not the loss's), under fuseEpilogues.
+// cuDNN takes ReLU (or identity, only with IMPLICIT_PRECOMP_GEMM, which is not used here) in fp32
+// and TF32 (fp32 data, the descriptor's math type). bf16 mode keeps its own path: the bias is added
+// while the bf16 result is widened. The ReLU then launches nothing; like the fused linear layers the
+// convolution's output shares the ReLU's buffer, and the ReLU's backward reads the mask from it.
+void CudaExecutor::Impl::planConvFusion() {
+  if (!options.fuseEpilogues) return;
+  const char* fuse = std::getenv("NETLENS_CUDA_FUSE");
+  if (fuse != nullptr && std::string(fuse) == "0") return;  // planFusion gave the notice
+  std::set<int> graphOutputs;
+  for (const std::string& output : spec.outputs) {
+    const auto found = valueIndex.find(output);
+    if (found != valueIndex.end()) graphOutputs.insert(found->second);
+  }
+  if (spec.loss) {
+    graphOutputs.insert(valueIndex.at(spec.loss->input));
+    if (valueIndex.count(spec.loss->target) != 0) graphOutputs.insert(valueIndex.at(spec.loss->target));
+  }
+  std::vector<int> candidates;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const Node& node = nodes[n];
+    if (node.kind != Kind::Conv || node.roles.count("bias") == 0) continue;
+    const Value& out = values[node.output];
+    if (out.consumers != 1 || graphOutputs.count(node.output) != 0) continue;
+    for (size_t r = n + 1; r < nodes.size(); ++r) {
+      const Node& reader = nodes[r];
+      if (std::find(reader.inputs.begin(), reader.inputs.end(), node.output) == reader.inputs.end()) continue;
+      if (reader.kind == Kind::Activation && reader.activation == kernels::Activation::Relu && reader.inputs.size() == 1) {
+        candidates.push_back(static_cast<int>(n));
+        nodes[n].fusedActivation = static_cast<int>(r);
+      }
+      break;
+    }
+  }
+  if (candidates.empty()) return;
+  const auto unplan = [&](const std::string& why) {
+    for (const int n : candidates) nodes[n].fusedActivation = -1;
+    notices.push_back("fused convolution epilogues off: " + why);
+  };
+  if (options.bf16) return unplan("bf16 mode adds the bias while widening the bf16 result (no cuDNN bf16 bias epilogue used)");
+  if (!cudnnApi().fusedConvolutions) return unplan(cudnnApi().fusedFailure);
+  for (const int n : candidates) {
+    nodes[n].convEpilogue = true;
+    nodes[nodes[n].fusedActivation].fusedInto = n;
+  }
+}
+
+bool CudaExecutor::Impl::setupConvEpilogue(Node& node) {
+  const CudnnApi& api = cudnnApi();
+  const auto fail = [&](const std::string& call, cudnnStatus_t status) {
+    node.convNote = call + " failed: " + api.getErrorString(status) + "; cudnnConvolutionForward, cudnnAddTensor and the ReLU kernel run instead";
+    return false;
+  };
+  cudnnStatus_t status = api.createActivationDescriptor(&node.reluDesc);
+  if (status != CUDNN_STATUS_SUCCESS) return fail("cudnnCreateActivationDescriptor", status);
+  // NaN propagates, as in torch.relu.
+  status = api.setActivationDescriptor(node.reluDesc, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0);
+  if (status != CUDNN_STATUS_SUCCESS) return fail("cudnnSetActivationDescriptor", status);
+  // One trial call on the plan's buffers (zeros, the initial weights): cuDNN refuses some algorithm,
+  // layout and type combinations only when called. It writes relu(bias) into the output, which the
+  // first forward overwrites.
+  const Value& x = values[node.inputs[0]];
+  const Value& y = values[node.output];
+  const float one = 1.0f, zero = 0.0f;
+  status = api.convolutionBiasActivationForward(
+      cudnn, &one, node.xDesc, f(x.data), node.wDesc, f(states[node.states[node.roles.at("weight")]].data), node.forwardDesc,
+      node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, &zero, node.yDesc, f(y.data), node.biasDesc,
+      f(states[node.states[node.roles.at("bias")]].data), node.reluDesc, node.yDesc, f(y.data));
+  if (status != CUDNN_STATUS_SUCCESS) return fail("cudnnConvolutionBiasActivationForward", status);
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (fused convolution trial)");
+  return true;
+}
+
+void CudaExecutor::Impl::setupConvEpilogues() {
+  for (Node& node : nodes) {
+    if (!node.convEpilogue) continue;
+    node.convFused = setupConvEpilogue(node);
+    if (!node.convFused) notices.push_back("node \"" + node.spec->id + "\" (conv2d): " + node.convNote);
+  }
+}
+
 void CudaExecutor::Impl::allocate(const Executor& reference) {
   // Views alias their input when nothing else reads it: no copy forward, none backward.
   for (Node& node : nodes) {
@@ -1089,12 +1724,14 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
     // scratch buffers that every layer uses in turn.
     int64_t outputScratch = 1, inputScratch = 1;
     for (const Node& node : nodes) {
-      if (node.kind != Kind::Conv && node.kind != Kind::Linear) continue;
+      if (node.kind != Kind::Conv && node.kind != Kind::ConvTranspose && node.kind != Kind::Linear) continue;
       values[node.inputs[0]].hasLow = true;
       StateTensor& weight = states[node.states[node.roles.at("weight")]];
       weight.hasLow = true;
       outputScratch = std::max(outputScratch, values[node.output].numel);
-      if (node.kind == Kind::Conv) inputScratch = std::max({inputScratch, values[node.inputs[0]].numel, weight.numel});
+      if (node.kind == Kind::Conv || node.kind == Kind::ConvTranspose) {
+        inputScratch = std::max({inputScratch, values[node.inputs[0]].numel, weight.numel});
+      }
     }
     for (Value& value : values) {
       if (value.hasLow) value.low = reserve(plan.bf16Copies, sizeof(uint16_t) * value.numel);
@@ -1158,6 +1795,10 @@ void CudaExecutor::Impl::allocate(const Executor& reference) {
 
   for (StateTensor& state : states) {
     const Tensor& initial = reference.state(state.name);
+    if (state.channelsLast) {
+      uploadState(state, state.data, initial);
+      continue;
+    }
     check(cudaMemcpyAsync(f(state.data), initial.ptr(), sizeof(float) * initial.data.size(), cudaMemcpyHostToDevice, stream),
           "cudaMemcpyAsync (initial \"" + state.name + "\")");
   }
@@ -1274,11 +1915,21 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
                                           h(lowOutput)),
                    where + "cudnnConvolutionForward (bf16)");
         if (const float* bias = state("bias")) {
-          check(kernels::bf16ToFloatAddBias(stream, y.numel, h(lowOutput), bias, y.shape[1], y.shape[2] * y.shape[3], f(y.data)),
+          check(kernels::bf16ToFloatAddBias(stream, y.numel, h(lowOutput), bias, y.shape[1], y.shape[2] * y.shape[3], f(y.data),
+                                            options.channelsLast),
                 where + "bf16ToFloatAddBias (output)");
         } else {
           check(kernels::bf16ToFloat(stream, y.numel, h(lowOutput), f(y.data), false), where + "bf16ToFloat (output)");
         }
+        break;
+      }
+      if (node.convFused) {
+        // relu(conv(x) + bias) in one call into the ReLU's buffer (y shares it); z is y with weight 0.
+        checkCudnn(api.convolutionBiasActivationForward(cudnn, &one, node.xDesc, f(x.data), node.wDesc, state("weight"), node.forwardDesc,
+                                                        node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, &zero,
+                                                        node.yDesc, f(y.data), node.biasDesc, state("bias"), node.reluDesc, node.yDesc,
+                                                        f(y.data)),
+                   where + "cudnnConvolutionBiasActivationForward");
         break;
       }
       checkCudnn(api.convolutionForward(cudnn, &one, node.xDesc, f(x.data), node.wDesc, state("weight"), node.forwardDesc,
@@ -1290,6 +1941,75 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
       }
       break;
     }
+    case Kind::ConvTranspose: {
+      // The output is the equivalent convolution's input gradient: cuDNN's backward-data with this
+      // node's input as the output gradient.
+      const CudnnApi& api = cudnnApi();
+      const float one = 1.0f, zero = 0.0f;
+      if (options.bf16) {
+        checkCudnn(api.convolutionBackwardData(cudnn, &one, node.wLowDesc, lowState("weight"), node.yLowDesc, h(x.low), node.dataDesc,
+                                               node.algorithms.backwardData, f(workspace), node.algorithms.backwardDataBytes, &zero,
+                                               node.xLowDesc, h(lowOutput)),
+                   where + "cudnnConvolutionBackwardData (bf16 transposed forward)");
+        if (const float* bias = state("bias")) {
+          check(kernels::bf16ToFloatAddBias(stream, y.numel, h(lowOutput), bias, y.shape[1], y.shape[2] * y.shape[3], f(y.data)),
+                where + "bf16ToFloatAddBias (output)");
+        } else {
+          check(kernels::bf16ToFloat(stream, y.numel, h(lowOutput), f(y.data), false), where + "bf16ToFloat (output)");
+        }
+        break;
+      }
+      checkCudnn(api.convolutionBackwardData(cudnn, &one, node.wDesc, state("weight"), node.yDesc, f(x.data), node.dataDesc,
+                                             node.algorithms.backwardData, f(workspace), node.algorithms.backwardDataBytes, &zero,
+                                             node.xDesc, f(y.data)),
+                 where + "cudnnConvolutionBackwardData (transposed forward)");
+      if (float* bias = state("bias")) {
+        checkCudnn(api.addTensor(cudnn, &one, node.biasDesc, bias, &one, node.xDesc, f(y.data)), where + "cudnnAddTensor (bias)");
+      }
+      break;
+    }
+    case Kind::Interpolate:
+      check(kernels::resizeForward(stream, x.shape[0] * x.shape[1], node.resizeRows, node.resizeCols, f(x.data), f(y.data)),
+            where + "resizeForward");
+      break;
+    case Kind::Embedding:
+      check(kernels::embeddingForward(stream, x.numel, node.tableRows, node.tableColumns, f(x.data), state("weight"), f(y.data)),
+            where + "embeddingForward");
+      break;
+    case Kind::Matmul: {
+      const Value& b = values[node.inputs[1]];
+      const void* aData = f(x.data);
+      const void* bData = f(b.data);
+      if (options.bf16) {
+        // bf16 operands with fp32 accumulation and an fp32 result, as linear layers run; the copies
+        // stay for the backward.
+        check(kernels::floatToBf16(stream, x.numel, f(x.data), h(node.lowA)), where + "floatToBf16 (first operand)");
+        check(kernels::floatToBf16(stream, b.numel, f(b.data), h(node.lowB)), where + "floatToBf16 (second operand)");
+        aData = h(node.lowA);
+        bData = h(node.lowB);
+      }
+      matmulProduct(node, sampling::MatmulProduct::Forward, where + "cublasGemmStridedBatchedEx (forward)", aData, bData, nullptr,
+                    f(y.data), false);
+      break;
+    }
+    case Kind::AdaptiveMaxPool: {
+      const kernels::Pool& g = node.pool;
+      check(kernels::adaptiveMaxPoolForward(stream, g.planes, g.inH, g.inW, g.outH, g.outW, f(x.data), f(y.data), at<int32_t>(node.indices)),
+            where + "adaptiveMaxPoolForward");
+      break;
+    }
+    case Kind::MaxUnpool: {
+      const kernels::Pool& g = node.pool;
+      check(kernels::maxUnpoolForward(stream, g.planes, g.inH * g.inW, g.outH * g.outW, f(x.data), at<int32_t>(nodes[node.indexSource].indices),
+                                      f(y.data)),
+            where + "maxUnpoolForward");
+      break;
+    }
+    case Kind::LocalResponseNorm:
+      check(kernels::lrnForward(stream, x.shape[0], x.shape[1], x.numel / (x.shape[0] * x.shape[1]), node.lrnSize, node.lrnAlpha,
+                                node.lrnBeta, node.lrnK, f(x.data), f(y.data), f(node.lrnScale)),
+            where + "lrnForward");
+      break;
     case Kind::Linear: {
       const float one = 1.0f, zero = 0.0f;
       if (node.ltReady) {
@@ -1322,7 +2042,8 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
       break;
     }
     case Kind::Activation:
-      if (node.fusedInto >= 0 && nodes[node.fusedInto].ltReady) break;  // the linear layer's epilogue computed it
+      // The linear layer's (cuBLASLt) or the convolution's (cuDNN) epilogue computed it.
+      if (node.fusedInto >= 0 && (nodes[node.fusedInto].ltReady || nodes[node.fusedInto].convFused)) break;
       check(kernels::activationForward(stream, node.activation, node.parameter, x.numel, f(x.data), f(y.data)), where + "activationForward");
       break;
     case Kind::MaxPool:
@@ -1342,7 +2063,8 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
         throw std::invalid_argument(where + "needs more than one value per channel in training, got " + formatShape(x.shape));
       }
       check(kernels::batchNormForward(stream, g, f(x.data), state("weight"), state("bias"), state("running_mean"), state("running_var"),
-                                      state("num_batches_tracked"), f(node.mean), f(node.invStd), f(y.data)),
+                                      state("num_batches_tracked"), f(node.mean), f(node.invStd), f(y.data),
+                                      node.channelsLast ? at<double>(node.normScratch) : nullptr),
             where + "batchNormForward");
       break;
     }
@@ -1358,15 +2080,72 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
             where + "addTensors");
       break;
     }
+    case Kind::Pointwise: {
+      const kernels::ElementwisePlan& e = node.elementwise;
+      check(kernels::pointwiseForward(stream, e.pointwise, e.a, e.b, x.numel, f(x.data), f(y.data)), where + "pointwiseForward");
+      break;
+    }
+    case Kind::Binary: {
+      const kernels::ElementwisePlan& e = node.elementwise;
+      // With a number, the tensor is operand a unless the number comes first (1 - x).
+      const float* a = e.scalarOperand && e.scalarFirst ? nullptr : f(x.data);
+      const float* b = !e.scalarOperand ? f(values[node.inputs[1]].data) : e.scalarFirst ? f(x.data) : nullptr;
+      check(kernels::binaryForward(stream, e.binary, e.alpha, e.forwardMap, y.numel, a, b, e.scalar, f(y.data)), where + "binaryForward");
+      break;
+    }
+    case Kind::Softmax: {
+      const math::AxisSplit& axis = node.elementwise.axis;
+      check(kernels::softmaxForward(stream, node.elementwise.logSoftmax, axis.outer, axis.extent, axis.inner, f(x.data), f(y.data)),
+            where + "softmaxForward");
+      break;
+    }
+    case Kind::LayerNorm: {
+      const kernels::ElementwisePlan& e = node.elementwise;
+      check(kernels::layerNormForward(stream, e.rows, e.cols, e.eps, f(x.data), state("weight"), state("bias"), f(node.mean),
+                                      f(node.invStd), f(y.data)),
+            where + "layerNormForward");
+      break;
+    }
+    case Kind::Reduce:
+      check(kernels::reduce(stream, node.elementwise.reduceMaps[0], math::ReduceTerm::Sum, math::Binary::Add, 1.0f, f(x.data), nullptr, 0.0f,
+                            nullptr, node.elementwise.scale, f(y.data), false),
+            where + "reduce");
+      break;
+    case Kind::Cat:
+      for (size_t k = 0; k < node.inputs.size(); ++k) {
+        check(kernels::bandCopy(stream, node.elementwise.bands[k], f(values[node.inputs[k]].data), f(y.data), false),
+              where + "bandCopy (input " + std::to_string(k) + ")");
+      }
+      break;
+    case Kind::Slice:
+      check(kernels::bandCopy(stream, node.elementwise.bands[0], f(x.data), f(y.data), false), where + "bandCopy");
+      break;
+    case Kind::Permute:
+      check(kernels::gather(stream, node.elementwise.forwardMap, y.numel, f(x.data), 1.0f, f(y.data), false), where + "gather");
+      break;
+    case Kind::PRelu: {
+      const kernels::ElementwisePlan& e = node.elementwise;
+      check(kernels::preluForward(stream, x.numel, e.channels, e.inner, e.weights, f(x.data), state("weight"), f(y.data)),
+            where + "preluForward");
+      break;
+    }
     case Kind::Dropout:
       node.dropoutActive = (training || node.always) && node.p > 0.0f;
       if (node.dropoutActive) {
-        check(kernels::dropoutForward(stream, x.numel, node.p, seed ^ kDropoutStream ^ static_cast<uint64_t>(node.output),
-                                      at<uint64_t>(dropoutCounter), f(x.data), f(node.mask), f(y.data)),
+        // The stream is named by the node's place in the spec (graph inputs first, as value indices
+        // run without Layout nodes), so channels-last mode draws the same masks.
+        const uint64_t place = spec.inputs.size() + static_cast<uint64_t>(node.spec - spec.nodes.data());
+        check(kernels::dropoutForward(stream, x.numel, node.p, seed ^ kDropoutStream ^ place,
+                                      at<uint64_t>(dropoutCounter), f(x.data), f(node.mask), f(y.data),
+                                      node.channelsLast ? x.shape[1] : 0, node.channelsLast ? x.shape[2] * x.shape[3] : 1),
               where + "dropoutForward");
       } else {
         check(kernels::scaleCopy(stream, x.numel, f(x.data), 1.0f, f(y.data), false), where + "scaleCopy");
       }
+      break;
+    case Kind::Layout:
+      check(kernels::changeLayout(stream, node.toNhwc, x.numel, x.shape[1], x.shape[2] * x.shape[3], f(x.data), f(y.data), false),
+            where + "changeLayout");
       break;
   }
 }
@@ -1427,7 +2206,7 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
   // consumer (later in forward order) already wrote it.
   const auto inputGrad = [&](size_t i, bool& accumulate) -> float* {
     const Value& x = values[node.inputs[i]];
-    if (!x.hasGrad || (x.graphInput && !inputGradients)) return nullptr;
+    if (!x.hasGrad || ((x.graphInput || x.inputCopy) && !inputGradients)) return nullptr;
     accumulate = written.count(x.grad) != 0;
     written.insert(x.grad);
     return f(x.grad);
@@ -1496,6 +2275,123 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
       }
       break;
     }
+    case Kind::ConvTranspose: {
+      // The equivalent convolution's directions swap roles: its forward gives this node's input
+      // gradient, its weight gradient takes this node's output gradient as the input and this node's
+      // input as the output gradient.
+      const CudnnApi& api = cudnnApi();
+      const float one = 1.0f, zero = 0.0f;
+      bool accumulateWeight = false, accumulateBias = false;
+      if (options.bf16) {
+        check(kernels::floatToBf16(stream, y.numel, f(y.grad), h(lowOutput)), where + "floatToBf16 (output gradient)");
+        if (float* dw = paramGrad("weight", accumulateWeight)) {
+          checkCudnn(api.convolutionBackwardFilter(cudnn, &one, node.xLowDesc, h(lowOutput), node.yLowDesc, h(x.low), node.filterDesc,
+                                                   node.algorithms.backwardFilter, f(workspace), node.algorithms.backwardFilterBytes,
+                                                   &zero, node.wLowDesc, h(lowInput)),
+                     where + "cudnnConvolutionBackwardFilter (bf16 transposed weight gradient)");
+          const int64_t weightCount = states[node.states[node.roles.at("weight")]].numel;
+          check(kernels::bf16ToFloat(stream, weightCount, h(lowInput), dw, accumulateWeight), where + "bf16ToFloat (weight gradient)");
+        }
+        if (float* db = paramGrad("bias", accumulateBias)) {
+          checkCudnn(api.convolutionBackwardBias(cudnn, &one, node.xDesc, f(y.grad), accumulateBias ? &one : &zero, node.biasDesc, db),
+                     where + "cudnnConvolutionBackwardBias");
+        }
+        if (float* dx = inputGrad(0, accumulate)) {
+          checkCudnn(api.convolutionForward(cudnn, &one, node.xLowDesc, h(lowOutput), node.wLowDesc, lowState("weight"), node.forwardDesc,
+                                            node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, &zero, node.yLowDesc,
+                                            h(lowInput)),
+                     where + "cudnnConvolutionForward (bf16 transposed input gradient)");
+          check(kernels::bf16ToFloat(stream, x.numel, h(lowInput), dx, accumulate), where + "bf16ToFloat (input gradient)");
+        }
+        break;
+      }
+      if (float* dw = paramGrad("weight", accumulateWeight)) {
+        checkCudnn(api.convolutionBackwardFilter(cudnn, &one, node.xDesc, f(y.grad), node.yDesc, f(x.data), node.filterDesc,
+                                                 node.algorithms.backwardFilter, f(workspace), node.algorithms.backwardFilterBytes,
+                                                 accumulateWeight ? &one : &zero, node.wDesc, dw),
+                   where + "cudnnConvolutionBackwardFilter (transposed weight gradient)");
+      }
+      if (float* db = paramGrad("bias", accumulateBias)) {
+        checkCudnn(api.convolutionBackwardBias(cudnn, &one, node.xDesc, f(y.grad), accumulateBias ? &one : &zero, node.biasDesc, db),
+                   where + "cudnnConvolutionBackwardBias");
+      }
+      if (float* dx = inputGrad(0, accumulate)) {
+        checkCudnn(api.convolutionForward(cudnn, &one, node.xDesc, f(y.grad), node.wDesc, state("weight"), node.forwardDesc,
+                                          node.algorithms.forward, f(workspace), node.algorithms.forwardBytes, accumulate ? &one : &zero,
+                                          node.yDesc, dx),
+                   where + "cudnnConvolutionForward (transposed input gradient)");
+      }
+      break;
+    }
+    case Kind::Interpolate:
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::resizeBackward(stream, x.shape[0] * x.shape[1], node.resizeRows, node.resizeCols, f(y.grad), dx, accumulate),
+              where + "resizeBackward");
+      }
+      break;
+    case Kind::Embedding: {
+      // Token ids get no gradient (as on the CPU); the table's rows receive their tokens' gradients.
+      bool accumulateWeight = false;
+      if (float* dw = paramGrad("weight", accumulateWeight)) {
+        if (!accumulateWeight) {
+          check(cudaMemsetAsync(dw, 0, sizeof(float) * node.tableRows * node.tableColumns, stream), where + "cudaMemsetAsync");
+        }
+        check(kernels::embeddingBackward(stream, x.numel, node.tableRows, node.tableColumns, node.paddingRow, f(x.data), f(y.grad), dw),
+              where + "embeddingBackward");
+      }
+      break;
+    }
+    case Kind::Matmul: {
+      const sampling::MatmulBatches& g = node.batches;
+      const void* aData = options.bf16 ? static_cast<const void*>(h(node.lowA)) : static_cast<const void*>(f(x.data));
+      const void* bData = options.bf16 ? static_cast<const void*>(h(node.lowB)) : static_cast<const void*>(f(values[node.inputs[1]].data));
+      const void* dyData = f(y.grad);
+      bool accumulateA = false, accumulateB = false;
+      float* da = inputGrad(0, accumulateA);
+      float* db = inputGrad(1, accumulateB);
+      if ((da || db) && options.bf16) {
+        check(kernels::floatToBf16(stream, y.numel, f(y.grad), h(node.lowGrad)), where + "floatToBf16 (output gradient)");
+        dyData = h(node.lowGrad);
+      }
+      if (da) {
+        // A broadcast operand's gradient: per-batch products first, then their sums in batch order.
+        const bool repeated = g.aMatrices < g.batches;
+        matmulProduct(node, sampling::MatmulProduct::FirstGradient, where + "cublasGemmStridedBatchedEx (first operand gradient)", aData,
+                      bData, dyData, repeated ? f(node.partialA) : da, !repeated && accumulateA);
+        if (repeated) check(kernels::matmulReduceOperand(stream, g, 0, f(node.partialA), da, accumulateA), where + "matmulReduceOperand (A)");
+      }
+      if (db) {
+        const bool repeated = g.bMatrices < g.batches;
+        matmulProduct(node, sampling::MatmulProduct::SecondGradient, where + "cublasGemmStridedBatchedEx (second operand gradient)", aData,
+                      bData, dyData, repeated ? f(node.partialB) : db, !repeated && accumulateB);
+        if (repeated) check(kernels::matmulReduceOperand(stream, g, 1, f(node.partialB), db, accumulateB), where + "matmulReduceOperand (B)");
+      }
+      break;
+    }
+    case Kind::AdaptiveMaxPool:
+      if (float* dx = inputGrad(0, accumulate)) {
+        const kernels::Pool& g = node.pool;
+        if (!accumulate) check(cudaMemsetAsync(dx, 0, sizeof(float) * x.numel, stream), where + "cudaMemsetAsync");
+        check(kernels::scatterAddByIndex(stream, g.planes, g.outH * g.outW, g.inH * g.inW, f(y.grad), at<int32_t>(node.indices), dx),
+              where + "scatterAddByIndex");
+      }
+      break;
+    case Kind::MaxUnpool:
+      // The pooling indices (input 1) get no gradient.
+      if (float* dx = inputGrad(0, accumulate)) {
+        const kernels::Pool& g = node.pool;
+        check(kernels::maxUnpoolBackward(stream, g.planes, g.inH * g.inW, g.outH * g.outW, f(y.grad),
+                                         at<int32_t>(nodes[node.indexSource].indices), dx, accumulate),
+              where + "maxUnpoolBackward");
+      }
+      break;
+    case Kind::LocalResponseNorm:
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::lrnBackward(stream, x.shape[0], x.shape[1], x.numel / (x.shape[0] * x.shape[1]), node.lrnSize, node.lrnAlpha,
+                                   node.lrnBeta, f(x.data), f(node.lrnScale), f(y.grad), dx, accumulate),
+              where + "lrnBackward");
+      }
+      break;
     case Kind::Linear: {
       const float one = 1.0f, zero = 0.0f;
       const int rows = static_cast<int>(node.rows), in = static_cast<int>(node.inFeatures), out = static_cast<int>(node.outFeatures);
@@ -1571,7 +2467,7 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
       }
       float* dx = inputGrad(0, accumulate);
       check(kernels::batchNormBackward(stream, g, f(x.data), state("weight"), f(node.mean), f(node.invStd), f(y.grad), dx, accumulate,
-                                       dgamma, dbeta, accumulateGamma || accumulateBeta),
+                                       dgamma, dbeta, accumulateGamma || accumulateBeta, node.channelsLast ? at<double>(node.normScratch) : nullptr),
             where + "batchNormBackward");
       break;
     }
@@ -1590,6 +2486,104 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
         }
       }
       break;
+    case Kind::Pointwise:
+      if (float* dx = inputGrad(0, accumulate)) {
+        const kernels::ElementwisePlan& e = node.elementwise;
+        check(kernels::pointwiseBackward(stream, e.pointwise, e.a, e.b, x.numel, f(x.data), f(y.grad), dx, accumulate),
+              where + "pointwiseBackward");
+      }
+      break;
+    case Kind::Binary: {
+      // Each operand's gradient is dy reduced over the dimensions it was broadcast along.
+      const kernels::ElementwisePlan& e = node.elementwise;
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        float* dx = inputGrad(i, accumulate);
+        if (dx == nullptr) continue;
+        const float* self = f(values[node.inputs[i]].data);
+        const bool second = e.scalarOperand ? e.scalarFirst : i == 1;
+        const float* other = e.scalarOperand ? nullptr : f(values[node.inputs[1 - i]].data);
+        check(kernels::reduce(stream, e.reduceMaps[e.scalarOperand ? 0 : i], second ? math::ReduceTerm::BinaryB : math::ReduceTerm::BinaryA,
+                              e.binary, e.alpha, f(y.grad), other, e.scalar, self, 1.0f, dx, accumulate),
+              where + "reduce (gradient of input " + std::to_string(i) + ")");
+      }
+      break;
+    }
+    case Kind::Softmax:
+      if (float* dx = inputGrad(0, accumulate)) {
+        const math::AxisSplit& axis = node.elementwise.axis;
+        check(kernels::softmaxBackward(stream, node.elementwise.logSoftmax, axis.outer, axis.extent, axis.inner, f(y.data), f(y.grad), dx,
+                                       accumulate),
+              where + "softmaxBackward");
+      }
+      break;
+    case Kind::LayerNorm: {
+      const kernels::ElementwisePlan& e = node.elementwise;
+      bool accumulateGamma = false, accumulateBeta = false;
+      float* dgamma = paramGrad("weight", accumulateGamma);
+      float* dbeta = paramGrad("bias", accumulateBeta);
+      if (dgamma != nullptr && dbeta != nullptr && accumulateGamma == accumulateBeta) {
+        check(kernels::layerNormParamBackward(stream, e.rows, e.cols, f(x.data), f(node.mean), f(node.invStd), f(y.grad), dgamma, dbeta,
+                                              accumulateGamma),
+              where + "layerNormParamBackward");
+      } else {
+        if (dgamma != nullptr) {
+          check(kernels::layerNormParamBackward(stream, e.rows, e.cols, f(x.data), f(node.mean), f(node.invStd), f(y.grad), dgamma, nullptr,
+                                                accumulateGamma),
+                where + "layerNormParamBackward (weight)");
+        }
+        if (dbeta != nullptr) {
+          check(kernels::layerNormParamBackward(stream, e.rows, e.cols, f(x.data), f(node.mean), f(node.invStd), f(y.grad), nullptr, dbeta,
+                                                accumulateBeta),
+                where + "layerNormParamBackward (bias)");
+        }
+      }
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::layerNormInputBackward(stream, e.rows, e.cols, f(x.data), state("weight"), f(node.mean), f(node.invStd), f(y.grad), dx,
+                                              accumulate),
+              where + "layerNormInputBackward");
+      }
+      break;
+    }
+    case Kind::Reduce:
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::gather(stream, node.elementwise.backwardMap, x.numel, f(y.grad), node.elementwise.scale, dx, accumulate),
+              where + "gather (gradient)");
+      }
+      break;
+    case Kind::Cat:
+      for (size_t k = 0; k < node.inputs.size(); ++k) {
+        if (float* dx = inputGrad(k, accumulate)) {
+          check(kernels::bandCopy(stream, math::reversedBand(node.elementwise.bands[k]), f(y.grad), dx, accumulate),
+                where + "bandCopy (gradient of input " + std::to_string(k) + ")");
+        }
+      }
+      break;
+    case Kind::Slice:
+      if (float* dx = inputGrad(0, accumulate)) {
+        // Only the band receives a gradient: the rest is zero unless dx already holds one.
+        if (!accumulate) check(cudaMemsetAsync(dx, 0, sizeof(float) * x.numel, stream), where + "cudaMemsetAsync");
+        check(kernels::bandCopy(stream, math::reversedBand(node.elementwise.bands[0]), f(y.grad), dx, accumulate), where + "bandCopy (gradient)");
+      }
+      break;
+    case Kind::Permute:
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::gather(stream, node.elementwise.backwardMap, x.numel, f(y.grad), 1.0f, dx, accumulate), where + "gather (gradient)");
+      }
+      break;
+    case Kind::PRelu: {
+      const kernels::ElementwisePlan& e = node.elementwise;
+      bool accumulateWeight = false;
+      if (float* dw = paramGrad("weight", accumulateWeight)) {
+        check(kernels::reduce(stream, e.reduceMaps[0], math::ReduceTerm::PReluWeight, math::Binary::Add, 1.0f, f(y.grad), f(x.data), 0.0f,
+                              nullptr, 1.0f, dw, accumulateWeight),
+              where + "reduce (weight gradient)");
+      }
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::preluBackward(stream, x.numel, e.channels, e.inner, e.weights, f(x.data), state("weight"), f(y.grad), dx, accumulate),
+              where + "preluBackward");
+      }
+      break;
+    }
     case Kind::Dropout:
       if (float* dx = inputGrad(0, accumulate)) {
         if (node.dropoutActive) {
@@ -1597,6 +2591,13 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
         } else {
           check(kernels::scaleCopy(stream, x.numel, f(y.grad), 1.0f, dx, accumulate), where + "scaleCopy");
         }
+      }
+      break;
+    case Kind::Layout:
+      // The gradient goes back through the opposite change.
+      if (float* dx = inputGrad(0, accumulate)) {
+        check(kernels::changeLayout(stream, !node.toNhwc, x.numel, x.shape[1], x.shape[2] * x.shape[3], f(y.grad), dx, accumulate),
+              where + "changeLayout (gradient)");
       }
       break;
   }
@@ -1669,7 +2670,7 @@ const MemoryPlan& CudaExecutor::plan() const { return impl_->plan; }
 std::vector<AlgorithmChoice> CudaExecutor::algorithmChoices() const {
   std::vector<AlgorithmChoice> choices;
   for (const Node& node : impl_->nodes) {
-    if (node.kind != Kind::Conv) continue;
+    if (node.kind != Kind::Conv && node.kind != Kind::ConvTranspose) continue;
     const ConvAlgorithms& a = node.algorithms;
     const int algorithms[3] = {static_cast<int>(a.forward), static_cast<int>(a.backwardData), static_cast<int>(a.backwardFilter)};
     const size_t bytes[3] = {a.forwardBytes, a.backwardDataBytes, a.backwardFilterBytes};
@@ -1683,15 +2684,26 @@ std::vector<AlgorithmChoice> CudaExecutor::algorithmChoices() const {
 std::vector<EpilogueChoice> CudaExecutor::epilogues() const {
   std::vector<EpilogueChoice> result;
   for (const Node& node : impl_->nodes) {
+    if (node.convEpilogue) {
+      result.push_back({node.spec->id, "relu_bias", impl_->nodes[node.fusedActivation].spec->id, node.convFused, node.convNote, "cudnn"});
+    }
     if (node.epilogue == 0) continue;
     const std::string name = node.epilogue == kLtEpilogueReluBias ? "relu_bias" : node.epilogue == kLtEpilogueRelu ? "relu" : "bias";
     const std::string activation = node.fusedActivation >= 0 ? impl_->nodes[node.fusedActivation].spec->id : "";
-    result.push_back({node.spec->id, name, activation, node.ltReady, node.ltNote});
+    result.push_back({node.spec->id, name, activation, node.ltReady, node.ltNote, "cublasLt"});
   }
   return result;
 }
 
 const std::vector<std::string>& CudaExecutor::notices() const { return impl_->notices; }
+
+std::vector<std::string> CudaExecutor::layoutChanges() const {
+  std::vector<std::string> changes;
+  for (const Node& node : impl_->nodes) {
+    if (node.kind == Kind::Layout) changes.push_back(node.spec->id);
+  }
+  return changes;
+}
 
 std::string CudaExecutor::describeAlgorithms() const {
   const Impl& impl = *impl_;
@@ -1703,7 +2715,7 @@ std::string CudaExecutor::describeAlgorithms() const {
     return std::string(ms);
   };
   for (const Node& node : impl.nodes) {
-    if (node.kind != Kind::Conv) continue;
+    if (node.kind != Kind::Conv && node.kind != Kind::ConvTranspose) continue;
     const ConvAlgorithms& a = node.algorithms;
     text += node.spec->id + ": forward algo " + std::to_string(static_cast<int>(a.forward)) + " (" + mib(a.forwardBytes) + source(a, 0) +
             "), backward-data algo " + std::to_string(static_cast<int>(a.backwardData)) + " (" + mib(a.backwardDataBytes) + source(a, 1) +
@@ -1711,7 +2723,7 @@ std::string CudaExecutor::describeAlgorithms() const {
             source(a, 2) + ")\n";
   }
   for (const EpilogueChoice& choice : epilogues()) {
-    text += choice.node + ": cuBLASLt " + choice.epilogue + " epilogue" +
+    text += choice.node + (choice.library == "cudnn" ? ": cuDNN " : ": cuBLASLt ") + choice.epilogue + " epilogue" +
             (choice.activation.empty() ? std::string() : " (computes \"" + choice.activation + "\")") +
             (choice.active ? std::string() : " not used: " + choice.note) + "\n";
   }
@@ -1719,6 +2731,12 @@ std::string CudaExecutor::describeAlgorithms() const {
     text += "autotune: " + std::to_string(impl.timed) + " timed, " + std::to_string(impl.fromCache) + " from the cache, " +
             std::to_string(impl.heuristicFallbacks) + " left to the heuristics; cache " +
             (impl.autotunePath.empty() ? std::string("in memory only") : impl.autotunePath) + "\n";
+  }
+  if (impl.options.channelsLast) {
+    const std::vector<std::string> changes = layoutChanges();
+    text += "channels-last: " + std::to_string(changes.size()) + " layout change" + (changes.size() == 1 ? "" : "s");
+    for (size_t i = 0; i < changes.size(); ++i) text += (i == 0 ? ": " : ", ") + changes[i];
+    text += "\n";
   }
   for (const std::string& notice : impl.notices) text += "notice: " + notice + "\n";
   return text;
@@ -1743,7 +2761,7 @@ Tensor CudaExecutor::state(const std::string& name) const {
   const auto found = impl_->stateIndex.find(name);
   if (found == impl_->stateIndex.end()) throw std::out_of_range("no parameter or buffer named \"" + name + "\"");
   const StateTensor& s = impl_->states[found->second];
-  return impl_->download(s.data, s.shape);
+  return impl_->downloadState(s, s.data);
 }
 
 void CudaExecutor::setState(const std::string& name, const Tensor& value) {
@@ -1754,7 +2772,7 @@ void CudaExecutor::setState(const std::string& name, const Tensor& value) {
     throw std::invalid_argument("\"" + name + "\" is " + formatShape(s.shape) + ", got " + formatShape(value.shape));
   }
   check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize");
-  check(cudaMemcpy(impl_->f(s.data), value.ptr(), sizeof(float) * value.data.size(), cudaMemcpyHostToDevice), "cudaMemcpy (setState)");
+  impl_->uploadState(s, s.data, value);
 }
 
 void CudaExecutor::setTraining(bool training) { impl_->training = training; }
@@ -1780,7 +2798,7 @@ Tensor CudaExecutor::value(const std::string& id) const {
     throw std::out_of_range("no value for \"" + id + "\": its ReLU \"" + relu.spec->id +
                             "\" is fused into its epilogue, which keeps no pre-activation (CudaOptions::fuseEpilogues = false keeps it)");
   }
-  return impl_->download(v.data, v.shape);
+  return impl_->downloadValue(v, v.data);
 }
 
 double CudaExecutor::lossBackward(const TensorMap& inputs, bool inputGradients) {
@@ -1804,7 +2822,7 @@ Tensor CudaExecutor::gradient(const std::string& stateName) const {
     throw std::out_of_range("no gradient for \"" + stateName + "\" (not a trainable parameter)");
   }
   const StateTensor& s = impl_->states[found->second];
-  return impl_->download(s.grad, s.shape);
+  return impl_->downloadState(s, s.grad);
 }
 
 Tensor CudaExecutor::inputGradient(const std::string& inputName) const {
@@ -1813,7 +2831,7 @@ Tensor CudaExecutor::inputGradient(const std::string& inputName) const {
     throw std::out_of_range("no gradient for input \"" + inputName + "\"");
   }
   const Value& v = impl_->values[found->second];
-  return impl_->download(v.grad, v.shape);
+  return impl_->downloadValue(v, v.grad);
 }
 
 double CudaExecutor::trainStep(const TensorMap& inputs) {
@@ -1949,7 +2967,7 @@ std::vector<std::pair<std::string, Tensor>> CudaExecutor::exportOptimizerState()
     for (const std::string& slot : slots) {
       const size_t* offset = deviceSlot(*state, *impl.spec.optimizer, slot);
       if (offset == nullptr) throw std::logic_error("optimizer state: no device slot for \"" + name + "." + slot + "\"");
-      tensors.emplace_back(name + "." + slot, impl.download(*offset, state->shape));
+      tensors.emplace_back(name + "." + slot, impl.downloadState(*state, *offset));
     }
     tensors.emplace_back(name + ".step", Tensor({1}, {static_cast<float>(impl.steps)}));
   }
@@ -1985,8 +3003,7 @@ void CudaExecutor::setOptimizerState(const std::vector<std::pair<std::string, Te
     const StateTensor& state = impl.states[impl.stateIndex.at(parameter)];
     const size_t* offset = deviceSlot(state, *impl.spec.optimizer, slot);
     if (offset == nullptr) throw std::logic_error("optimizer state: no device slot for \"" + key + "\"");
-    check(cudaMemcpy(impl.f(*offset), tensor.ptr(), sizeof(float) * tensor.data.size(), cudaMemcpyHostToDevice),
-          "cudaMemcpy (optimizer state \"" + key + "\")");
+    impl.uploadState(state, *offset, tensor);
   }
   impl.steps = steps;
 }
@@ -2016,6 +3033,7 @@ const MemoryPlan& CudaExecutor::plan() const { throw CudaError("the CUDA executo
 std::string CudaExecutor::describeAlgorithms() const { return {}; }
 std::vector<AlgorithmChoice> CudaExecutor::algorithmChoices() const { return {}; }
 std::vector<EpilogueChoice> CudaExecutor::epilogues() const { return {}; }
+std::vector<std::string> CudaExecutor::layoutChanges() const { return {}; }
 const std::vector<std::string>& CudaExecutor::notices() const {
   static const std::vector<std::string> none;
   return none;

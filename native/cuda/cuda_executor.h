@@ -50,10 +50,21 @@ struct CudaOptions {
   std::string autotuneCache;
   /**
    * Linear layers with a bias, and a Linear followed by a ReLU that nothing else reads, run as one
-   * cuBLASLt matmul with the bias (and the ReLU) in its epilogue. The environment variable
-   * NETLENS_CUDA_FUSE=0 turns it off too; without cuBLASLt's matmul symbols it is off with a notice.
+   * cuBLASLt matmul with the bias (and the ReLU) in its epilogue; a conv2d with a bias followed by a
+   * ReLU that nothing else reads runs as one cudnnConvolutionBiasActivationForward (fp32 and tf32;
+   * not in bf16 mode). The environment variable NETLENS_CUDA_FUSE=0 turns it off too; without
+   * cuBLASLt's matmul symbols (or cuDNN's fused forward) that part is off with a notice.
    */
   bool fuseEpilogues = true;
+  /**
+   * Channels-last (NHWC) activations where cuDNN's tensor-core convolutions want them: conv2d runs on
+   * NHWC tensors with [K, R, S, C] filters, and batch norm, pooling, activations, dropout and add keep
+   * 4-D values NHWC between them. Every other op, graph inputs, the loss, value() and inputGradient()
+   * see NCHW: layout-change steps are planned where the two meet (layoutChanges()). Conv filters, their
+   * gradients and optimizer state are stored [K, R, S, C] on the device; state(), setState(),
+   * gradient() and the optimizer-state calls convert, so the API stays NCHW / [K, C, R, S].
+   */
+  bool channelsLast = false;
 };
 
 /** One convolution direction's algorithm, and where the choice came from. */
@@ -66,13 +77,17 @@ struct AlgorithmChoice {
   double milliseconds = 0.0;  // cuDNN's timing (timed, cache); 0 for the heuristic
 };
 
-/** A linear layer run as one cuBLASLt matmul with a fused epilogue. */
+/**
+ * A layer with a fused epilogue: a linear layer run as one cuBLASLt matmul, or a convolution with its
+ * bias and ReLU in cuDNN's fused forward (cudnnConvolutionBiasActivationForward).
+ */
 struct EpilogueChoice {
   std::string node;
   std::string epilogue;    // "bias", "relu_bias", "relu"
   std::string activation;  // the ReLU node computed by the epilogue, or empty
-  bool active = false;     // false: planned but cuBLASLt could not run it (see note); the unfused path runs
+  bool active = false;     // false: planned but the library could not run it (see note); the unfused path runs
   std::string note;
+  std::string library;     // "cublasLt" (linear) or "cudnn" (conv2d)
 };
 
 /** The static memory plan, in bytes. */
@@ -117,6 +132,8 @@ class CudaExecutor {
   std::string describeAlgorithms() const;
   std::vector<AlgorithmChoice> algorithmChoices() const;
   std::vector<EpilogueChoice> epilogues() const;
+  /** Channels-last mode: the planned NCHW ⇄ NHWC copies, one line each ("<value> (as NHWC)"); empty otherwise. */
+  std::vector<std::string> layoutChanges() const;
   /** What construction noticed without failing: an autotuning cache ignored or not written, no cuBLASLt. */
   const std::vector<std::string>& notices() const;
   const std::vector<std::string>& stateNames() const;

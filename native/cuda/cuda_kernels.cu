@@ -107,123 +107,35 @@ __global__ void scaleCopyKernel(int64_t count, const float* src, float scale, fl
   NETLENS_GRID_STRIDE(i, count) { dst[i] = accumulate ? dst[i] + scale * src[i] : scale * src[i]; }
 }
 
+// Pooling: one thread per output element, the window math in layout_math.h (both layouts). Backward
+// scatters into dx with atomics because windows may overlap.
+struct AtomicAdd {
+  float* base;
+  __device__ void operator()(int64_t offset, float value) const { atomicAdd(base + offset, value); }
+};
+
 __global__ void maxPoolForwardKernel(Pool g, const float* x, float* y, int32_t* indices) {
-  const int64_t outPlane = g.outH * g.outW;
-  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
-    const int64_t p = i / outPlane;
-    const int64_t oh = (i % outPlane) / g.outW;
-    const int64_t ow = i % g.outW;
-    const float* in = x + p * g.inH * g.inW;
-    int64_t hStart = oh * g.strideH - g.padH;
-    const int64_t hEnd = min(hStart + static_cast<int64_t>(g.kernelH - 1) * g.dilationH + 1, g.inH);
-    while (hStart < 0) hStart += g.dilationH;
-    int64_t wStart = ow * g.strideW - g.padW;
-    const int64_t wEnd = min(wStart + static_cast<int64_t>(g.kernelW - 1) * g.dilationW + 1, g.inW);
-    while (wStart < 0) wStart += g.dilationW;
-    int64_t best = hStart * g.inW + wStart;
-    float bestValue = -INFINITY;
-    for (int64_t ih = hStart; ih < hEnd; ih += g.dilationH) {
-      for (int64_t iw = wStart; iw < wEnd; iw += g.dilationW) {
-        const float value = in[ih * g.inW + iw];
-        if (value > bestValue || isnan(value)) {
-          bestValue = value;
-          best = ih * g.inW + iw;
-        }
-      }
-    }
-    y[i] = bestValue;
-    indices[i] = static_cast<int32_t>(best);
-  }
+  NETLENS_GRID_STRIDE(i, g.planes * g.outH * g.outW) { y[i] = maxPoolElement(g, x, i, indices + i); }
 }
 
 __global__ void maxPoolBackwardKernel(Pool g, const float* dy, const int32_t* indices, float* dx) {
-  const int64_t outPlane = g.outH * g.outW;
-  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
-    const int64_t p = i / outPlane;
-    atomicAdd(dx + p * g.inH * g.inW + indices[i], dy[i]);
-  }
-}
-
-struct Window {
-  int64_t hStart, hEnd, wStart, wEnd;
-  float divisor;
-};
-
-__device__ Window avgWindow(const Pool& g, bool countIncludePad, int divisorOverride, int64_t oh, int64_t ow) {
-  Window w{};
-  w.hStart = oh * g.strideH - g.padH;
-  w.wStart = ow * g.strideW - g.padW;
-  w.hEnd = min(w.hStart + g.kernelH, g.inH + g.padH);
-  w.wEnd = min(w.wStart + g.kernelW, g.inW + g.padW);
-  const int64_t paddedSize = (w.hEnd - w.hStart) * (w.wEnd - w.wStart);
-  w.hStart = max(w.hStart, static_cast<int64_t>(0));
-  w.wStart = max(w.wStart, static_cast<int64_t>(0));
-  w.hEnd = min(w.hEnd, g.inH);
-  w.wEnd = min(w.wEnd, g.inW);
-  const int64_t size = (w.hEnd - w.hStart) * (w.wEnd - w.wStart);
-  w.divisor = divisorOverride > 0 ? static_cast<float>(divisorOverride) : static_cast<float>(countIncludePad ? paddedSize : size);
-  return w;
+  NETLENS_GRID_STRIDE(i, g.planes * g.outH * g.outW) { atomicAdd(dx + maxPoolSource(g, i, indices[i]), dy[i]); }
 }
 
 __global__ void avgPoolForwardKernel(Pool g, bool countIncludePad, int divisorOverride, const float* x, float* y) {
-  const int64_t outPlane = g.outH * g.outW;
-  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
-    const int64_t p = i / outPlane;
-    const Window w = avgWindow(g, countIncludePad, divisorOverride, (i % outPlane) / g.outW, i % g.outW);
-    const float* in = x + p * g.inH * g.inW;
-    float sum = 0.0f;
-    for (int64_t ih = w.hStart; ih < w.hEnd; ++ih) {
-      for (int64_t iw = w.wStart; iw < w.wEnd; ++iw) sum += in[ih * g.inW + iw];
-    }
-    y[i] = (w.hStart < w.hEnd && w.wStart < w.wEnd) ? sum / w.divisor : 0.0f;
-  }
+  NETLENS_GRID_STRIDE(i, g.planes * g.outH * g.outW) { y[i] = avgPoolElement(g, countIncludePad, divisorOverride, x, i); }
 }
 
 __global__ void avgPoolBackwardKernel(Pool g, bool countIncludePad, int divisorOverride, const float* dy, float* dx) {
-  const int64_t outPlane = g.outH * g.outW;
-  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
-    const int64_t p = i / outPlane;
-    const Window w = avgWindow(g, countIncludePad, divisorOverride, (i % outPlane) / g.outW, i % g.outW);
-    const float share = dy[i] / w.divisor;
-    float* grad = dx + p * g.inH * g.inW;
-    for (int64_t ih = w.hStart; ih < w.hEnd; ++ih) {
-      for (int64_t iw = w.wStart; iw < w.wEnd; ++iw) atomicAdd(grad + ih * g.inW + iw, share);
-    }
-  }
+  NETLENS_GRID_STRIDE(i, g.planes * g.outH * g.outW) { avgPoolScatter(g, countIncludePad, divisorOverride, i, dy[i], AtomicAdd{dx}); }
 }
 
-__device__ int64_t adaptiveStart(int64_t index, int64_t out, int64_t in) { return (index * in) / out; }
-__device__ int64_t adaptiveEnd(int64_t index, int64_t out, int64_t in) { return ((index + 1) * in + out - 1) / out; }
-
 __global__ void adaptiveAvgPoolForwardKernel(Pool g, const float* x, float* y) {
-  const int64_t outPlane = g.outH * g.outW;
-  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
-    const int64_t p = i / outPlane;
-    const int64_t oh = (i % outPlane) / g.outW, ow = i % g.outW;
-    const int64_t h0 = adaptiveStart(oh, g.outH, g.inH), h1 = adaptiveEnd(oh, g.outH, g.inH);
-    const int64_t w0 = adaptiveStart(ow, g.outW, g.inW), w1 = adaptiveEnd(ow, g.outW, g.inW);
-    const float* in = x + p * g.inH * g.inW;
-    float sum = 0.0f;
-    for (int64_t ih = h0; ih < h1; ++ih) {
-      for (int64_t iw = w0; iw < w1; ++iw) sum += in[ih * g.inW + iw];
-    }
-    y[i] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
-  }
+  NETLENS_GRID_STRIDE(i, g.planes * g.outH * g.outW) { y[i] = adaptiveAvgPoolElement(g, x, i); }
 }
 
 __global__ void adaptiveAvgPoolBackwardKernel(Pool g, const float* dy, float* dx) {
-  const int64_t outPlane = g.outH * g.outW;
-  NETLENS_GRID_STRIDE(i, g.planes * outPlane) {
-    const int64_t p = i / outPlane;
-    const int64_t oh = (i % outPlane) / g.outW, ow = i % g.outW;
-    const int64_t h0 = adaptiveStart(oh, g.outH, g.inH), h1 = adaptiveEnd(oh, g.outH, g.inH);
-    const int64_t w0 = adaptiveStart(ow, g.outW, g.inW), w1 = adaptiveEnd(ow, g.outW, g.inW);
-    const float share = dy[i] / static_cast<float>((h1 - h0) * (w1 - w0));
-    float* grad = dx + p * g.inH * g.inW;
-    for (int64_t ih = h0; ih < h1; ++ih) {
-      for (int64_t iw = w0; iw < w1; ++iw) atomicAdd(grad + ih * g.inW + iw, share);
-    }
-  }
+  NETLENS_GRID_STRIDE(i, g.planes * g.outH * g.outW) { adaptiveAvgPoolScatter(g, i, dy[i], AtomicAdd{dx}); }
 }
 
 constexpr int kReduceThreads = 512;
@@ -264,7 +176,7 @@ __global__ void batchNormForwardKernel(BatchNorm g, const float* x, const float*
                                        float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y) {
   const int64_t c = blockIdx.x;
   const int64_t count = g.batch * g.inner;
-  const auto at = [&](int64_t k) { return ((k / g.inner) * g.channels + c) * g.inner + k % g.inner; };
+  const auto at = [&](int64_t k) { return batchNormOffset(g, c, k); };
   float m = 0.0f, s = 0.0f;
   if (g.training || !g.track) {
     double sum = 0.0, unused = 0.0;
@@ -285,8 +197,8 @@ __global__ void batchNormForwardKernel(BatchNorm g, const float* x, const float*
       // num_batches_tracked is raised by a later launch, so every block sees this step's old count.
       const float factor = g.momentum < 0.0f ? 1.0f / (batchesTracked[0] + 1.0f) : g.momentum;
       const float unbiased = count > 1 ? static_cast<float>(squares / static_cast<double>(count - 1)) : 0.0f;
-      runningMean[c] = (1.0f - factor) * runningMean[c] + factor * m;
-      runningVar[c] = (1.0f - factor) * runningVar[c] + factor * unbiased;
+      runningMean[c] = runningStatistic(runningMean[c], m, factor);
+      runningVar[c] = runningStatistic(runningVar[c], unbiased, factor);
     }
   } else {
     m = runningMean[c];
@@ -296,11 +208,9 @@ __global__ void batchNormForwardKernel(BatchNorm g, const float* x, const float*
     mean[c] = m;
     invStd[c] = s;
   }
-  const float scale = gamma ? gamma[c] * s : s;
-  const float shift = (beta ? beta[c] : 0.0f) - m * scale;
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
     const int64_t index = at(k);
-    y[index] = gamma ? (x[index] - m) * s * gamma[c] + (beta ? beta[c] : 0.0f) : x[index] * scale + shift;
+    y[index] = batchNormOutput(x[index], m, s, gamma, beta, c);
   }
 }
 
@@ -309,7 +219,7 @@ __global__ void batchNormBackwardKernel(BatchNorm g, const float* x, const float
                                         bool accumulateParams) {
   const int64_t c = blockIdx.x;
   const int64_t count = g.batch * g.inner;
-  const auto at = [&](int64_t k) { return ((k / g.inner) * g.channels + c) * g.inner + k % g.inner; };
+  const auto at = [&](int64_t k) { return batchNormOffset(g, c, k); };
   const double m = mean[c], s = invStd[c];
   double sumDy = 0.0, sumDyXhat = 0.0;
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
@@ -324,36 +234,124 @@ __global__ void batchNormBackwardKernel(BatchNorm g, const float* x, const float
   }
   if (dx == nullptr) return;
   const double gain = gamma ? gamma[c] : 1.0;
-  const double meanDy = sumDy / static_cast<double>(count);
-  const double meanDyXhat = sumDyXhat / static_cast<double>(count);
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
     const int64_t index = at(k);
-    float value;
-    if (g.training || !g.track) {
-      const double xhat = (x[index] - m) * s;
-      value = static_cast<float>(gain * s * (dy[index] - meanDy - xhat * meanDyXhat));
-    } else {
-      value = dy[index] * static_cast<float>(gain * s);
-    }
+    const float value = batchNormInputGradient(g.training || !g.track, x[index], dy[index], m, s, gain, sumDy, sumDyXhat, count);
     dx[index] = accumulateDx ? dx[index] + value : value;
   }
 }
 
-__device__ float hashUniform(uint64_t seed, uint64_t counter, uint64_t index) {
-  // splitmix64 finalizer over (seed, step, element): independent streams without generator state.
-  uint64_t z = seed ^ (counter * 0x9E3779B97F4A7C15ull) ^ (index * 0xD1B54A32D192ED03ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
+// Channels-last batch norm (two-stage reductions, layout_math.h's batchNormChunks): partial sums of a
+// chunk of rows for 32 adjacent channels per block (a warp reads one row's 32 channels), then one
+// thread per channel adds its chunks in order, then element-wise passes. Stages of the partial sums:
+// 0 Σx, 1 Σ(x − mean)² around the double mean of stage 0, 2 Σdy and Σdy·x̂.
+constexpr int kNhwcLanes = 8;
+
+__global__ void batchNormNhwcPartialKernel(BatchNorm g, int stage, int64_t chunks, const float* x, const float* dy, const float* mean,
+                                           const float* invStd, double* scratch) {
+  __shared__ double sharedA[kNhwcLanes][32], sharedB[kNhwcLanes][32];
+  const int64_t C = g.channels;
+  const int64_t c = blockIdx.x * 32 + threadIdx.x;
+  const int64_t chunk = blockIdx.y;
+  int64_t begin = 0, end = 0;
+  batchNormChunkRows(g, chunks, chunk, &begin, &end);
+  double a = 0.0, b = 0.0;
+  if (c < C) {
+    const double m = stage == 1 ? scratch[2 * chunks * C + c] : stage == 2 ? static_cast<double>(mean[c]) : 0.0;
+    const double s = stage == 2 ? static_cast<double>(invStd[c]) : 0.0;
+    for (int64_t r = begin + threadIdx.y; r < end; r += kNhwcLanes) {
+      const int64_t at = batchNormOffset(g, c, r);
+      if (stage == 0) {
+        a += x[at];
+      } else if (stage == 1) {
+        const double d = x[at] - m;
+        a += d * d;
+      } else {
+        a += dy[at];
+        b += dy[at] * ((x[at] - m) * s);
+      }
+    }
+  }
+  sharedA[threadIdx.y][threadIdx.x] = a;
+  sharedB[threadIdx.y][threadIdx.x] = b;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= C) return;
+  for (int lane = 1; lane < kNhwcLanes; ++lane) {
+    a += sharedA[lane][threadIdx.x];
+    b += sharedB[lane][threadIdx.x];
+  }
+  scratch[chunk * C + c] = a;
+  scratch[(chunks + chunk) * C + c] = b;
+}
+
+// One thread per channel. Stage 0: the double mean into the totals. Stage 1: mean, 1/std and the
+// running statistics. Stage 2: Σdy and Σdy·x̂ into the totals, and the parameter gradients.
+// Stage 3 (eval with running statistics): mean and 1/std from them, no partial sums.
+__global__ void batchNormNhwcFinishKernel(BatchNorm g, int stage, int64_t chunks, double* scratch, float* runningMean, float* runningVar,
+                                          const float* batchesTracked, float* mean, float* invStd, float* dgamma, float* dbeta,
+                                          bool accumulateParams) {
+  const int64_t C = g.channels;
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  if (stage == 3) {
+    mean[c] = runningMean[c];
+    invStd[c] = 1.0f / sqrtf(runningVar[c] + g.eps);
+    return;
+  }
+  double a = 0.0, b = 0.0;
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    a += scratch[chunk * C + c];
+    b += scratch[(chunks + chunk) * C + c];
+  }
+  double* totals = scratch + 2 * chunks * C;
+  const int64_t count = g.batch * g.inner;
+  if (stage == 0) {
+    totals[c] = a / static_cast<double>(count);
+  } else if (stage == 1) {
+    const float m = static_cast<float>(totals[c]);
+    const double variance = a / static_cast<double>(count);
+    mean[c] = m;
+    invStd[c] = static_cast<float>(1.0 / sqrt(variance + static_cast<double>(g.eps)));
+    if (g.training && g.track) {
+      // num_batches_tracked is raised by a later launch, as in the NCHW kernel.
+      const float factor = g.momentum < 0.0f ? 1.0f / (batchesTracked[0] + 1.0f) : g.momentum;
+      const float unbiased = count > 1 ? static_cast<float>(a / static_cast<double>(count - 1)) : 0.0f;
+      runningMean[c] = runningStatistic(runningMean[c], m, factor);
+      runningVar[c] = runningStatistic(runningVar[c], unbiased, factor);
+    }
+  } else {
+    totals[c] = a;
+    totals[C + c] = b;
+    if (dgamma) dgamma[c] = (accumulateParams ? dgamma[c] : 0.0f) + static_cast<float>(b);
+    if (dbeta) dbeta[c] = (accumulateParams ? dbeta[c] : 0.0f) + static_cast<float>(a);
+  }
+}
+
+__global__ void batchNormNhwcOutputKernel(BatchNorm g, const float* x, const float* gamma, const float* beta, const float* mean,
+                                          const float* invStd, float* y) {
+  NETLENS_GRID_STRIDE(i, g.batch * g.inner * g.channels) {
+    const int64_t c = channelOf(true, i, g.channels, g.inner);
+    y[i] = batchNormOutput(x[i], mean[c], invStd[c], gamma, beta, c);
+  }
+}
+
+__global__ void batchNormNhwcInputGradientKernel(BatchNorm g, const float* x, const float* gamma, const float* mean, const float* invStd,
+                                                 const float* dy, const double* totals, float* dx, bool accumulate) {
+  const int64_t count = g.batch * g.inner;
+  NETLENS_GRID_STRIDE(i, count * g.channels) {
+    const int64_t c = channelOf(true, i, g.channels, g.inner);
+    const double gain = gamma ? gamma[c] : 1.0;
+    const float value = batchNormInputGradient(g.training || !g.track, x[i], dy[i], mean[c], invStd[c], gain, totals[c],
+                                               totals[g.channels + c], count);
+    dx[i] = accumulate ? dx[i] + value : value;
+  }
 }
 
 __global__ void dropoutForwardKernel(int64_t count, float p, uint64_t seed, const uint64_t* counter, const float* x, float* mask,
-                                     float* y) {
-  const float kept = p >= 1.0f ? 0.0f : 1.0f / (1.0f - p);
+                                     float* y, int64_t channels, int64_t spatial) {
   const uint64_t step = *counter;
   NETLENS_GRID_STRIDE(i, count) {
-    const float m = hashUniform(seed, step, static_cast<uint64_t>(i)) >= p ? kept : 0.0f;
+    const float m = dropoutMask(seed, step, i, p, channels, spatial);
     mask[i] = m;
     y[i] = x[i] * m;
   }
@@ -497,8 +495,8 @@ __global__ void bf16ToFloatVector4Kernel(int64_t quads, const __nv_bfloat162* sr
 }
 
 __global__ void bf16ToFloatAddBiasKernel(int64_t count, const __nv_bfloat16* src, const float* bias, int64_t channels,
-                                         int64_t inner, float* dst) {
-  NETLENS_GRID_STRIDE(i, count) { dst[i] = __bfloat162float(src[i]) + bias[(i / inner) % channels]; }
+                                         int64_t inner, bool channelsLast, float* dst) {
+  NETLENS_GRID_STRIDE(i, count) { dst[i] = __bfloat162float(src[i]) + bias[channelOf(channelsLast, i, channels, inner)]; }
 }
 
 bool aligned16(const void* a, const void* b) {
@@ -576,9 +574,28 @@ cudaError_t adaptiveAvgPoolBackward(cudaStream_t stream, const Pool& g, const fl
 }
 
 cudaError_t batchNormForward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* beta,
-                             float* runningMean, float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y) {
-  batchNormForwardKernel<<<static_cast<unsigned>(g.channels), kReduceThreads, 0, stream>>>(
-      g, x, gamma, beta, runningMean, runningVar, batchesTracked, mean, invStd, y);
+                             float* runningMean, float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y,
+                             double* scratch) {
+  if (g.channelsLast && scratch != nullptr) {
+    const int64_t chunks = batchNormChunks(g);
+    const dim3 partialGrid(static_cast<unsigned>((g.channels + 31) / 32), static_cast<unsigned>(chunks));
+    const dim3 partialBlock(32, kNhwcLanes);
+    const unsigned finishBlocks = static_cast<unsigned>((g.channels + kThreads - 1) / kThreads);
+    if (g.training || !g.track) {
+      for (int stage = 0; stage < 2; ++stage) {
+        batchNormNhwcPartialKernel<<<partialGrid, partialBlock, 0, stream>>>(g, stage, chunks, x, nullptr, nullptr, nullptr, scratch);
+        batchNormNhwcFinishKernel<<<finishBlocks, kThreads, 0, stream>>>(g, stage, chunks, scratch, runningMean, runningVar, batchesTracked,
+                                                                          mean, invStd, nullptr, nullptr, false);
+      }
+    } else {
+      batchNormNhwcFinishKernel<<<finishBlocks, kThreads, 0, stream>>>(g, 3, chunks, scratch, runningMean, runningVar, batchesTracked, mean,
+                                                                        invStd, nullptr, nullptr, false);
+    }
+    batchNormNhwcOutputKernel<<<blocksFor(g.batch * g.inner * g.channels), kThreads, 0, stream>>>(g, x, gamma, beta, mean, invStd, y);
+  } else {
+    batchNormForwardKernel<<<static_cast<unsigned>(g.channels), kReduceThreads, 0, stream>>>(
+        g, x, gamma, beta, runningMean, runningVar, batchesTracked, mean, invStd, y);
+  }
   const cudaError_t launched = cudaGetLastError();
   if (launched != cudaSuccess || !(g.training && g.track)) return launched;
   incrementFloatKernel<<<1, 1, 0, stream>>>(batchesTracked);
@@ -587,15 +604,28 @@ cudaError_t batchNormForward(cudaStream_t stream, const BatchNorm& g, const floa
 
 cudaError_t batchNormBackward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* mean,
                               const float* invStd, const float* dy, float* dx, bool accumulateDx, float* dgamma, float* dbeta,
-                              bool accumulateParams) {
+                              bool accumulateParams, double* scratch) {
+  if (g.channelsLast && scratch != nullptr) {
+    const int64_t chunks = batchNormChunks(g);
+    batchNormNhwcPartialKernel<<<dim3(static_cast<unsigned>((g.channels + 31) / 32), static_cast<unsigned>(chunks)), dim3(32, kNhwcLanes), 0,
+                                 stream>>>(g, 2, chunks, x, dy, mean, invStd, scratch);
+    batchNormNhwcFinishKernel<<<static_cast<unsigned>((g.channels + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+        g, 2, chunks, scratch, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma, dbeta, accumulateParams);
+    if (dx != nullptr) {
+      batchNormNhwcInputGradientKernel<<<blocksFor(g.batch * g.inner * g.channels), kThreads, 0, stream>>>(
+          g, x, gamma, mean, invStd, dy, scratch + 2 * chunks * g.channels, dx, accumulateDx);
+    }
+    return cudaGetLastError();
+  }
   batchNormBackwardKernel<<<static_cast<unsigned>(g.channels), kReduceThreads, 0, stream>>>(
       g, x, gamma, mean, invStd, dy, dx, accumulateDx, dgamma, dbeta, accumulateParams);
   return cudaGetLastError();
 }
 
 cudaError_t dropoutForward(cudaStream_t stream, int64_t count, float p, uint64_t seed, const uint64_t* counter, const float* x,
-                           float* mask, float* y) {
-  dropoutForwardKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, p, seed, counter, x, mask, y);
+                           float* mask, float* y, int64_t channels, int64_t spatial) {
+  if (channels > 0 && spatial < 1) return cudaErrorInvalidValue;
+  dropoutForwardKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, p, seed, counter, x, mask, y, channels, spatial);
   return cudaGetLastError();
 }
 
@@ -666,10 +696,10 @@ cudaError_t bf16ToFloat(cudaStream_t stream, int64_t count, const uint16_t* src,
 }
 
 cudaError_t bf16ToFloatAddBias(cudaStream_t stream, int64_t count, const uint16_t* src, const float* bias, int64_t channels,
-                               int64_t inner, float* dst) {
+                               int64_t inner, float* dst, bool channelsLast) {
   if (channels < 1 || inner < 1) return cudaErrorInvalidValue;
   bf16ToFloatAddBiasKernel<<<blocksFor(count), kThreads, 0, stream>>>(count, reinterpret_cast<const __nv_bfloat16*>(src), bias, channels,
-                                                                      inner, dst);
+                                                                      inner, channelsLast, dst);
   return cudaGetLastError();
 }
 

@@ -8,6 +8,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "layout_math.h"
 #include "optimizer_math.h"
 
 namespace netlens::cuda::kernels {
@@ -30,10 +31,7 @@ cudaError_t addTensors(cudaStream_t stream, int64_t count, int inputs, const flo
 /** dst (+)= scale·src. */
 cudaError_t scaleCopy(cudaStream_t stream, int64_t count, const float* src, float scale, float* dst, bool accumulate);
 
-struct Pool {
-  int64_t planes, inH, inW, outH, outW;
-  int kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW;
-};
+// Pool and BatchNorm (layout_math.h) carry the layout: NCHW, or NHWC when channelsLast.
 cudaError_t maxPoolForward(cudaStream_t stream, const Pool& g, const float* x, float* y, int32_t* indices);
 /** dx must be zeroed first unless `accumulate` (the windows may overlap, so dx is scattered into). */
 cudaError_t maxPoolBackward(cudaStream_t stream, const Pool& g, const float* dy, const int32_t* indices, float* dx);
@@ -42,27 +40,24 @@ cudaError_t avgPoolBackward(cudaStream_t stream, const Pool& g, bool countInclud
 cudaError_t adaptiveAvgPoolForward(cudaStream_t stream, const Pool& g, const float* x, float* y);
 cudaError_t adaptiveAvgPoolBackward(cudaStream_t stream, const Pool& g, const float* dy, float* dx);
 
-struct BatchNorm {
-  int64_t batch, channels, inner;
-  float eps;
-  float momentum;   // running-statistics factor; < 0: cumulative average (momentum=None)
-  bool training;    // batch statistics (and running-statistics update when tracked)
-  bool track;       // running_mean / running_var / num_batches_tracked exist
-};
 /** mean/invStd (channels each) receive the statistics used; running buffers may be null when !track. */
+// channelsLast: `scratch` holds batchNormScratchDoubles(g) doubles for the two-stage reduction
+// (layout_math.h); without it the one-block-per-channel kernels run, correct but uncoalesced on NHWC.
 cudaError_t batchNormForward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* beta,
-                             float* runningMean, float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y);
+                             float* runningMean, float* runningVar, float* batchesTracked, float* mean, float* invStd, float* y,
+                             double* scratch = nullptr);
 cudaError_t batchNormBackward(cudaStream_t stream, const BatchNorm& g, const float* x, const float* gamma, const float* mean,
                               const float* invStd, const float* dy, float* dx, bool accumulateDx, float* dgamma, float* dbeta,
-                              bool accumulateParams);
+                              bool accumulateParams, double* scratch = nullptr);
 
 /**
  * Dropout with a counter-based generator: element i of step `*counter` is kept when
  * hash(seed, *counter, i) ≥ p. The counter lives in device memory so a captured graph draws new masks
- * on every replay; mask holds 0 or 1/(1−p).
+ * on every replay; mask holds 0 or 1/(1−p). channels > 0: x is NHWC (`spatial` = H·W) and element i
+ * is hashed at its NCHW offset, so both layouts draw the same masks.
  */
 cudaError_t dropoutForward(cudaStream_t stream, int64_t count, float p, uint64_t seed, const uint64_t* counter, const float* x,
-                           float* mask, float* y);
+                           float* mask, float* y, int64_t channels = 0, int64_t spatial = 1);
 cudaError_t multiplyMask(cudaStream_t stream, int64_t count, const float* dy, const float* mask, float* dx, bool accumulate);
 
 /**
@@ -101,10 +96,11 @@ cudaError_t optimizerUpdate(cudaStream_t stream, const OptimizerConfig& config, 
  */
 cudaError_t floatToBf16(cudaStream_t stream, int64_t count, const float* src, uint16_t* dst);
 cudaError_t bf16ToFloat(cudaStream_t stream, int64_t count, const uint16_t* src, float* dst, bool accumulate);
-/** dst[n, c, i] = float(src[n, c, i]) + bias[c] for NCHW-like data (`inner` values a channel): a bf16
- * convolution's output widened with its fp32 bias added in the same pass. */
+/** dst[n, c, i] = float(src[n, c, i]) + bias[c] for NCHW-like data (`inner` values a channel; NHWC
+ * when channelsLast): a bf16 convolution's output widened with its fp32 bias added in the same pass. */
 cudaError_t bf16ToFloatAddBias(cudaStream_t stream, int64_t count, const uint16_t* src, const float* bias, int64_t channels,
-                               int64_t inner, float* dst);
+                               int64_t inner, float* dst,
+                               bool channelsLast = false);
 
 /** *counter += 1 (the dropout step counter), on the device. */
 cudaError_t incrementCounter(cudaStream_t stream, uint64_t* counter);

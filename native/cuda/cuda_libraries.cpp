@@ -194,6 +194,20 @@ CudnnApi loadCudnn(const LibrarySearch& search) {
   bind(cnn, api.findBackwardData, "cudnnFindConvolutionBackwardDataAlgorithmEx", missingFind);
   bind(cnn, api.findBackwardFilter, "cudnnFindConvolutionBackwardFilterAlgorithmEx", missingFind);
   api.findAlgorithms = missingFind.empty();
+  // The fused forward is a cnn entry point, the activation descriptor an ops one; both are looked for
+  // in the sub-library first and then in the front library, which exports every legacy entry point.
+  std::string missingFused;
+  const auto bindEither = [&](void* first, auto& function, const char* symbol) {
+    std::string unused;
+    bind(first, function, symbol, unused);
+    if (function == nullptr) bind(front.handle, function, symbol, missingFused);
+  };
+  bindEither(cnn, api.convolutionBiasActivationForward, "cudnnConvolutionBiasActivationForward");
+  bindEither(ops, api.createActivationDescriptor, "cudnnCreateActivationDescriptor");
+  bindEither(ops, api.setActivationDescriptor, "cudnnSetActivationDescriptor");
+  bindEither(ops, api.destroyActivationDescriptor, "cudnnDestroyActivationDescriptor");
+  api.fusedConvolutions = missingFused.empty();
+  if (!api.fusedConvolutions) api.fusedFailure = "this cuDNN lacks " + missingFused;
   // The engine libraries are opened by the front library on first use; opening the ones present here
   // from the same folder means they are found even when that folder is not on the loader's path.
   for (const char* optional : {"libcudnn_heuristic.so.9", "libcudnn_engines_precompiled.so.9", "libcudnn_engines_runtime_compiled.so.9"}) {
@@ -251,6 +265,7 @@ CublasApi loadCublas(const LibrarySearch& search) {
   bind(handle, api.statusString, "cublasGetStatusString", missing);
   bind(handle, api.sgemm, "cublasSgemm_v2", missing);
   bind(handle, api.gemmEx, "cublasGemmEx", missing);
+  bind(handle, api.gemmStridedBatchedEx, "cublasGemmStridedBatchedEx", missing);
   bind(lt.handle, api.ltVersion, "cublasLtGetVersion", missing);
   if (!missing.empty()) {
     api.failure = file + " lacks " + missing;

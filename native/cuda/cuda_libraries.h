@@ -79,6 +79,14 @@ struct CudnnApi {
   decltype(&cudnnFindConvolutionForwardAlgorithmEx) findForward = nullptr;
   decltype(&cudnnFindConvolutionBackwardDataAlgorithmEx) findBackwardData = nullptr;
   decltype(&cudnnFindConvolutionBackwardFilterAlgorithmEx) findBackwardFilter = nullptr;
+  // Fused convolution + bias + ReLU forward (CudaOptions::fuseEpilogues). Optional: without them
+  // convolutions stay unfused, and `fusedFailure` names what is missing for the notice.
+  bool fusedConvolutions = false;
+  std::string fusedFailure;
+  decltype(&cudnnConvolutionBiasActivationForward) convolutionBiasActivationForward = nullptr;
+  decltype(&cudnnCreateActivationDescriptor) createActivationDescriptor = nullptr;
+  decltype(&cudnnSetActivationDescriptor) setActivationDescriptor = nullptr;
+  decltype(&cudnnDestroyActivationDescriptor) destroyActivationDescriptor = nullptr;
 };
 
 /** Loads cuDNN as `search` says (uncached; the engine uses cudnnApi()). */
@@ -112,6 +120,11 @@ struct CublasApi {
   // compute type a cublasComputeType_t and the algorithm a cublasGemmAlgo_t (both plain ints).
   Status (*gemmEx)(Handle, int, int, int, int, int, const void*, const void*, cudaDataType_t, int, const void*, cudaDataType_t, int,
                    const void*, void*, cudaDataType_t, int, int, int) = nullptr;
+  // cublasGemmStridedBatchedEx: gemmEx over `batchCount` matrices a fixed stride (long long) apart
+  // (matmul's batches; a stride of 0 repeats a broadcast operand).
+  Status (*gemmStridedBatchedEx)(Handle, int, int, int, int, int, const void*, const void*, cudaDataType_t, int, long long,
+                                 const void*, cudaDataType_t, int, long long, const void*, void*, cudaDataType_t, int, long long, int,
+                                 int, int) = nullptr;
   size_t (*ltVersion)() = nullptr;                       // cublasLtGetVersion
   // cuBLASLt matmuls with fused epilogues (bias, bias + ReLU). Optional: when a symbol is missing
   // `ltMatmuls` is false, `ltFailure` says which, and linear layers keep cublasSgemm/GemmEx.

@@ -8,11 +8,15 @@
 //   resnet18: torchvision's ResNet-18 on 3×224×224, 1000 classes, batch 128
 // (lenet5 and resnet18 run at issue 7's batch sizes only; the others at each batch given.)
 // SGD with momentum 0.9, cross-entropy, synthetic data; strict fp32, TF32 and bf16 mixed precision;
-// graph and eager (linear layers with fused cuBLASLt epilogues, the default), and for the seed net and
-// LeNet-5 "graph-unfused" (CudaOptions::fuseEpilogues off) to show what the fusion gives.
+// graph and eager (linear layers with fused cuBLASLt epilogues and conv + bias + ReLU in cuDNN's fused
+// forward in fp32/tf32, the default), and for the seed net and LeNet-5 "graph-unfused"
+// (CudaOptions::fuseEpilogues off) to show what the fusion gives.
 // With --autotune it times instead, as mode "graph+autotune", the seed net and LeNet-5 at batch 256 in
 // the three precisions and ResNet-18 in bf16 with cuDNN autotuning on (the cache file is
 // NETLENS_CUDNN_AUTOTUNE_CACHE or the default; setup_ms includes the tuning of shapes not cached yet).
+// Mode "graph+channels-last" (CudaOptions::channelsLast: NHWC activations, [K, R, S, C] filters) times
+// the rows where NHWC should pay off on tensor cores: the seed net at batch 256 in tf32 and bf16, and
+// ResNet-18 in bf16 (beside their "graph" rows, same card, same run).
 // Prints one JSON object a line. Not a test.
 //
 // Usage: cuda_bench [--autotune] [batch...]   (default: 64 256)
@@ -218,10 +222,11 @@ struct Run {
   const Model* spec = nullptr;
   int64_t batch = 0;
   std::string precision;
-  std::string mode;  // "graph", "eager", "graph-unfused", "graph+autotune"
+  std::string mode;  // "graph", "eager", "graph-unfused", "graph+autotune", "graph+channels-last"
   bool graph = true;
   bool fuse = true;
   bool autotune = false;
+  bool channelsLast = false;
 };
 
 }  // namespace
@@ -255,6 +260,8 @@ int main(int argc, char** argv) {
         runs.push_back({name, &model, batch, precision, "graph", true, true, false});
         runs.push_back({name, &model, batch, precision, "eager", false, true, false});
         if (name == "seed" || name == "lenet5") runs.push_back({name, &model, batch, precision, "graph-unfused", true, false, false});
+        const bool nhwcRow = (name == "seed" && batch == 256 && precision != "fp32") || (name == "resnet18" && precision == "bf16");
+        if (nhwcRow) runs.push_back({name, &model, batch, precision, "graph+channels-last", true, true, false, true});
       }
     }
   }
@@ -270,6 +277,7 @@ int main(int argc, char** argv) {
       options.cudaGraph = run.graph;
       options.fuseEpilogues = run.fuse;
       options.autotune = run.autotune;
+      options.channelsLast = run.channelsLast;
       const Model& model = *run.spec;
       const auto setupStart = std::chrono::steady_clock::now();
       cuda::CudaExecutor executor(specFor(model, run.batch), 0, options);
@@ -279,8 +287,11 @@ int main(int argc, char** argv) {
         timedDirections += choice.source == "timed" ? 1 : 0;
         cachedDirections += choice.source == "cache" ? 1 : 0;
       }
-      int fused = 0;
-      for (const cuda::EpilogueChoice& choice : executor.epilogues()) fused += choice.active ? 1 : 0;
+      int fused = 0, fusedConvs = 0;
+      for (const cuda::EpilogueChoice& choice : executor.epilogues()) {
+        if (!choice.active) continue;
+        (choice.library == "cudnn" ? fusedConvs : fused) += 1;
+      }
       Rng rng(1);
       Tensor x({run.batch, model.channels, model.size, model.size});
       for (float& value : x.data) value = rng.uniform(-1.0f, 1.0f);
@@ -290,20 +301,29 @@ int main(int argc, char** argv) {
       for (int i = 0; i < kWarmup; ++i) executor.trainStep(inputs);
       std::vector<double> times;
       double loss = 0.0;
+      // The binding's pipeline: the next batch is staged into pinned memory while the step runs (as
+      // PyTorch's side keeps its batch pinned), so a step's time is from one finish to the next.
+      executor.launchStep(inputs);
+      auto previous = std::chrono::steady_clock::now();
       for (int i = 0; i < kSteps; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        loss = executor.trainStep(inputs);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        if (i + 1 < kSteps) executor.stageInputs(inputs);
+        loss = executor.finishStep();
+        if (i + 1 < kSteps) executor.launchStep();
+        const auto now = std::chrono::steady_clock::now();
+        times.push_back(std::chrono::duration<double, std::milli>(now - previous).count());
+        previous = now;
       }
       std::sort(times.begin(), times.end());
       const double median = times[times.size() / 2];
       const double tflops = 3.0 * 2.0 * model.forwardMacs * static_cast<double>(run.batch) / (median * 1e9);
       std::printf("{\"engine\":\"netlens\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\",\"mode\":\"%s\",\"step_ms_median\":%.3f,"
                   "\"step_ms_min\":%.3f,\"images_per_s\":%.1f,\"tflops\":%.2f,\"plan_bytes\":%llu,\"last_loss\":%.4f,"
-                  "\"setup_ms\":%.1f,\"fused_linears\":%d,\"autotune\":%s,\"timed_directions\":%d,\"cached_directions\":%d}\n",
+                  "\"setup_ms\":%.1f,\"fused_linears\":%d,\"autotune\":%s,\"timed_directions\":%d,\"cached_directions\":%d,"
+                  "\"channels_last\":%s,\"layout_changes\":%zu,\"fused_convs\":%d}\n",
                   run.model.c_str(), batch, run.precision.c_str(), run.mode.c_str(), median, times.front(),
                   1000.0 * static_cast<double>(run.batch) / median, tflops, static_cast<unsigned long long>(executor.plan().total), loss,
-                  setupMs, fused, run.autotune ? "true" : "false", timedDirections, cachedDirections);
+                  setupMs, fused, run.autotune ? "true" : "false", timedDirections, cachedDirections, run.channelsLast ? "true" : "false",
+                  executor.layoutChanges().size(), fusedConvs);
       for (const std::string& notice : executor.notices()) {
         std::fprintf(stderr, "%s batch %lld %s %s: %s\n", run.model.c_str(), batch, run.precision.c_str(), run.mode.c_str(), notice.c_str());
       }

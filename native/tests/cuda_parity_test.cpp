@@ -7,13 +7,19 @@
 // bf16 mixed precision against the same fp32 CPU reference with the looser tolerances justified at
 // kBf16Tolerance / kBf16LossTolerance, its casts bit for bit against a CPU rounding, and its plan.
 //
+// Channels-last mode (NHWC activations, [K, R, S, C] filters) reruns the op and training cases and adds
+// its own: NHWC pooling/batch norm after a convolution, layouts meeting, dropout masks that match NCHW
+// mode's (channelsLastParity).
+//
 // Fused cuBLASLt epilogues (bias, bias + ReLU, ReLU) against the unfused path and the CPU in every
-// precision, and cuDNN autotuning: timed algorithms against the heuristics' and the CPU, the cache
-// file written, read back by a fresh cache and by another session, a corrupt file replaced.
+// precision, cuDNN's fused conv + bias + ReLU forward likewise (fp32, tf32, and NHWC), and cuDNN
+// autotuning: timed algorithms against the heuristics' and the CPU, the cache file written, read back
+// by a fresh cache and by another session, a corrupt file replaced.
 //
 // Without a usable GPU it prints "skipped: <reason>" and passes, unless NETLENS_EXPECT_GPU=1.
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -69,10 +75,14 @@ const char* precisionName(Precision precision) {
   return precision == kFp32 ? "fp32" : precision == kTf32 ? "tf32" : "bf16";
 }
 
+// Set while the op and training cases run again in channels-last mode (channelsLastParity).
+bool channelsLastRun = false;
+
 CudaOptions optionsFor(Precision precision) {
   CudaOptions options;
   options.tf32 = precision == kTf32;
   options.bf16 = precision == kBf16;
+  options.channelsLast = channelsLastRun;
   return options;
 }
 
@@ -112,7 +122,8 @@ void compareOp(const std::string& name, const Shape& input, const std::vector<st
                            : precision == kBf16  ? kBf16Tolerance
                                                  : kStrictTolerance;
   const std::string label =
-      name + (precision == kFp32 ? "" : std::string(" [") + precisionName(precision) + "]") + (training ? "" : " [eval]");
+      name + (precision == kFp32 ? "" : std::string(" [") + precisionName(precision) + "]") + (training ? "" : " [eval]") +
+      (channelsLastRun ? " [nhwc]" : "");
   std::printf("op %s\n", label.c_str());  // progress, so a crash log shows where it happened
   std::fflush(stdout);
   try {
@@ -227,10 +238,17 @@ void dropoutCheck() {
   check(again.data != y.data, "dropout: the next step draws another mask");
 }
 
-std::string cifarSpec(int64_t batch, const std::string& optimizer, bool batchNorm) {
-  const auto conv = [](const std::string& id, const std::string& input, int in, int out) {
+// smooth: tanh and average pooling instead of ReLU and max pooling, and no conv bias before batch norm.
+// Adam and RMSProp give every element a full-size step, so an element whose gradient is rounding noise
+// (a conv bias feeding batch norm) or that sits on a ReLU/max-pool kink in one run and not the other
+// drifts between two correct fp32 implementations; smooth models keep the optimizer-state checks
+// meaningful (scripts/gpu/optimizer_tolerances.py emulates the GPU-vs-CPU rounding with two CPU runs).
+std::string cifarSpec(int64_t batch, const std::string& optimizer, bool batchNorm, bool smooth = false) {
+  const std::string bias = batchNorm && smooth ? ",\"bias\":false" : "";
+  const std::string activation = smooth ? "tanh" : "relu";
+  const auto conv = [&](const std::string& id, const std::string& input, int in, int out) {
     return node(id, "conv2d", {input}, "{\"in_channels\":" + std::to_string(in) + ",\"out_channels\":" + std::to_string(out) +
-                                           ",\"kernel_size\":3,\"padding\":1}");
+                                           ",\"kernel_size\":3,\"padding\":1" + bias + "}");
   };
   std::vector<std::string> nodes;
   std::string last = "x";
@@ -239,7 +257,7 @@ std::string cifarSpec(int64_t batch, const std::string& optimizer, bool batchNor
   for (const int width : {32, 32, 0, 64, 64, 0}) {
     const std::string id = std::to_string(index++);
     if (width == 0) {
-      nodes.push_back(node("p" + id, "max_pool2d", {last}, "{\"kernel_size\":2}"));
+      nodes.push_back(node("p" + id, smooth ? "avg_pool2d" : "max_pool2d", {last}, "{\"kernel_size\":2}"));
       last = "p" + id;
       continue;
     }
@@ -249,13 +267,13 @@ std::string cifarSpec(int64_t batch, const std::string& optimizer, bool batchNor
       nodes.push_back(node("b" + id, "batch_norm2d", {last}, "{\"num_features\":" + std::to_string(width) + "}"));
       last = "b" + id;
     }
-    nodes.push_back(node("r" + id, "relu", {last}, "{}"));
+    nodes.push_back(node("r" + id, activation, {last}, "{}"));
     last = "r" + id;
     channels = width;
   }
   nodes.push_back(node("f", "flatten", {last}, "{}"));
   nodes.push_back(node("fc1", "linear", {"f"}, "{\"in_features\":4096,\"out_features\":512}"));
-  nodes.push_back(node("r", "relu", {"fc1"}, "{}"));
+  nodes.push_back(node("r", activation, {"fc1"}, "{}"));
   nodes.push_back(node("fc2", "linear", {"r"}, "{\"in_features\":512,\"out_features\":10}"));
   std::string list;
   for (const std::string& n : nodes) list += (list.empty() ? "" : ",") + n;
@@ -291,6 +309,10 @@ void trainingParity(const std::string& label, const std::string& specText, int s
     options.cudaGraph = cudaGraph;
     if (adjust) adjust(options);
     CudaExecutor gpu(spec, 1, options);
+    if (options.channelsLast) {
+      // The image goes NHWC once and the last pooled value back to NCHW before flatten: two copies.
+      check(gpu.layoutChanges().size() == 2, label + ": " + std::to_string(gpu.layoutChanges().size()) + " layout changes, expected 2");
+    }
     std::printf("%s: %s\n%s", label.c_str(), gpu.plan().describe().c_str(), gpu.describeAlgorithms().c_str());
     std::fflush(stdout);
     Rng rng(2);
@@ -324,10 +346,10 @@ void trainingParity(const std::string& label, const std::string& specText, int s
 
 // What the binding asks before any device work: ops, loss and optimizer the executor lacks, by name.
 void specRefusalsWithoutGpu() {
-  const std::string layerNorm =
-      CudaExecutor::unsupportedReason(singleOpSpec({2, 4}, {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[4]}")}, "n", {2, 4}));
-  check(layerNorm.find("node \"n\" (layer_norm): not supported by the CUDA executor") != std::string::npos,
-        "unsupportedReason names the node and op: " + layerNorm);
+  const std::string lstm = CudaExecutor::unsupportedReason(
+      singleOpSpec({3, 2, 4}, {node("n", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":4}")}, "n", {3, 2, 4}));
+  check(lstm.find("node \"n\" (lstm): not supported by the CUDA executor") != std::string::npos,
+        "unsupportedReason names the node and op: " + lstm);
   check(CudaExecutor::unsupportedReason(parseGraphSpec(cifarSpec(4, "{\"type\":\"rmsprop\",\"lr\":0.01,\"centered\":true}", false))).empty(),
         "RMSProp is supported");
   check(CudaExecutor::unsupportedReason(parseGraphSpec(cifarSpec(4, "{\"type\":\"adam\",\"lr\":0.001}", true))).empty(),
@@ -343,12 +365,12 @@ void specRefusalsWithoutGpu() {
 // (the binding's pipeline) give the same losses as the CPU, and the optimizer state travels: exported after k steps it
 // matches the CPU optimizer's export, and a fresh executor given the weights and that state
 // continues exactly as the original does.
-void pipelineAndOptimizerState(const std::string& label, const std::string& specText) {
+void pipelineAndOptimizerState(const std::string& label, const std::string& specText, double stateTolerance = 1e-2) {
   try {
     const GraphSpec spec = parseGraphSpec(specText);
     const int64_t batch = spec.inputs[0].shape[0];
     Executor cpu(spec, 4);
-    CudaExecutor gpu(spec, 4);
+    CudaExecutor gpu(spec, 4, optionsFor(kFp32));
     Rng rng(9);
     const auto makeBatch = [&] {
       Tensor y({batch});
@@ -377,9 +399,10 @@ void pipelineAndOptimizerState(const std::string& label, const std::string& spec
     check(cpuState.size() == gpuState.size(), label + ": " + std::to_string(gpuState.size()) + " optimizer tensors vs CPU " + std::to_string(cpuState.size()));
     for (size_t i = 0; i < std::min(cpuState.size(), gpuState.size()); ++i) {
       check(cpuState[i].first == gpuState[i].first, label + ": optimizer tensor " + gpuState[i].first + " vs CPU " + cpuState[i].first);
-      check(relativeError(gpuState[i].second, cpuState[i].second) < 1e-2, label + ": optimizer tensor " + gpuState[i].first + " close to the CPU's");
+      check(relativeError(gpuState[i].second, cpuState[i].second) < stateTolerance,
+            label + ": optimizer tensor " + gpuState[i].first + " close to the CPU's");
     }
-    CudaExecutor resumed(spec, 77);
+    CudaExecutor resumed(spec, 77, optionsFor(kFp32));
     for (const std::string& key : gpu.stateNames()) resumed.setState(key, gpu.state(key));
     resumed.setOptimizerState(gpuState, gpu.stepsTaken());
     check(resumed.stepsTaken() == gpu.stepsTaken(), label + ": the step count is restored");
@@ -671,6 +694,87 @@ void fusedEpilogues(Precision precision) {
   }
 }
 
+// cuDNN's fused convolution + bias + ReLU forward (fuseEpilogues, on by default) against the unfused
+// path (cudnnConvolutionForward, cudnnAddTensor, the ReLU kernel) and the CPU: conv layers with a bias
+// whose only reader is a ReLU are fused (c1, c2); one without a bias (c3) and one followed by tanh
+// (c4) are not. Same algorithm and precision on both sides, so the precision's tolerance holds with
+// room; a wrong bias, activation or layout is O(1). The ReLU's backward reads its mask from the fused
+// output. Where this cuDNN lacks the fused call, the notice must say so and the unfused path runs.
+void convEpilogues(Precision precision, bool channelsLast) {
+  const double tolerance = precision == kTf32 ? kTf32Tolerance : kStrictTolerance;
+  const std::string label = std::string("conv epilogues [") + precisionName(precision) + (channelsLast ? ", nhwc]" : "]");
+  std::printf("%s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const Shape image{4, 6, 9, 9};
+    const GraphSpec spec = singleOpSpec(
+        image,
+        {node("c1", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":8,\"kernel_size\":3,\"padding\":1}"), node("r1", "relu", {"c1"}, "{}"),
+         node("c2", "conv2d", {"r1"}, "{\"in_channels\":8,\"out_channels\":8,\"kernel_size\":3,\"stride\":2,\"padding\":1}"),
+         node("r2", "relu", {"c2"}, "{}"),
+         node("c3", "conv2d", {"r2"}, "{\"in_channels\":8,\"out_channels\":4,\"kernel_size\":3,\"padding\":1,\"bias\":false}"),
+         node("r3", "relu", {"c3"}, "{}"), node("c4", "conv2d", {"r3"}, "{\"in_channels\":4,\"out_channels\":4,\"kernel_size\":1}"),
+         node("t4", "tanh", {"c4"}, "{}"), node("f", "flatten", {"t4"}, "{}"),
+         node("l", "linear", {"f"}, "{\"in_features\":100,\"out_features\":5}")},
+        "l", {4, 5});
+    CudaOptions fusedOptions = optionsFor(precision);
+    fusedOptions.channelsLast = channelsLast;
+    CudaOptions plainOptions = fusedOptions;
+    plainOptions.fuseEpilogues = false;
+    CudaExecutor fused(spec, 3, fusedOptions);
+    CudaExecutor plain(spec, 3, plainOptions);
+    Executor cpu(spec, 3);
+    std::printf("%s", fused.describeAlgorithms().c_str());
+    std::vector<cuda::EpilogueChoice> convs;
+    for (const cuda::EpilogueChoice& choice : fused.epilogues()) {
+      if (choice.library == "cudnn") convs.push_back(choice);
+    }
+    bool unavailable = false;
+    for (const std::string& notice : fused.notices()) unavailable = unavailable || notice.find("fused convolution epilogues off") != std::string::npos;
+    if (unavailable) {
+      check(convs.empty(), label + ": without cuDNN's fused forward no convolution is fused");
+      std::printf("note: %s: cuDNN's fused forward is unavailable; the unfused path is what runs\n", label.c_str());
+    } else {
+      check(convs.size() == 2 && convs[0].node == "c1" && convs[0].activation == "r1" && convs[1].node == "c2" && convs[1].activation == "r2",
+            label + ": c1 and c2 (bias, ReLU the only reader) are fused, c3 (no bias) and c4 (tanh) are not");
+      for (const cuda::EpilogueChoice& choice : convs) {
+        check(choice.active && choice.epilogue == "relu_bias", label + ": cuDNN runs the epilogue of " + choice.node + " (" + choice.note + ")");
+      }
+      expectThrows([&] { fused.value("c1"); }, "fused into its epilogue", label + ": the fused pre-activation is refused");
+    }
+    for (const cuda::EpilogueChoice& choice : plain.epilogues()) check(choice.library != "cudnn", label + ": fuseEpilogues = false fuses no convolution");
+    Rng rng(31);
+    const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({4, 5}, rng)}};
+    const double fusedLoss = fused.lossBackward(inputs);
+    const double plainLoss = plain.lossBackward(inputs);
+    const double cpuLoss = cpu.lossBackward(inputs);
+    check(std::fabs(fusedLoss - plainLoss) <= tolerance * std::max(1.0, std::fabs(plainLoss)),
+          label + ": loss " + std::to_string(fusedLoss) + " vs unfused " + std::to_string(plainLoss));
+    check(std::fabs(fusedLoss - cpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(fusedLoss) + " vs CPU " + std::to_string(cpuLoss));
+    for (const char* id : {"r1", "r2", "r3", "l"}) {
+      checkClose(fused.value(id), plain.value(id), tolerance, label + ": value of " + id + " vs unfused");
+      if (precision == kFp32) checkClose(fused.value(id), cpu.value(id), tolerance, label + ": value of " + id + " vs CPU");
+    }
+    checkClose(fused.inputGradient("x"), plain.inputGradient("x"), tolerance, label + ": input gradient vs unfused");
+    for (const std::string& key : cpu.stateNames()) {
+      if (!cpu.isTrainable(key)) continue;
+      checkClose(fused.gradient(key), plain.gradient(key), tolerance, label + ": gradient of " + key + " vs unfused");
+      if (precision == kFp32) checkClose(fused.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key + " vs CPU");
+    }
+    for (int step = 0; step < 3; ++step) {
+      const TensorMap batch{{"x", randomTensor(image, rng)}, {"t", randomTensor({4, 5}, rng)}};
+      const double a = fused.trainStep(batch);
+      const double b = plain.trainStep(batch);
+      check(std::fabs(a - b) <= tolerance * std::max(1.0, std::fabs(b)),
+            label + ": train step " + std::to_string(step + 1) + " loss " + std::to_string(a) + " vs unfused " + std::to_string(b));
+    }
+    check(fused.graphCaptured(), label + ": the fused step was captured as a CUDA graph");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
 std::string temporaryFolder() {
   char folder[] = "/tmp/netlens-parity-XXXXXX";
   const char* made = ::mkdtemp(folder);
@@ -795,9 +899,174 @@ void autotuneParity(Precision precision, const std::string& folder) {
   }
 }
 
+// Channels-last mode (CudaOptions::channelsLast): NHWC activations between the layout-aware ops,
+// [K, R, S, C] filters, and NCHW everywhere else, checked against the CPU with the same tolerances
+// as NCHW mode (the same cuDNN arithmetic; only the memory order changes).
+// Ops that run NHWC after a convolution (a graph input stays NCHW, so a pool or batch norm on it
+// would not test the NHWC kernels): batch norm (train, eval), max/avg/adaptive pooling, activations,
+// eval dropout and add.
+void channelsLastOps() {
+  const Shape image{4, 6, 9, 9};
+  const std::string conv = "{\"in_channels\":6,\"out_channels\":8,\"kernel_size\":3,\"padding\":1,\"bias\":false}";
+  for (const bool training : {true, false}) {
+    compareOp("conv, batch norm, max pool, avg pool, adaptive avg pool", image,
+              {node("c", "conv2d", {"x"}, conv), node("b", "batch_norm2d", {"c"}, "{\"num_features\":8}"),
+               node("m", "max_pool2d", {"b"}, "{\"kernel_size\":3,\"stride\":2,\"padding\":1}"),
+               node("a", "avg_pool2d", {"m"}, "{\"kernel_size\":3,\"stride\":1,\"padding\":1,\"count_include_pad\":false}"),
+               node("p", "adaptive_avg_pool2d", {"a"}, "{\"output_size\":3}")},
+              "p", {4, 8, 3, 3}, training, kFp32);
+  }
+  compareOp("conv, silu, dropout (eval), relu6, residual add", image,
+            {node("c", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":6,\"kernel_size\":3,\"padding\":1}"),
+             node("s", "silu", {"c"}, "{}"), node("d", "dropout", {"s"}, "{\"p\":0.5}"), node("r", "relu6", {"d"}, "{}"),
+             node("y", "add", {"r", "x"}, "{}")},
+            "y", image, false, kFp32);
+  // NCHW-only ops between convolutions: copies back and forth, gradients through both. A max_pool2d
+  // whose indices a max_unpool2d reads stays NCHW (the unpool reads them in NCHW order).
+  compareOp("conv, hardswish (NCHW only), conv", image,
+            {node("c", "conv2d", {"x"}, conv), node("h", "hardswish", {"c"}, "{}"),
+             node("d", "conv2d", {"h"}, "{\"in_channels\":8,\"out_channels\":4,\"kernel_size\":3,\"padding\":1}")},
+            "d", {4, 4, 9, 9}, true, kFp32);
+  compareOp("conv, max pool, max unpool (NCHW only), conv", {4, 6, 8, 8},
+            {node("c", "conv2d", {"x"}, conv), node("p", "max_pool2d", {"c"}, "{\"kernel_size\":2}"),
+             node("u", "max_unpool2d", {"p", "p"}, "{\"kernel_size\":2}"),
+             node("d", "conv2d", {"u"}, "{\"in_channels\":8,\"out_channels\":4,\"kernel_size\":3,\"padding\":1}")},
+            "d", {4, 4, 8, 8}, true, kFp32);
+  compareOp("conv, avg pool ceil, conv (stride 2, groups 2)", image,
+            {node("c", "conv2d", {"x"}, conv), node("p", "avg_pool2d", {"c"}, "{\"kernel_size\":2,\"ceil_mode\":true}"),
+             node("d", "conv2d", {"p"}, "{\"in_channels\":8,\"out_channels\":4,\"kernel_size\":3,\"stride\":2,\"groups\":2,\"padding\":1}")},
+            "d", {4, 4, 3, 3}, true, kFp32);
+}
+
+// Where layouts meet: graph input x feeds a convolution (an NHWC copy) and a flatten (NCHW, no copy);
+// the convolution's branch ends in an adaptive pool to 1×1 whose flatten needs no copy (same bytes),
+// so exactly one layout change is planned. Intermediate NHWC values come back NCHW from value(), the
+// input gradient sums both branches, and the filter comes back [K, C, R, S] from state() and gradient().
+void layoutsMeet() {
+  const std::string label = "layouts meet [nhwc]";
+  std::printf("%s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const Shape image{2, 6, 8, 8};
+    const GraphSpec spec = singleOpSpec(
+        image,
+        {node("c", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":6,\"kernel_size\":3,\"padding\":1}"), node("r", "relu", {"c"}, "{}"),
+         node("p", "adaptive_avg_pool2d", {"r"}, "{\"output_size\":1}"), node("f", "flatten", {"p"}, "{}"),
+         node("g", "flatten", {"x"}, "{}"), node("l", "linear", {"g"}, "{\"in_features\":384,\"out_features\":6}"),
+         node("s", "add", {"f", "l"}, "{}")},
+        "s", {2, 6});
+    Executor cpu(spec, 3);
+    // Unfused, so the convolution's own NHWC output stays observable (conv + ReLU would be fused).
+    CudaOptions options = optionsFor(kFp32);
+    options.fuseEpilogues = false;
+    CudaExecutor gpu(spec, 3, options);
+    const std::vector<std::string> changes = gpu.layoutChanges();
+    check(changes.size() == 1 && changes[0] == "x (as NHWC)",
+          label + ": one layout change (x to NHWC), got " + std::to_string(changes.size()) + (changes.empty() ? "" : ": " + changes[0]));
+    Rng rng(17);
+    const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({2, 6}, rng)}};
+    const double cpuLoss = cpu.lossBackward(inputs);
+    const double gpuLoss = gpu.lossBackward(inputs);
+    check(std::fabs(cpuLoss - gpuLoss) <= kStrictTolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    for (const char* id : {"c", "r", "p", "f", "l", "s"}) checkClose(gpu.value(id), cpu.value(id), kStrictTolerance, label + ": value of " + id);
+    checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), kStrictTolerance, label + ": input gradient (both branches)");
+    for (const std::string& key : cpu.stateNames()) {
+      checkClose(gpu.state(key), cpu.state(key), 0.0, label + ": " + key + " reads back as the CPU's");
+      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), kStrictTolerance, label + ": gradient of " + key);
+    }
+    // setState takes [K, C, R, S] and state() gives it back unchanged.
+    Tensor weight = cpu.state("c.weight");
+    for (size_t i = 0; i < weight.data.size(); ++i) weight.data[i] = static_cast<float>(i) * 0.01f;
+    gpu.setState("c.weight", weight);
+    cpu.setState("c.weight", weight);
+    check(gpu.state("c.weight").data == weight.data, label + ": setState then state() round-trips a [K, C, R, S] filter");
+    check(std::fabs(gpu.lossBackward(inputs) - cpu.lossBackward(inputs)) <= kStrictTolerance * 10.0,
+          label + ": the set filter computes what the CPU's does");
+    checkClose(gpu.value("c"), cpu.value("c"), kStrictTolerance, label + ": value of c after setState");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+// A broadcasting add (a squeeze-excitation style x + pool(x)) and an add of a number read NCHW: the
+// layout pass gives them NCHW inputs instead of refusing the channels-last model.
+void channelsLastBroadcastAdd() {
+  const std::string label = "broadcasting add after a conv [nhwc]";
+  std::printf("%s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const Shape image{2, 6, 8, 8};
+    const GraphSpec spec = singleOpSpec(
+        image,
+        {node("c", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":6,\"kernel_size\":3,\"padding\":1}"),
+         node("p", "adaptive_avg_pool2d", {"c"}, "{\"output_size\":1}"), node("s", "add", {"c", "p"}, "{}"),
+         node("n", "add", {"s"}, "{\"other\":0.5}"), node("f", "flatten", {"n"}, "{}")},
+        "f", {2, 384});
+    Executor cpu(spec, 5);
+    CudaExecutor gpu(spec, 5, optionsFor(kFp32));
+    Rng rng(23);
+    const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({2, 384}, rng)}};
+    const double cpuLoss = cpu.lossBackward(inputs);
+    const double gpuLoss = gpu.lossBackward(inputs);
+    check(std::fabs(cpuLoss - gpuLoss) <= kStrictTolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    for (const char* id : {"c", "p", "s", "n"}) checkClose(gpu.value(id), cpu.value(id), kStrictTolerance, label + ": value of " + id);
+    checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), kStrictTolerance, label + ": input gradient");
+    for (const std::string& key : cpu.stateNames()) {
+      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), kStrictTolerance, label + ": gradient of " + key);
+    }
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+// Dropout after a convolution runs NHWC and hashes each element at its NCHW offset (and its stream at
+// the node's place in the spec), so both layouts drop the same elements: the outputs agree to the
+// convolution's rounding, where another mask would differ by O(1).
+void channelsLastDropout() {
+  const std::string label = "dropout masks [nhwc vs nchw]";
+  std::printf("%s\n", label.c_str());
+  try {
+    const Shape image{4, 6, 9, 9};
+    const GraphSpec spec = singleOpSpec(
+        image, {node("c", "conv2d", {"x"}, "{\"in_channels\":6,\"out_channels\":8,\"kernel_size\":3,\"padding\":1}"), node("d", "dropout", {"c"}, "{\"p\":0.3}")},
+        "d", {4, 8, 9, 9});
+    CudaOptions nhwc;
+    nhwc.channelsLast = true;
+    CudaExecutor a(spec, 3), b(spec, 3, nhwc);
+    Rng rng(23);
+    const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({4, 8, 9, 9}, rng)}};
+    for (int step = 0; step < 2; ++step) {
+      a.lossBackward(inputs);
+      b.lossBackward(inputs);
+      checkClose(b.value("d"), a.value("d"), kStrictTolerance, label + ": step " + std::to_string(step + 1) + " output");
+      checkClose(b.inputGradient("x"), a.inputGradient("x"), kStrictTolerance, label + ": step " + std::to_string(step + 1) + " input gradient");
+    }
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+// The op and training cases again in channels-last mode, plus the cases only it has.
+void channelsLastParity(int major) {
+  channelsLastRun = true;
+  opParity();
+  channelsLastOps();
+  layoutsMeet();
+  channelsLastBroadcastAdd();
+  channelsLastDropout();
+  const std::string sgd = "{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9}";
+  trainingParity("CIFAR CNN, SGD momentum, CUDA graph [nhwc]", cifarSpec(64, sgd, false), 10, true);
+  trainingParity("BN CNN, AdamW [nhwc]", cifarSpec(32, "{\"type\":\"adamw\",\"lr\":0.001,\"weight_decay\":0.01}", true, true), 6, true, kFp32, false);
+  if (major >= 8) trainingParity("BN CNN, SGD momentum [bf16, nhwc]", cifarSpec(32, sgd, true), 6, true, kBf16, false);
+  pipelineAndOptimizerState("BN CNN, Adam, pipelined [nhwc]", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001}", true, true));
+  channelsLastRun = false;
+}
+
 void refusals() {
-  expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[4]}")}, "n", {2, 4})); },
-               "node \"n\" (layer_norm): not supported by the CUDA executor", "an unsupported op is refused by name");
+  expectThrows([] { CudaExecutor(singleOpSpec({3, 2, 4}, {node("n", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":4}")}, "n", {3, 2, 4})); },
+               "node \"n\" (lstm): not supported by the CUDA executor", "an unsupported op is refused by name");
   expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "conv2d", {"x"}, "{\"in_channels\":3,\"out_channels\":3,\"kernel_size\":1}")}, "n", {2, 4})); },
                "node \"n\" (conv2d)", "the CPU executor's spec errors come first");
   const GraphSpec spec = singleOpSpec({4, 8}, {node("l", "linear", {"x"}, "{\"in_features\":8,\"out_features\":3}")}, "l", {4, 3});
@@ -829,12 +1098,374 @@ void refusals() {
 
 }  // namespace
 
+// ---- sampling and indexing ops: conv_transpose2d, interpolate, embedding, matmul, adaptive max
+// pooling, max_unpool2d, local response norm ----------------------------------------------------------
+
+std::string inputJson(const std::string& name, const Shape& shape, const std::string& dtype = "float32") {
+  return "{\"name\":\"" + name + "\",\"shape\":" + shapeText(shape) + ",\"dtype\":\"" + dtype + "\"}";
+}
+
+// Token ids in [0, rows) stored as floats (how int64 inputs travel).
+Tensor tokenIds(const Shape& shape, int64_t rows, Rng& rng) {
+  Tensor ids(shape);
+  for (float& id : ids.data) id = static_cast<float>(rng.next() % static_cast<uint64_t>(rows));
+  return ids;
+}
+
+// Like compareOp, for graphs with inputs of their own (two matmul operands, token ids): loss, forward
+// value, the gradient of every float input and of every trainable parameter against the CPU.
+void compareSampling(const std::string& name, const std::vector<std::string>& inputs, const std::vector<std::string>& nodes,
+                     const std::string& last, const Shape& output, const TensorMap& given, Precision precision,
+                     const std::function<void(CudaOptions&)>& adjust = nullptr) {
+  const double tolerance = precision == kTf32 ? kTf32Tolerance : precision == kBf16 ? kBf16Tolerance : kStrictTolerance;
+  const std::string label = name + (precision == kFp32 ? "" : std::string(" [") + precisionName(precision) + "]");
+  std::printf("op %s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    std::string inputList, nodeList;
+    for (const std::string& input : inputs) inputList += input + ",";
+    for (const std::string& n : nodes) nodeList += (nodeList.empty() ? "" : ",") + n;
+    const GraphSpec spec = parseGraphSpec("{\"inputs\":[" + inputList + inputJson("t", output) + "],\"nodes\":[" + nodeList +
+                                          "],\"outputs\":[\"" + last + "\"],\"loss\":{\"op\":\"mse\",\"input\":\"" + last +
+                                          "\",\"target\":\"t\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1}}");
+    Executor cpu(spec, 7);
+    CudaOptions options = optionsFor(precision);
+    if (adjust) adjust(options);
+    CudaExecutor gpu(spec, 7, options);
+    for (const std::string& key : cpu.stateNames()) checkClose(gpu.state(key), cpu.state(key), 0.0, label + ": initial " + key);
+    Rng rng(13);
+    TensorMap feed = given;
+    feed["t"] = randomTensor(output, rng);
+    const double cpuLoss = cpu.lossBackward(feed);
+    const double gpuLoss = gpu.lossBackward(feed);
+    check(std::fabs(cpuLoss - gpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkClose(gpu.value(last), cpu.value(last), tolerance, label + ": forward value");
+    for (const InputSpec& input : spec.inputs) {
+      if (input.dtype != "float32" || input.name == "t") continue;
+      checkClose(gpu.inputGradient(input.name), cpu.inputGradient(input.name), tolerance, label + ": gradient of input " + input.name);
+    }
+    for (const std::string& key : cpu.stateNames()) {
+      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key);
+    }
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+// Without a GPU too: the sampling and indexing ops are accepted by unsupportedReason (what the binding
+// asks before any device work), recurrent layers still refused by name.
+void samplingSupportWithoutGpu() {
+  const std::string ops =
+      node("c", "conv2d", {"x"}, "{\"in_channels\":3,\"out_channels\":4,\"kernel_size\":3,\"padding\":1}") + "," +
+      node("u", "conv_transpose2d", {"c"}, "{\"in_channels\":4,\"out_channels\":4,\"kernel_size\":2,\"stride\":2}") + "," +
+      node("i", "interpolate", {"u"}, "{\"mode\":\"bilinear\",\"size\":[8,8]}") + "," +
+      node("l", "local_response_norm", {"i"}, "{\"size\":3}") + "," + node("p", "max_pool2d", {"l"}, "{\"kernel_size\":2}") + "," +
+      node("q", "max_unpool2d", {"p", "p"}, "{\"kernel_size\":2}") + "," + node("a", "adaptive_max_pool2d", {"q"}, "{\"output_size\":2}") + "," +
+      node("m", "matmul", {"a", "a"}, "{}") + "," + node("e", "embedding", {"ids"}, "{\"num_embeddings\":9,\"embedding_dim\":4}");
+  const GraphSpec spec = parseGraphSpec("{\"inputs\":[" + std::string("{\"name\":\"x\",\"shape\":[2,3,4,4]},{\"name\":\"ids\",\"shape\":[2,5],") +
+                                        "\"dtype\":\"int64\"}],\"nodes\":[" + ops + "],\"outputs\":[\"m\",\"e\"]}");
+  const std::string reason = CudaExecutor::unsupportedReason(spec);
+  check(reason.empty(), "conv_transpose2d, interpolate, local_response_norm, max_unpool2d, adaptive_max_pool2d, matmul and embedding are "
+                        "supported: " + reason);
+  const std::string lstm = CudaExecutor::unsupportedReason(parseGraphSpec(
+      "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,5,4]}],\"nodes\":[" +
+      node("r", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":3,\"batch_first\":true}") + "],\"outputs\":[\"r\"]}"));
+  check(lstm.find("node \"r\" (lstm): not supported") != std::string::npos, "lstm is still refused by name: " + lstm);
+}
+
+void samplingOpParity(bool bf16Capable) {
+  Rng rng(21);
+  std::vector<Precision> precisions{kFp32, kTf32};
+  if (bf16Capable) precisions.push_back(kBf16);
+  // conv_transpose2d: cuDNN's backward-data forward, forward convolution as the input gradient,
+  // backward-filter with input and output gradient swapped as the weight gradient.
+  const Shape small{2, 6, 5, 5};
+  const Tensor image = randomTensor(small, rng);
+  const std::string up = "{\"in_channels\":6,\"out_channels\":4,\"kernel_size\":3,\"stride\":2,\"padding\":1,\"output_padding\":1}";
+  for (const Precision precision : precisions) {
+    compareSampling("conv_transpose2d stride 2, output_padding", {inputJson("x", small)}, {node("u", "conv_transpose2d", {"x"}, up)}, "u",
+                    {2, 4, 10, 10}, {{"x", image}}, precision);
+  }
+  compareSampling("conv_transpose2d groups + dilation, no bias", {inputJson("x", small)},
+                  {node("u", "conv_transpose2d", {"x"},
+                        "{\"in_channels\":6,\"out_channels\":4,\"kernel_size\":3,\"dilation\":2,\"padding\":2,\"groups\":2,\"bias\":false}")},
+                  "u", {2, 4, 5, 5}, {{"x", image}}, kFp32);
+  compareSampling("conv_transpose2d autotuned", {inputJson("x", small)}, {node("u", "conv_transpose2d", {"x"}, up)}, "u", {2, 4, 10, 10},
+                  {{"x", image}}, kFp32, [](CudaOptions& options) {
+                    options.autotune = true;
+                    options.autotuneCache = "none";
+                  });
+  // interpolate: every mode the CPU op has, up and down, size or scale_factor.
+  const Shape planes{2, 3, 5, 6};
+  const Tensor source = randomTensor(planes, rng);
+  const std::vector<std::pair<std::string, std::pair<std::string, Shape>>> resizes{
+      {"nearest 2x", {"{\"mode\":\"nearest\",\"size\":[10,12],\"scale_factor\":2}", {2, 3, 10, 12}}},
+      {"nearest to 7x4", {"{\"mode\":\"nearest\",\"size\":[7,4]}", {2, 3, 7, 4}}},
+      {"bilinear 2x", {"{\"mode\":\"bilinear\",\"size\":[10,12],\"scale_factor\":2}", {2, 3, 10, 12}}},
+      {"bilinear align_corners to 9x11", {"{\"mode\":\"bilinear\",\"align_corners\":true,\"size\":[9,11]}", {2, 3, 9, 11}}},
+      {"bilinear down to 3x4", {"{\"mode\":\"bilinear\",\"size\":[3,4]}", {2, 3, 3, 4}}},
+      {"bilinear scale 1.5", {"{\"mode\":\"bilinear\",\"size\":[7,9],\"scale_factor\":1.5}", {2, 3, 7, 9}}}};
+  for (const auto& [what, resize] : resizes) {
+    compareSampling("interpolate " + what, {inputJson("x", planes)}, {node("i", "interpolate", {"x"}, resize.first)}, "i", resize.second,
+                    {{"x", source}}, kFp32);
+  }
+  // embedding: gather forward, deterministic per-column scatter backward; padding_idx gets nothing.
+  const Tensor ids = tokenIds({4, 6}, 11, rng);
+  for (const std::string& attrs : {std::string("{\"num_embeddings\":11,\"embedding_dim\":8}"),
+                                   std::string("{\"num_embeddings\":11,\"embedding_dim\":8,\"padding_idx\":3}")}) {
+    compareSampling("embedding " + attrs, {inputJson("x", {4, 6}, "int64")}, {node("e", "embedding", {"x"}, attrs)}, "e", {4, 6, 8},
+                    {{"x", ids}}, kFp32);
+  }
+  // matmul: batched, broadcast one way and both ways (a repeated operand's gradient is reduced).
+  struct Product {
+    std::string what;
+    Shape a, b, out;
+  };
+  for (const Product& product : {Product{"batched", {2, 3, 4, 5}, {2, 3, 5, 6}, {2, 3, 4, 6}}, Product{"2-D", {7, 5}, {5, 3}, {7, 3}},
+                                 Product{"A broadcast", {4, 5}, {3, 5, 6}, {3, 4, 6}}, Product{"B broadcast", {2, 3, 4, 5}, {3, 5, 2}, {2, 3, 4, 2}},
+                                 Product{"both broadcast", {2, 1, 4, 5}, {1, 3, 5, 2}, {2, 3, 4, 2}}}) {
+    const TensorMap operands{{"x", randomTensor(product.a, rng)}, {"y", randomTensor(product.b, rng)}};
+    const std::vector<std::string> inputs{inputJson("x", product.a), inputJson("y", product.b)};
+    const std::vector<std::string> nodes{node("m", "matmul", {"x", "y"}, "{}")};
+    for (const Precision precision : product.what == "batched" || product.what == "both broadcast" ? precisions : std::vector<Precision>{kFp32}) {
+      compareSampling("matmul " + product.what, inputs, nodes, "m", product.out, operands, precision);
+    }
+  }
+  // x @ x: both gradients land in one buffer, the second accumulating.
+  compareSampling("matmul x @ x", {inputJson("x", {3, 4, 4})}, {node("m", "matmul", {"x", "x"}, "{}")}, "m", {3, 4, 4},
+                  {{"x", randomTensor({3, 4, 4}, rng)}}, kFp32);
+  // Pooling with indices.
+  const Shape pooled{2, 3, 7, 9};
+  compareSampling("adaptive_max_pool2d", {inputJson("x", pooled)}, {node("p", "adaptive_max_pool2d", {"x"}, "{\"output_size\":[3,4]}")}, "p",
+                  {2, 3, 3, 4}, {{"x", randomTensor(pooled, rng)}}, kFp32);
+  compareSampling("max_pool2d then max_unpool2d", {inputJson("x", {2, 3, 6, 8})},
+                  {node("p", "max_pool2d", {"x"}, "{\"kernel_size\":2}"), node("u", "max_unpool2d", {"p", "p"}, "{\"kernel_size\":2}")}, "u",
+                  {2, 3, 6, 8}, {{"x", randomTensor({2, 3, 6, 8}, rng)}}, kFp32);
+  // Local response norm across channels, 4-D and 3-D.
+  compareSampling("local_response_norm size 3", {inputJson("x", {2, 7, 4, 4})},
+                  {node("n", "local_response_norm", {"x"}, "{\"size\":3,\"alpha\":0.05,\"beta\":0.75,\"k\":1.0}")}, "n", {2, 7, 4, 4},
+                  {{"x", randomTensor({2, 7, 4, 4}, rng)}}, kFp32);
+  compareSampling("local_response_norm size 4 on 3-D", {inputJson("x", {3, 6, 5})},
+                  {node("n", "local_response_norm", {"x"}, "{\"size\":4,\"alpha\":0.1,\"beta\":0.5,\"k\":2.0}")}, "n", {3, 6, 5},
+                  {{"x", randomTensor({3, 6, 5}, rng)}}, kFp32);
+  // A token id outside the table: the CPU refuses it; the GPU cannot throw from a kernel, so its
+  // embedding row is NaN and so is the loss (a training step then changes nothing and throws).
+  try {
+    const GraphSpec spec = parseGraphSpec("{\"inputs\":[" + inputJson("x", {2, 3}, "int64") + "," + inputJson("t", {2, 3, 4}) +
+                                          "],\"nodes\":[" + node("e", "embedding", {"x"}, "{\"num_embeddings\":5,\"embedding_dim\":4}") +
+                                          "],\"outputs\":[\"e\"],\"loss\":{\"op\":\"mse\",\"input\":\"e\",\"target\":\"t\"}}");
+    CudaExecutor gpu(spec, 1);
+    Tensor bad({2, 3}, {0, 1, 2, 3, 4, 5});
+    check(std::isnan(gpu.lossBackward({{"x", bad}, {"t", randomTensor({2, 3, 4}, rng)}})), "embedding: an id outside the table makes the loss NaN");
+  } catch (const std::exception& error) {
+    check(false, std::string("embedding with a bad id threw ") + error.what());
+  }
+}
+
+// A loop of training steps on both executors with the same batches; losses within kLossTolerance
+// (relative for bf16) at every step and parameters close at the end.
+void samplingTraining(const std::string& label, const std::string& specText, int steps, const std::function<TensorMap(Rng&)>& makeBatch,
+                      Precision precision = kFp32, const std::function<void(CudaOptions&)>& adjust = nullptr) {
+  std::printf("training %s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const GraphSpec spec = parseGraphSpec(specText);
+    Executor cpu(spec, 5);
+    CudaOptions options = optionsFor(precision);
+    if (adjust) adjust(options);
+    CudaExecutor gpu(spec, 5, options);
+    Rng rng(17);
+    double worst = 0.0;
+    for (int step = 0; step < steps; ++step) {
+      const TensorMap batch = makeBatch(rng);
+      const double cpuLoss = cpu.trainStep(batch);
+      const double gpuLoss = gpu.trainStep(batch);
+      worst = std::max(worst, std::fabs(cpuLoss - gpuLoss));
+      const double allowed = precision == kBf16 ? kBf16LossTolerance * std::max(1.0, std::fabs(cpuLoss)) : kLossTolerance;
+      check(std::fabs(cpuLoss - gpuLoss) <= allowed,
+            label + ": step " + std::to_string(step + 1) + " loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    }
+    double worstParameter = 0.0;
+    for (const std::string& key : cpu.stateNames()) worstParameter = std::max(worstParameter, relativeError(gpu.state(key), cpu.state(key)));
+    std::printf("%s: %d steps, largest loss difference %.2e, largest parameter difference %.2e (relative)\n", label.c_str(), steps, worst,
+                worstParameter);
+    check(gpu.graphCaptured(), label + ": the step was captured as a CUDA graph");
+    check(worstParameter < (precision == kBf16 ? 5e-2 : 1e-2), label + ": parameters after training stay close to the CPU's");
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+void samplingTrainingParity(bool bf16Capable) {
+  // A tiny U-Net: encoder conv → pool → conv, decoded twice (conv_transpose2d and bilinear
+  // interpolate), both added to the skip connection, then a 1×1 head; mse against a target image.
+  const auto conv = [](const std::string& id, const std::string& input, int in, int out, int kernel) {
+    return node(id, "conv2d", {input}, "{\"in_channels\":" + std::to_string(in) + ",\"out_channels\":" + std::to_string(out) +
+                                           ",\"kernel_size\":" + std::to_string(kernel) + ",\"padding\":" + std::to_string(kernel / 2) + "}");
+  };
+  const std::vector<std::string> unet{conv("c1", "x", 3, 8, 3),
+                                      node("r1", "relu", {"c1"}, "{}"),
+                                      node("p", "max_pool2d", {"r1"}, "{\"kernel_size\":2}"),
+                                      conv("c2", "p", 8, 8, 3),
+                                      node("r2", "relu", {"c2"}, "{}"),
+                                      node("u1", "conv_transpose2d", {"r2"}, "{\"in_channels\":8,\"out_channels\":8,\"kernel_size\":2,\"stride\":2}"),
+                                      node("u2", "interpolate", {"r2"}, "{\"mode\":\"bilinear\",\"size\":[16,16],\"scale_factor\":2}"),
+                                      node("s", "add", {"r1", "u1", "u2"}, "{}"),
+                                      conv("head", "s", 8, 2, 1)};
+  std::string list;
+  for (const std::string& n : unet) list += (list.empty() ? "" : ",") + n;
+  const std::string unetSpec = "{\"inputs\":[" + inputJson("x", {4, 3, 16, 16}) + "," + inputJson("t", {4, 2, 16, 16}) + "],\"nodes\":[" + list +
+                               "],\"outputs\":[\"head\"],\"loss\":{\"op\":\"mse\",\"input\":\"head\",\"target\":\"t\"},"
+                               "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.05,\"momentum\":0.9}}";
+  const auto images = [](Rng& rng) { return TensorMap{{"x", randomTensor({4, 3, 16, 16}, rng)}, {"t", randomTensor({4, 2, 16, 16}, rng)}}; };
+  samplingTraining("tiny U-Net (conv_transpose2d + interpolate + add)", unetSpec, 5, images);
+  if (bf16Capable) samplingTraining("tiny U-Net [bf16]", unetSpec, 5, images, kBf16);
+  // Channels-last: the convolutions, pooling, ReLUs and the add run NHWC, conv_transpose2d and
+  // interpolate read NCHW copies, and their gradients come back through the layout pass.
+  samplingTraining("tiny U-Net, channels-last", unetSpec, 5, images, kFp32, [](CudaOptions& options) { options.channelsLast = true; });
+  // Token ids → embedding → flatten → linear → cross-entropy, with Adam.
+  const std::string textSpec =
+      "{\"inputs\":[" + inputJson("x", {8, 12}, "int64") + "," + inputJson("y", {8}, "int64") + "],\"nodes\":[" +
+      node("e", "embedding", {"x"}, "{\"num_embeddings\":50,\"embedding_dim\":16,\"padding_idx\":0}") + "," + node("f", "flatten", {"e"}, "{}") + "," +
+      node("l", "linear", {"f"}, "{\"in_features\":192,\"out_features\":5}") +
+      "],\"outputs\":[\"l\"],\"loss\":{\"op\":\"cross_entropy\",\"input\":\"l\",\"target\":\"y\"},\"optimizer\":{\"type\":\"adam\",\"lr\":0.01}}";
+  samplingTraining("embedding → linear, Adam", textSpec, 5, [](Rng& rng) {
+    Tensor labels({8});
+    for (float& label : labels.data) label = static_cast<float>(rng.next() % 5);
+    return TensorMap{{"x", tokenIds({8, 12}, 50, rng)}, {"y", labels}};
+  });
+}
+
+// ---- element-wise, shape and normalization ops (cuda_kernels_pointwise.cu, cuda_kernels_norm.cu) ----
+
+// Each op against the CPU at the strict tolerance, value and every gradient. Activations read ×4 the
+// input (x in [-4, 4], past every threshold: ±3 of hardswish/hardsigmoid, the shrinks' lambdas,
+// softplus's threshold); the ops that need positive inputs read |x| + 0.5. Broadcasting operands come
+// from mean/sum/narrow of x, so x's gradient sums two paths (the accumulate rule).
+void elementwiseOpParity(bool bf16Capable) {
+  const auto started = std::chrono::steady_clock::now();
+  const Shape image{4, 3, 5, 5};
+  const std::vector<std::pair<std::string, std::string>> wide = {
+      {"hardswish", "{}"},    {"elu", "{\"alpha\":0.7}"},      {"selu", "{}"},
+      {"celu", "{\"alpha\":1.5}"}, {"softplus", "{\"beta\":2,\"threshold\":3}"}, {"hardsigmoid", "{}"},
+      {"hardtanh", "{\"min_val\":-2,\"max_val\":1.5}"}, {"mish", "{}"}, {"softsign", "{}"},
+      {"logsigmoid", "{}"},   {"tanhshrink", "{}"},            {"softshrink", "{\"lambd\":1}"},
+      {"hardshrink", "{}"},   {"exp", "{}"},                   {"abs", "{}"},
+      {"pow", "{\"exponent\":3}"}, {"clamp", "{\"min\":-1,\"max\":2}"}, {"clamp", "{\"min\":0.5}"}};
+  for (const auto& [op, attrs] : wide) {
+    compareOp(op + " " + attrs, image, {node("s", "mul", {"x"}, "{\"other\":4}"), node("a", op, {"s"}, attrs)}, "a", image, true, kFp32);
+  }
+  const std::vector<std::pair<std::string, std::string>> positive = {
+      {"log", "{}"}, {"sqrt", "{}"}, {"rsqrt", "{}"}, {"pow", "{\"exponent\":0.5}"}, {"div", "{\"other\":2,\"reverse\":true}"}};
+  for (const auto& [op, attrs] : positive) {
+    compareOp(op + " " + attrs + " of |x| + 0.5", image,
+              {node("m", "abs", {"x"}, "{}"), node("p", "add", {"m"}, "{\"other\":0.5}"), node("a", op, {"p"}, attrs)}, "a", image, true, kFp32);
+  }
+  compareOp("1 - x (sub, the number first)", image, {node("a", "sub", {"x"}, "{\"other\":1,\"reverse\":true}")}, "a", image, true, kFp32);
+  compareOp("prelu, one weight", image, {node("a", "prelu", {"x"}, "{}")}, "a", image, true, kFp32);
+  compareOp("prelu, a weight per channel", image, {node("a", "prelu", {"x"}, "{\"num_parameters\":3,\"init\":0.1}")}, "a", image, true, kFp32);
+  // Broadcasting: the smaller operand's gradient is the output gradient reduced over the broadcast dimensions.
+  compareOp("sub, broadcast (x - mean over H, W)", image,
+            {node("m", "mean", {"x"}, "{\"dim\":[2,3],\"keepdim\":true}"), node("a", "sub", {"x", "m"}, "{}")}, "a", image, true, kFp32);
+  compareOp("mul, broadcast over the batch", image,
+            {node("n", "narrow", {"x"}, "{\"dim\":0,\"start\":1,\"length\":1}"), node("a", "mul", {"x", "n"}, "{}")}, "a", image, true, kFp32);
+  compareOp("div, broadcast by a positive column", image,
+            {node("m", "mean", {"x"}, "{\"dim\":-1,\"keepdim\":true}"), node("e", "exp", {"m"}, "{}"), node("a", "div", {"x", "e"}, "{}")}, "a",
+            image, true, kFp32);
+  compareOp("add with alpha, broadcast from a lower rank", image,
+            {node("s", "sum", {"x"}, "{\"dim\":0}"), node("a", "add", {"x", "s"}, "{\"alpha\":0.5}")}, "a", image, true, kFp32);
+  compareOp("mul, one value as both operands", image, {node("a", "mul", {"x", "x"}, "{}")}, "a", image, true, kFp32);
+  compareOp("softmax dim -1", {8, 40}, {node("a", "softmax", {"x"}, "{\"dim\":-1}")}, "a", {8, 40}, true, kFp32);
+  compareOp("softmax dim 1 (strided lines)", image, {node("a", "softmax", {"x"}, "{\"dim\":1}")}, "a", image, true, kFp32);
+  compareOp("log_softmax dim 1", image, {node("a", "log_softmax", {"x"}, "{\"dim\":1}")}, "a", image, true, kFp32);
+  compareOp("log_softmax dim -1, long rows", {4, 300}, {node("a", "log_softmax", {"x"}, "{\"dim\":-1}")}, "a", {4, 300}, true, kFp32);
+  const Shape tokens{4, 6, 16};
+  compareOp("layer_norm", tokens, {node("a", "layer_norm", {"x"}, "{\"normalized_shape\":[16]}")}, "a", tokens, true, kFp32);
+  compareOp("layer_norm over two dimensions", tokens, {node("a", "layer_norm", {"x"}, "{\"normalized_shape\":[6,16],\"eps\":0.001}")}, "a", tokens,
+            true, kFp32);
+  compareOp("layer_norm without affine", tokens, {node("a", "layer_norm", {"x"}, "{\"normalized_shape\":[16],\"elementwise_affine\":false}")}, "a",
+            tokens, true, kFp32);
+  compareOp("layer_norm without bias", tokens, {node("a", "layer_norm", {"x"}, "{\"normalized_shape\":[16],\"bias\":false}")}, "a", tokens, true,
+            kFp32);
+  compareOp("layer_norm, wide rows", {6, 300}, {node("a", "layer_norm", {"x"}, "{\"normalized_shape\":[300]}")}, "a", {6, 300}, true, kFp32);
+  compareOp("mean over H, W", image, {node("a", "mean", {"x"}, "{\"dim\":[2,3]}")}, "a", {4, 3}, true, kFp32);
+  compareOp("sum dim 1, keepdim", image, {node("a", "sum", {"x"}, "{\"dim\":1,\"keepdim\":true}")}, "a", {4, 1, 5, 5}, true, kFp32);
+  compareOp("mean over all but the batch (a block per value)", image, {node("a", "mean", {"x"}, "{\"dim\":[1,2,3]}")}, "a", {4}, true, kFp32);
+  compareOp("sum over a long batch", {96, 8}, {node("a", "sum", {"x"}, "{\"dim\":0}")}, "a", {8}, true, kFp32);
+  compareOp("cat dim 1", image, {node("e", "exp", {"x"}, "{}"), node("a", "cat", {"x", "e"}, "{\"dim\":1}")}, "a", {4, 6, 5, 5}, true, kFp32);
+  compareOp("cat dim -1, one value twice", image, {node("t", "tanh", {"x"}, "{}"), node("a", "cat", {"x", "t", "x"}, "{\"dim\":-1}")}, "a",
+            {4, 3, 5, 15}, true, kFp32);
+  compareOp("narrow", image, {node("a", "narrow", {"x"}, "{\"dim\":2,\"start\":1,\"length\":3}")}, "a", {4, 3, 3, 5}, true, kFp32);
+  compareOp("select", image, {node("a", "select", {"x"}, "{\"dim\":1,\"index\":-1}")}, "a", {4, 5, 5}, true, kFp32);
+  compareOp("permute NCHW to NHWC", image, {node("a", "permute", {"x"}, "{\"dims\":[0,2,3,1]}")}, "a", {4, 5, 5, 3}, true, kFp32);
+  compareOp("permute, then linear", tokens,
+            {node("p", "permute", {"x"}, "{\"dims\":[0,2,1]}"), node("l", "linear", {"p"}, "{\"in_features\":6,\"out_features\":5}")}, "l",
+            {4, 16, 5}, true, kFp32);
+  // bf16 mode leaves these ops in fp32: without a conv or linear the strict tolerance holds.
+  if (bf16Capable) {
+    compareOp("layer_norm, gelu, softmax", tokens,
+              {node("n", "layer_norm", {"x"}, "{\"normalized_shape\":[16]}"), node("g", "gelu", {"n"}, "{}"),
+               node("a", "softmax", {"g"}, "{\"dim\":-1}")},
+              "a", tokens, true, kBf16, kStrictTolerance);
+  }
+  // For sizing the device check's budget: every case builds both executors.
+  std::printf("element-wise, shape and normalization ops: %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+// A small transformer-like block trained for 5 steps, CUDA graph and eager: linear → layer_norm →
+// gelu → linear → softmax over the features → mean over the tokens → mse. Losses within the strict
+// tolerance (relative) at every step, parameters within 1e-3 of each tensor's scale at the end.
+void transformerTrainingParity() {
+  const std::string list =
+      node("l1", "linear", {"x"}, "{\"in_features\":16,\"out_features\":32}") + "," +
+      node("n", "layer_norm", {"l1"}, "{\"normalized_shape\":[32]}") + "," + node("g", "gelu", {"n"}, "{}") + "," +
+      node("l2", "linear", {"g"}, "{\"in_features\":32,\"out_features\":10}") + "," + node("s", "softmax", {"l2"}, "{\"dim\":-1}") + "," +
+      node("m", "mean", {"s"}, "{\"dim\":1}");
+  const std::string specText =
+      "{\"inputs\":[{\"name\":\"x\",\"shape\":[8,6,16]},{\"name\":\"t\",\"shape\":[8,10]}],\"nodes\":[" + list +
+      "],\"outputs\":[\"m\"],\"loss\":{\"op\":\"mse\",\"input\":\"m\",\"target\":\"t\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.5,\"momentum\":0.9}}";
+  for (const bool cudaGraph : {true, false}) {
+    const std::string label = std::string("transformer block, SGD momentum, ") + (cudaGraph ? "CUDA graph" : "eager");
+    std::printf("training %s\n", label.c_str());
+    std::fflush(stdout);
+    try {
+      const GraphSpec spec = parseGraphSpec(specText);
+      Executor cpu(spec, 9);
+      CudaOptions options;
+      options.cudaGraph = cudaGraph;
+      CudaExecutor gpu(spec, 9, options);
+      Rng rng(31);
+      double worst = 0.0;
+      for (int step = 0; step < 5; ++step) {
+        Tensor target = randomTensor({8, 10}, rng, 0.0f, 0.2f);
+        const TensorMap batch{{"x", randomTensor({8, 6, 16}, rng)}, {"t", target}};
+        const double cpuLoss = cpu.trainStep(batch);
+        const double gpuLoss = gpu.trainStep(batch);
+        worst = std::max(worst, std::fabs(cpuLoss - gpuLoss) / std::max(1e-12, std::fabs(cpuLoss)));
+        check(std::fabs(cpuLoss - gpuLoss) <= kStrictTolerance * std::fabs(cpuLoss),
+              label + ": step " + std::to_string(step + 1) + " loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+      }
+      double worstParameter = 0.0;
+      for (const std::string& key : cpu.stateNames()) worstParameter = std::max(worstParameter, relativeError(gpu.state(key), cpu.state(key)));
+      std::printf("%s: 5 steps, largest relative loss difference %.2e, largest parameter difference %.2e (relative)\n", label.c_str(), worst,
+                  worstParameter);
+      check(gpu.graphCaptured() == cudaGraph, label + ": the step was " + (cudaGraph ? "" : "not ") + "captured as a CUDA graph");
+      check(worstParameter < 1e-3, label + ": parameters after training stay close to the CPU's");
+    } catch (const std::exception& error) {
+      check(false, label + ": threw " + error.what());
+    }
+  }
+}
+
 int main() {
   std::string reason;
   const bool available = cuda::cudaExecutorAvailable(&reason);
   const char* expect = std::getenv("NETLENS_EXPECT_GPU");
   const bool expectGpu = expect != nullptr && std::string(expect) == "1";
   specRefusalsWithoutGpu();
+  samplingSupportWithoutGpu();
   if (!available) {
     std::printf("skipped: %s\n", reason.c_str());
     // Even without a GPU, building the executor must fail with that reason rather than crash.
@@ -849,18 +1480,26 @@ int main() {
   trainingParity("CIFAR CNN, SGD momentum, CUDA graph", cifarSpec(64, sgd, false), 20, true);
   trainingParity("CIFAR CNN, SGD momentum, eager", cifarSpec(64, sgd, false), 20, false);
   trainingParity("CIFAR CNN, SGD nesterov + weight decay", cifarSpec(32, "{\"type\":\"sgd\",\"lr\":0.01,\"momentum\":0.9,\"nesterov\":true,\"weight_decay\":0.0005}", false), 10, true);
-  trainingParity("BN CNN, AdamW", cifarSpec(32, "{\"type\":\"adamw\",\"lr\":0.001,\"weight_decay\":0.01}", true), 10, true);
-  trainingParity("BN CNN, Adam + cosine schedule", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001,\"weight_decay\":0.0001,\"schedule\":{\"type\":\"cosine\",\"t_max\":5}}", true), 10, true);
-  pipelineAndOptimizerState("CIFAR CNN, SGD momentum, pipelined", cifarSpec(32, sgd, false));
-  pipelineAndOptimizerState("BN CNN, Adam, pipelined", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001}", true));
-  trainingParity("CIFAR CNN, RMSProp", cifarSpec(32, "{\"type\":\"rmsprop\",\"lr\":0.001}", false), 10, true);
+  // Adam's parameters drift by up to ~1.6e-2 of their scale between two correct fp32 runs even on
+  // smooth models (optimizer_tolerances.py), so these check losses and rows, not parameters.
+  trainingParity("BN CNN, AdamW", cifarSpec(32, "{\"type\":\"adamw\",\"lr\":0.001,\"weight_decay\":0.01}", true, true), 10, true, kFp32, false);
+  trainingParity("BN CNN, Adam + cosine schedule",
+                 cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001,\"weight_decay\":0.0001,\"schedule\":{\"type\":\"cosine\",\"t_max\":5}}", true, true),
+                 10, true, kFp32, false);
+  pipelineAndOptimizerState("CIFAR CNN, SGD momentum, pipelined", cifarSpec(32, sgd, false, true));
+  pipelineAndOptimizerState("BN CNN, Adam, pipelined", cifarSpec(32, "{\"type\":\"adam\",\"lr\":0.001}", true, true));
+  trainingParity("CIFAR CNN, RMSProp", cifarSpec(32, "{\"type\":\"rmsprop\",\"lr\":0.0001}", false, true), 10, true);
+  // Centered RMSProp divides by a variance estimate that rounding moves most: 5e-2 (optimizer_tolerances.py: ≤ 1.8e-2).
   pipelineAndOptimizerState("BN CNN, RMSProp centered + momentum + weight decay, pipelined",
-                            cifarSpec(32, "{\"type\":\"rmsprop\",\"lr\":0.001,\"centered\":true,\"momentum\":0.9,\"weight_decay\":0.0001}", true));
+                            cifarSpec(32, "{\"type\":\"rmsprop\",\"lr\":0.0001,\"centered\":true,\"momentum\":0.9,\"weight_decay\":0.0001}", true, true),
+                            5e-2);
   bf16Parity();
   int major = 0;
   cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
   const std::vector<Precision> precisions = major >= 8 ? std::vector<Precision>{kFp32, kTf32, kBf16} : std::vector<Precision>{kFp32, kTf32};
   for (const Precision precision : precisions) fusedEpilogues(precision);
+  for (const Precision precision : {kFp32, kTf32}) convEpilogues(precision, false);
+  convEpilogues(kFp32, true);
   trainingParity("CIFAR CNN, SGD momentum, unfused linear layers", cifarSpec(64, sgd, false), 20, true, kFp32, true,
                  [](CudaOptions& options) { options.fuseEpilogues = false; });
   const std::string folder = temporaryFolder();
@@ -874,6 +1513,11 @@ int main() {
                    options.autotune = true;
                    options.autotuneCache = folder + "/training.json";
                  });
+  channelsLastParity(major);
+  samplingOpParity(major >= 8);
+  samplingTrainingParity(major >= 8);
+  elementwiseOpParity(major >= 8);
+  transformerTrainingParity();
   refusals();
   std::printf("worst relative error %.3g\n", worstRelativeError);
   return finish("cuda_parity_test");

@@ -21,13 +21,16 @@ const info = addon.engineInfo();
 const noExecutor = info.cudaExecutorAvailable && 'the CUDA executor can run on this machine';
 
 
-/** A spec with one layer_norm node, which the CPU engine runs and the CUDA executor does not. */
-function layerNormSpec(): string {
+/** A spec with an lstm node (read by a select), which the CPU engine runs and the CUDA executor does not. */
+function unsupportedOpSpec(): string {
   return JSON.stringify({
-    inputs: [{ name: 'x', shape: [2, 4], dtype: 'float32' }, { name: TARGET_INPUT, shape: [2], dtype: 'int64' }],
-    nodes: [{ id: 'norm', op: 'layer_norm', attrs: { normalized_shape: [4] }, inputs: ['x'], params: {} }],
-    outputs: ['norm'],
-    loss: { op: 'cross_entropy', input: 'norm', target: TARGET_INPUT },
+    inputs: [{ name: 'x', shape: [3, 2, 4], dtype: 'float32' }, { name: TARGET_INPUT, shape: [2], dtype: 'int64' }],
+    nodes: [
+      { id: 'rnn', op: 'lstm', attrs: { input_size: 4, hidden_size: 4 }, inputs: ['x'], params: {} },
+      { id: 'last', op: 'select', attrs: { dim: 0, index: -1 }, inputs: ['rnn'], params: {} },
+    ],
+    outputs: ['last'],
+    loss: { op: 'cross_entropy', input: 'last', target: TARGET_INPUT },
     optimizer: { type: 'sgd', lr: 0.1 },
   });
 }
@@ -50,14 +53,14 @@ test('engineInfo reports whether the CUDA executor can run, and why not', () => 
 });
 
 test('a CUDA session refuses an op the executor lacks by node and op, before looking for a GPU', { skip: buildConfiguration()?.cudnn === false && 'built without cuDNN headers' }, () => {
-  assert.throws(() => addon.createEngine(layerNormSpec(), 0, { device: 'cuda', precision: 'fp32' }),
-    /--device cuda: node "norm" \(layer_norm\): not supported by the CUDA executor yet \(it runs .*conv2d.*\); use --device cpu$/);
+  assert.throws(() => addon.createEngine(unsupportedOpSpec(), 0, { device: 'cuda', precision: 'fp32' }),
+    /--device cuda: node "rnn" \(lstm\): not supported by the CUDA executor yet \(it runs .*conv2d.*\); use --device cpu$/);
   // The CPU engine runs the same spec.
-  assert.doesNotThrow(() => addon.createEngine(layerNormSpec(), 0, { device: 'cpu', precision: 'fp32' }));
+  assert.doesNotThrow(() => addon.createEngine(unsupportedOpSpec(), 0, { device: 'cpu', precision: 'fp32' }));
 });
 
 test('precision: bf16 and tf32 only on the GPU, unknown names are refused', () => {
-  const spec = layerNormSpec();
+  const spec = unsupportedOpSpec();
   // bf16 on cuda passes the options check and goes on to the model and machine checks (this spec's op).
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'bf16' }),
     (error: Error) => error.message.startsWith('--device cuda: ') && !/precision/.test(error.message));
@@ -68,13 +71,22 @@ test('precision: bf16 and tf32 only on the GPU, unknown names are refused', () =
 });
 
 test('autotune: only on the GPU, and a boolean', () => {
-  const spec = layerNormSpec();
+  const spec = unsupportedOpSpec();
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', autotune: true }), /autotune: cuDNN autotuning is for device cuda .*; use --device cuda$/);
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', autotune: 'yes' as unknown as boolean }), /options\.autotune must be a boolean/);
   assert.doesNotThrow(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', autotune: false }));
   // On cuda autotune passes the options check and goes on to the model and machine checks.
   assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'fp32', autotune: true, autotuneCache: 'none' }),
     (error: Error) => error.message.startsWith('--device cuda: ') && !/autotun/.test(error.message));
+});
+
+test('channelsLast: only on the GPU, and a boolean', () => {
+  const spec = unsupportedOpSpec();
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', channelsLast: true }), /channelsLast: NHWC layouts are for cuDNN's convolutions on device cuda .*; use --device cuda$/);
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', channelsLast: 1 as unknown as boolean }), /options\.channelsLast must be a boolean/);
+  assert.doesNotThrow(() => addon.createEngine(spec, 0, { device: 'cpu', precision: 'fp32', channelsLast: false }));
+  assert.throws(() => addon.createEngine(spec, 0, { device: 'cuda', precision: 'bf16', channelsLast: true }),
+    (error: Error) => error.message.startsWith('--device cuda: ') && !/channelsLast/.test(error.message));
 });
 
 test('a CUDA session on a machine where the executor cannot run says why and to use the CPU', { skip: noExecutor }, async () => {
@@ -109,6 +121,9 @@ test('--precision and --autotune: CPU bf16, tf32 and autotune are refused before
   const autotune = await runCli(['train', 'examples/lenet5.py', '--device', 'cpu', '--autotune', '--runs-root', root]);
   assert.equal(autotune.code, 1);
   assert.match(autotune.stderr, /--autotune: cuDNN autotuning times GPU convolution algorithms; the CPU engine has none to time/);
+  const channelsLast = await runCli(['bench', 'examples/lenet5.py', '--channels-last', '--steps', '1']);
+  assert.equal(channelsLast.code, 1);
+  assert.match(channelsLast.stderr, /--channels-last: NHWC layouts are for cuDNN's GPU convolutions; the CPU engine computes NCHW/);
   assert.equal(fs.existsSync(path.join(root, '.netlens')), false, 'no run was started');
   const fp32 = await runCli(['bench', 'examples/lenet5.py', '--batch', '4', '--precision', 'fp32', '--steps', '1', '--json']);
   assert.equal(fp32.code, 0, fp32.stderr);
@@ -153,7 +168,7 @@ test('trainFromLoader steps exactly as the same batches passed through JS, and r
   assert.deepEqual([...first.losses, ...rest.losses], losses);
   assert.deepEqual([...first.corrects, ...rest.corrects], corrects);
   assert.deepEqual([...first.learningRates, ...rest.learningRates], [0.05, 0.05]);
-  assert.deepEqual(viaLoader.sessionInfo(), { device: 'cpu', precision: 'fp32', cudaGraph: false, autotune: false, memoryPlanBytes: 0, memoryPlan: '', algorithms: '' });
+  assert.deepEqual(viaLoader.sessionInfo(), { device: 'cpu', precision: 'fp32', cudaGraph: false, autotune: false, channelsLast: false, memoryPlanBytes: 0, memoryPlan: '', algorithms: '' });
 });
 
 test('trainFromLoader takes only a BatchLoader', async () => {

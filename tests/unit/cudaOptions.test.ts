@@ -52,6 +52,21 @@ test('--autotune is a switch of train and bench (default off), not of export-tor
   assert.throws(() => parseTrain(['m.py', '--autotune'], 'export-torchrun'), /unknown option --autotune for 'netlens export-torchrun'/);
 });
 
+test('--channels-last is a switch of train and bench (default off), not of export-torchrun', () => {
+  const train = parseTrain(['m.py', '--device', 'cuda', '--channels-last']);
+  assert.ok(train !== 'help');
+  assert.equal(train.channelsLast, true);
+  const bench = parseBench(['m.py', '--channels-last', '--precision', 'bf16', '--device', 'cuda']);
+  assert.ok(bench !== 'help');
+  assert.equal(bench.channelsLast, true);
+  assert.equal(bench.precision, 'bf16');
+  const plain = parseTrain(['m.py']);
+  assert.ok(plain !== 'help');
+  assert.equal(plain.channelsLast, false);
+  assert.throws(() => parseBench(['m.py', '--channels-last=1']), /--channels-last takes no value; write just --channels-last\./);
+  assert.throws(() => parseTrain(['m.py', '--channels-last'], 'export-torchrun'), /unknown option --channels-last for 'netlens export-torchrun'/);
+});
+
 const noGpu = { gpuPresent: false, gpuError: 'no NVIDIA driver found (libcuda.so.1 could not be loaded)', cudaExecutorAvailable: false, cudaExecutorStatus: 'no GPU: no NVIDIA driver found', computeCapability: '' };
 const gpuWithoutCudnn = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: false, cudaExecutorStatus: 'cuDNN: libcudnn.so.9 not found (CUDNN_ROOT unset)', computeCapability: '9.0' };
 const ready = { gpuPresent: true, gpuError: '', cudaExecutorAvailable: true, cudaExecutorStatus: 'CUDA executor ready on NVIDIA H100', computeCapability: '9.0' };
@@ -68,6 +83,11 @@ test('deviceRefusal: what each machine allows, with the reason and what to use i
   assert.equal(deviceRefusal('cuda', 'tf32', ready), undefined);
   assert.equal(deviceRefusal('cpu', 'tf32', ready), trainingMessages.precisionNeedsGpu('tf32'));
   assert.equal(deviceRefusal('cuda', 'bf16', ready), undefined);
+  assert.equal(deviceRefusal('cpu', 'fp32', ready, false, true), trainingMessages.channelsLastNeedsGpu());
+  assert.match(trainingMessages.channelsLastNeedsGpu(), /^--channels-last: .*Use --device cuda, or leave --channels-last out\.$/);
+  assert.equal(deviceRefusal('cpu', 'fp32', ready, true, true), trainingMessages.autotuneNeedsGpu(), 'one refusal at a time');
+  assert.equal(deviceRefusal('cuda', 'bf16', ready, false, true), undefined);
+  assert.equal(deviceRefusal('cuda', 'fp32', noGpu, false, true), deviceRefusal('cuda', 'fp32', noGpu));
   assert.equal(deviceRefusal('cpu', 'bf16', ready), trainingMessages.precisionNeedsGpu('bf16'));
   assert.equal(deviceRefusal('cuda', 'bf16', noGpu), trainingMessages.cudaUnavailable(noGpu.gpuError));
   assert.equal(deviceRefusal('cuda', 'tf32', turing), undefined);
