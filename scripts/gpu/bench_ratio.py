@@ -5,8 +5,9 @@ Netlens's and PyTorch's median step times and PyTorch's over Netlens's (> 1 when
 a dash where either side has no number (an error line says why). Then issue 7's goals against the
 graph-mode ratios at the issue's batches: at least 2x on the seed net and LeNet-5 (batch 256) in every
 precision, 1.1x on ResNet-18 (batch 128) bf16 (and the autotuned rows' ratio beside, where cuda_bench
---autotune ran). Between them, what fused epilogues ("graph-unfused" rows) and autotuning
-("graph+autotune" rows) change against the plain graph rows.
+--autotune ran, and the channels-last rows' beside, where cuda_bench timed them). Between them, what
+fused epilogues ("graph-unfused" rows), autotuning ("graph+autotune" rows) and NHWC layouts
+("graph+channels-last" rows) change against the plain graph rows.
 Usage: bench_ratio.py NETLENS.jsonl TORCH.jsonl"""
 import json
 import sys
@@ -65,7 +66,8 @@ def main():
             cells.append(f"{precision} {mine:.3f}/{torch_ms:.3f} ms {ratio:.2f}x")
         print(f"bench {model} batch {batch} {mode} (netlens/torch, torch/netlens): " + " | ".join(cells))
     # What fused epilogues and autotuning change against the plain graph rows (> 1: the variant is faster).
-    for variant, meaning in (("graph-unfused", "fused epilogues"), ("graph+autotune", "autotuning")):
+    for variant, meaning in (("graph-unfused", "fused epilogues"), ("graph+autotune", "autotuning"),
+                             ("graph+channels-last", "channels-last")):
         for (model, batch, mode, precision), variant_ms in netlens_times.items():
             if mode != variant:
                 continue
@@ -74,7 +76,7 @@ def main():
                 continue
             gain = variant_ms / graph_ms if variant == "graph-unfused" else graph_ms / variant_ms
             print(f"{meaning} {model} batch {batch} {precision}: {gain:.3f}x "
-                  f"({'unfused' if variant == 'graph-unfused' else 'autotuned'} {variant_ms:.3f} ms, graph {graph_ms:.3f} ms)")
+                  f"({variant.replace('graph+', '').replace('graph-', '')} {variant_ms:.3f} ms, graph {graph_ms:.3f} ms)")
     for (model, batch, precision), goal in GOALS:
         ratio = graph_ratios.get((model, batch, precision))
         tuned_ms = netlens_times.get((model, batch, "graph+autotune", precision))
@@ -83,7 +85,10 @@ def main():
         verdict = "no number" if ratio is None else ("met" if ratio >= goal else "missed")
         shown = "—" if ratio is None else f"{ratio:.2f}x"
         tuned_shown = "" if tuned is None else f"; autotuned {tuned:.2f}x ({'met' if tuned >= goal else 'missed'})"
-        print(f"goal {model} batch {batch} {precision} >= {goal}x: {shown} ({verdict}){tuned_shown}")
+        nhwc_ms = netlens_times.get((model, batch, "graph+channels-last", precision))
+        nhwc = torch_ms / nhwc_ms if nhwc_ms and torch_ms else None
+        nhwc_shown = "" if nhwc is None else f"; channels-last {nhwc:.2f}x ({'met' if nhwc >= goal else 'missed'})"
+        print(f"goal {model} batch {batch} {precision} >= {goal}x: {shown} ({verdict}){tuned_shown}{nhwc_shown}")
     return 0
 
 

@@ -10,17 +10,47 @@ matmul) and bf16 (torch.autocast(dtype=torch.bfloat16) around forward and loss, 
 optimizer: what Netlens's bf16 mode mirrors). lenet5 and resnet18 run at issue 7's batches only
 (256 and 128). Prints one JSON object a line.
 
+NETLENS_DRY_RUN=1 rehearses the script on a machine without a GPU (tests/native/gpuScripts.test.ts):
+the same models and steps on the CPU, batches cut to 2, 1 warm-up and 2 timed steps, wall-clock
+timing, no pinned memory; every row says "dry_run": true, and its numbers are no measurement.
+
 Usage: python3 scripts/gpu/bench_torch.py [batch ...]   (default: 64 256)
 """
 import json
+import os
 import statistics
 import sys
+import time
 
 import torch
 from torch import nn
 
-WARMUP = 5
-STEPS = 30
+DRY_RUN = os.environ.get("NETLENS_DRY_RUN") == "1"
+WARMUP = 1 if DRY_RUN else 5
+STEPS = 2 if DRY_RUN else 30
+DRY_RUN_BATCH = 2
+
+
+class StepTimer:
+    """CUDA events around a step on the GPU; the wall clock in a dry run (where the step is synchronous)."""
+
+    def __init__(self):
+        self.start = self.end = None
+        self.started = 0.0
+
+    def record_start(self):
+        if DRY_RUN:
+            self.started = time.perf_counter()
+            return
+        self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        self.start.record()
+
+    def milliseconds(self):
+        if DRY_RUN:
+            return (time.perf_counter() - self.started) * 1000.0
+        self.end.record()
+        self.end.synchronize()
+        return self.start.elapsed_time(self.end)
 
 
 def cifar():
@@ -98,21 +128,25 @@ MODELS = (("cifar", cifar, 3, 32, None), ("seed", seed, 3, 32, None), ("resnet8"
 
 
 def bench(name, build, batch, precision, channels=3, size=32):
+    """One row; in a dry run the step runs on DRY_RUN_BATCH images while the row keeps the batch asked for (its key)."""
+    ran = DRY_RUN_BATCH if DRY_RUN else batch
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = precision == "tf32"
-    device = torch.device("cuda")
+    device = torch.device("cpu" if DRY_RUN else "cuda")
     model = build().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(1)
-    x_host = (torch.rand(batch, channels, size, size, generator=generator) * 2 - 1).pin_memory()
-    y_host = torch.randint(0, 10, (batch,), generator=generator).pin_memory()
+    x_host = torch.rand(ran, channels, size, size, generator=generator) * 2 - 1
+    y_host = torch.randint(0, 10, (ran,), generator=generator)
+    if not DRY_RUN:  # pinning needs CUDA
+        x_host, y_host = x_host.pin_memory(), y_host.pin_memory()
 
     def step():
         x = x_host.to(device, non_blocking=True)
         y = y_host.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
@@ -120,25 +154,28 @@ def bench(name, build, batch, precision, channels=3, size=32):
 
     for _ in range(WARMUP):
         step()
-    torch.cuda.synchronize()
+    if not DRY_RUN:
+        torch.cuda.synchronize()
     times = []
     loss = 0.0
     for _ in range(STEPS):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
+        timer = StepTimer()
+        timer.record_start()
         loss = step()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
+        times.append(timer.milliseconds())
     median = statistics.median(times)
-    return {"engine": "torch", "model": name, "batch": batch, "precision": precision, "mode": "eager",
-            "step_ms_median": round(median, 3), "step_ms_min": round(min(times), 3),
-            "images_per_s": round(1000.0 * batch / median, 1), "last_loss": round(loss, 4),
-            "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "gpu": torch.cuda.get_device_name(0)}
+    row = {"engine": "torch", "model": name, "batch": batch, "precision": precision, "mode": "eager",
+           "step_ms_median": round(median, 3), "step_ms_min": round(min(times), 3),
+           "images_per_s": round(1000.0 * ran / median, 1), "last_loss": round(loss, 4),
+           "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
+           "gpu": "none (dry run on the CPU)" if DRY_RUN else torch.cuda.get_device_name(0)}
+    if DRY_RUN:
+        row.update(dry_run=True, dry_run_batch=ran)
+    return row
 
 
 def main():
-    if not torch.cuda.is_available():
+    if not DRY_RUN and not torch.cuda.is_available():
         print(json.dumps({"skipped": "torch.cuda.is_available() is False"}))
         return 0
     torch.backends.cudnn.benchmark = True

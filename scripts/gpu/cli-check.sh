@@ -4,12 +4,13 @@
 # (same seed, data and initial weights), compares the first-step losses (relative < 1e-4) and puts
 # both step times into $OUT/summary.txt; trains it again on cuda in bf16 mixed precision (first-step
 # loss within 5e-2 of the fp32 CPU's: bf16 conv/linear operands, see cuda_parity_test's
-# kBf16LossTolerance); then benches LeNet-5 at batch 256 on cuda (fp32, tf32, bf16, and fp32 --autotune).
+# kBf16LossTolerance) and in fp32 with --channels-last (NHWC; first-step losses within 1e-4 of the CPU's);
+# then benches LeNet-5 at batch 256 on cuda (fp32, tf32, bf16, fp32 --autotune, bf16 --channels-last).
 # Usage: bash scripts/gpu/cli-check.sh BUILD_DIR   (BUILD_DIR: where CMake built netlens.node, if it did)
-# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu,cuda_bf16}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32/_bf16.log),
-# $OUT/cli_bench_autotune.{jsonl,log} and $OUT/cli-autotune.json.
+# Writes $OUT/engine-info.json, $OUT/cli_train_{cuda,cpu,cuda_bf16,cuda_nhwc}.{jsonl,log}, $OUT/cli_bench.jsonl (+ _fp32/_tf32/_bf16.log),
+# $OUT/cli_bench_autotune.{jsonl,log}, $OUT/cli-autotune.json and $OUT/cli_bench_nhwc.{jsonl,log}.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 build=${1:-}
 OUT="${OUT:-$(mktemp -d)}"
 note() { echo "$*" | tee -a "$OUT/summary.txt"; }
@@ -19,10 +20,17 @@ if [ ! -f .cache/node/node.xz ]; then
   exit 1
 fi
 work=$(mktemp -d)
-xz -dc .cache/node/node.xz > "$work/node" && chmod +x "$work/node"
+# xz-utils may be missing from the GPU machine's image; Python's lzma reads the same files.
+unxz_to() {  # unxz_to FILE.xz DESTINATION
+  if command -v xz > /dev/null; then xz -dc "$1" > "$2"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
+unxz_to .cache/node/node.xz "$work/node" && chmod +x "$work/node"
 node="$work/node"
 # dist/ is ignored by git, so it only exists here when unpacked from the carried bundle.
-[ -f dist/cli.js ] || tar -xJf .cache/node/dist.tar.xz
+if [ ! -f dist/cli.js ]; then
+  unxz_to .cache/node/dist.tar.xz "$work/dist.tar" && tar -xf "$work/dist.tar"
+fi
 addon="$PWD/dist/native/netlens.node"
 if [ -n "$build" ] && [ -f "$build/netlens.node" ]; then addon="$(cd "$build" && pwd)/netlens.node"; fi
 export NETLENS_ADDON_PATH="$addon"
@@ -56,7 +64,13 @@ done
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 "$node" bin/netlens.js train examples/lenet5.py --device cuda --precision bf16 --epochs 1 --seed 0 --json-events --runs-root "$work/cuda_bf16" \
   > "$OUT/cli_train_cuda_bf16.jsonl" 2> "$OUT/cli_train_cuda_bf16.log" || status=1
-"$node" scripts/gpu/compare-runs.mjs "$OUT/cli_train_cuda_bf16.jsonl" "$OUT/cli_train_cpu.jsonl" 5e-2 2>&1 | sed 's/cuda vs cpu/cuda bf16 vs cpu fp32/' | tee -a "$OUT/summary.txt"
+"$node" scripts/gpu/compare-runs.mjs "$OUT/cli_train_cuda_bf16.jsonl" "$OUT/cli_train_cpu.jsonl" 5e-2 'cuda bf16 vs cpu fp32' 2>&1 | tee -a "$OUT/summary.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# --channels-last end to end (CLI → engine process → add-on → NHWC executor, checkpoints through the
+# filter layout conversion): the same arithmetic as fp32 NCHW, so the CPU's tolerance.
+"$node" bin/netlens.js train examples/lenet5.py --device cuda --channels-last --epochs 1 --seed 0 --json-events --runs-root "$work/cuda_nhwc" \
+  > "$OUT/cli_train_cuda_nhwc.jsonl" 2> "$OUT/cli_train_cuda_nhwc.log" || status=1
+"$node" scripts/gpu/compare-runs.mjs "$OUT/cli_train_cuda_nhwc.jsonl" "$OUT/cli_train_cpu.jsonl" 1e-4 'cuda channels-last vs cpu' 2>&1 | tee -a "$OUT/summary.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 : > "$OUT/cli_bench.jsonl"
@@ -76,6 +90,13 @@ if NETLENS_CUDNN_AUTOTUNE_CACHE="$OUT/cli-autotune.json" "$node" bin/netlens.js 
   note "cli bench LeNet-5 batch 256 cuda fp32 --autotune: $(tail -1 "$OUT/cli_bench_autotune.jsonl"); cache: $(grep -c '"algorithm"' "$OUT/cli-autotune.json" 2>/dev/null || echo 0) entries"
 else
   note "FAIL cli bench cuda --autotune: $(tail -2 "$OUT/cli_bench_autotune.log" | tr '\n' ' ')"
+  status=1
+fi
+if "$node" bin/netlens.js bench examples/lenet5.py --device cuda --precision bf16 --channels-last --batch 256 --steps 100 --warmup 5 --json \
+    > "$OUT/cli_bench_nhwc.jsonl" 2> "$OUT/cli_bench_nhwc.log"; then
+  note "cli bench LeNet-5 batch 256 cuda bf16 --channels-last: $(tail -1 "$OUT/cli_bench_nhwc.jsonl")"
+else
+  note "FAIL cli bench cuda bf16 --channels-last: $(tail -2 "$OUT/cli_bench_nhwc.log" | tr '\n' ' ')"
   status=1
 fi
 exit $status

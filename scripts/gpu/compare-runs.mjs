@@ -3,13 +3,13 @@
 // first step's losses differ by more than the tolerance (relative) or a run did not complete.
 // Both runs start from the same initial weights (the CUDA executor takes the CPU initialization)
 // and the same first batch, so the first loss differs only by the kernels' rounding.
-// Usage: node compare-runs.mjs GPU.jsonl CPU.jsonl [tolerance=1e-4]
+// Usage: node compare-runs.mjs GPU.jsonl CPU.jsonl [tolerance=1e-4] [label='cuda vs cpu']
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const [gpuLog, cpuLog, toleranceText = '1e-4'] = process.argv.slice(2);
+const [gpuLog, cpuLog, toleranceText = '1e-4', label = 'cuda vs cpu'] = process.argv.slice(2);
 if (!gpuLog || !cpuLog) {
-  console.error('usage: node compare-runs.mjs GPU.jsonl CPU.jsonl [tolerance]');
+  console.error('usage: node compare-runs.mjs GPU.jsonl CPU.jsonl [tolerance] [label]');
   process.exit(2);
 }
 const tolerance = Number(toleranceText);
@@ -40,12 +40,12 @@ const gpu = summarize(gpuLog);
 const cpu = summarize(cpuLog);
 const percent = (value) => (value === null ? 'n/a' : `${(value * 100).toFixed(1)}%`);
 if (!gpu.completed || !cpu.completed || gpu.firstLoss === undefined || cpu.firstLoss === undefined) {
-  console.log(`FAIL cli train: a run did not complete (cuda: ${gpu.error ?? `${gpu.steps} steps`}; cpu: ${cpu.error ?? `${cpu.steps} steps`})`);
+  console.log(`FAIL cli train ${label}: a run did not complete (cuda: ${gpu.error ?? `${gpu.steps} steps`}; cpu: ${cpu.error ?? `${cpu.steps} steps`})`);
   process.exit(1);
 }
 const relative = Math.abs(gpu.firstLoss - cpu.firstLoss) / Math.max(Math.abs(cpu.firstLoss), 1e-12);
 const verdict = relative < tolerance ? 'PASS' : 'FAIL';
-console.log(`${verdict} cli train cuda vs cpu: first-step loss ${gpu.firstLoss.toFixed(7)} vs ${cpu.firstLoss.toFixed(7)} ` +
+console.log(`${verdict} cli train ${label}: first-step loss ${gpu.firstLoss.toFixed(7)} vs ${cpu.firstLoss.toFixed(7)} ` +
   `(relative ${relative.toExponential(2)}, tolerance ${tolerance}); median step ${gpu.medianMs.toFixed(3)} ms (cuda` +
   `${gpu.gpu ? `, ${gpu.gpu.precision}, plan ${(gpu.gpu.memory_plan_bytes / 2 ** 20).toFixed(1)} MiB` : ''}) vs ${cpu.medianMs.toFixed(3)} ms (cpu); ` +
   `${gpu.steps} steps each; validation accuracy ${percent(gpu.valAcc)} vs ${percent(cpu.valAcc)}`);

@@ -8,8 +8,10 @@
 #                    machine builds netlens.node with plain CMake (-DNETLENS_NODE_API_INCLUDE_DIRS)
 #                    against its own cuDNN, in the same build as the C++ tests: no npm, no cmake-js
 # Run it here before a device session, then:
-#   run(command="bash scripts/gpu/device-check.sh", carry=[".cache/pysrc", ".cache/node"], timeout_s=560)
-# The carry limit is 64 MiB in all: .cache/pysrc is about 31 MiB and this folder about 27 MiB.
+#   run(command="bash scripts/gpu/device-check.sh", carry=[".cache/node"], timeout_s=560)
+# The 64 MiB limit counts the working tree that travels (tracked and untracked, not ignored, files)
+# plus the carried folders; the last line printed is that total for the run above, and the script
+# fails when it is over the limit.
 # Usage: bash scripts/gpu/pack-node.sh [--no-build]   (--no-build: pack the dist/ that is there)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,4 +39,16 @@ cp node_modules/node-api-headers/include/*.h "$out/include/"
 cp node_modules/node-addon-api/napi.h node_modules/node-addon-api/napi-inl.h node_modules/node-addon-api/napi-inl.deprecated.h "$out/include/"
 node --version > "$out/node-version.txt"
 
-du -sh "$out" "$out"/* | sed 's/^/pack-node: /'
+{ du -sh "$out"/*; du -sh "$out"; } | sed 's/^/pack-node: /'
+
+# What the device tool sends: tracked and untracked-but-not-ignored files, plus the carried .cache/node.
+if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+  tree_bytes=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  carried_bytes=$(du -sb "$out" | cut -f1)
+  total=$((tree_bytes + carried_bytes))
+  echo "pack-node: a device run sends $((tree_bytes >> 20)) MiB of working tree + $((carried_bytes >> 20)) MiB of .cache/node = $((total >> 20)) MiB (limit 64 MiB)"
+  if [ "$total" -gt $((64 << 20)) ]; then
+    echo "pack-node: over the device tool's 64 MiB limit: the run would be refused" >&2
+    exit 1
+  fi
+fi

@@ -27,14 +27,21 @@ What the CPU oracle cannot see, recorded so that the next session can decide how
 - `probes`: steps of models the analyzer's tests do not compare (no convolution; convolutions
   with cuDNN off), for the same gaps.
 Stops starting new cases after MEASURE_GPU_BUDGET_S seconds (default 120; scripts/gpu/device-check.sh
-kills it at 150) and lists the cases it left out under `skipped`.
+sets it 30 s below the time its stage has) and lists the cases it left out under `skipped`. A SIGTERM
+(the stage's timeout) ends the case in progress and still writes the JSON, marked "interrupted".
+
+NETLENS_DRY_RUN=1 rehearses the script without a GPU (tests/native/gpuScripts.test.ts): every case
+on the CPU at batch 2 (images above 64x64 cut to 64x64), the CUDA allocator's numbers reported as 0;
+the JSON says "dry_run": true and is no measurement (never a gpu.json golden).
 """
 import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
+import types
 import weakref
 
 import torch
@@ -44,6 +51,33 @@ from torch.utils._pytree import tree_flatten
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUDGET_S = float(os.environ.get("MEASURE_GPU_BUDGET_S", "120"))
 BLOCK = 512  # c10/cuda/CUDACachingAllocator.cpp kMinBlockSize
+DRY_RUN = os.environ.get("NETLENS_DRY_RUN") == "1"
+DEVICE = "cpu" if DRY_RUN else "cuda"
+DRY_RUN_BATCH = 2
+DRY_RUN_IMAGE = 64
+
+
+def _zero(*_args, **_kwargs):
+    return 0
+
+
+def _nothing(*_args, **_kwargs):
+    return None
+
+
+# The torch.cuda calls this script makes, answered for the CPU on a dry run (no allocator there).
+gpu = torch.cuda if not DRY_RUN else types.SimpleNamespace(
+    synchronize=_nothing, empty_cache=_nothing, reset_peak_memory_stats=_nothing, memory_allocated=_zero,
+    max_memory_allocated=_zero, memory_stats=dict, get_device_name=lambda *_: "none (dry run on the CPU)",
+    get_device_capability=lambda *_: (0, 0))
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived (the stage's time limit): stop measuring and write what there is."""
+
+
+def _interrupt(_signum, _frame):
+    raise Interrupted()
 
 # (source, entry, input shape, input dtype, classes, [(dtype, optimizer), ...])
 F32_MOMENTUM = [("float32", "momentum")]
@@ -85,6 +119,8 @@ PROBES = [
 
 def load(source, entry):
     if source.startswith("torchvision:"):
+        if DRY_RUN:  # CPU-only torch lacks torchvision's C++ ops; its meta registrations are not needed here
+            sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
         mod = importlib.import_module("torchvision." + source.split(":", 1)[1])
         return eval(entry, vars(mod))
     spec = importlib.util.spec_from_file_location("m", os.path.join(ROOT, "examples", source))
@@ -110,7 +146,7 @@ def first_tensor(out):
 
 
 def clear_cublas_workspaces():
-    clear = getattr(torch._C, "_cuda_clearCublasWorkspaces", None)
+    clear = None if DRY_RUN else getattr(torch._C, "_cuda_clearCublasWorkspaces", None)
     if clear is not None:
         clear()
     return clear is not None
@@ -126,7 +162,7 @@ class StorageTracker(TorchDispatchMode):
         self.seen = {}
 
     def track(self, t):
-        if not isinstance(t, torch.Tensor) or t.device.type != "cuda":
+        if not isinstance(t, torch.Tensor) or t.device.type != DEVICE:
             return
         st = t.untyped_storage()
         key = st._cdata
@@ -155,7 +191,11 @@ STAT_KEYS = ["allocated_bytes.all.peak", "requested_bytes.all.peak", "active_byt
 def run_case(model, shape, input_dtype, classes, dtype, optimizer):
     """Two warm-up steps, the measured step, then a step seen tensor by tensor."""
     torch.manual_seed(0)
-    dev = torch.device("cuda")
+    dev = torch.device(DEVICE)
+    if DRY_RUN:  # the same code paths on less work: batch 2, ImageNet-sized images at 64x64
+        shape = (min(shape[0], DRY_RUN_BATCH),) + tuple(shape[1:])
+        if len(shape) == 4 and shape[2] > DRY_RUN_IMAGE:
+            shape = shape[:2] + (DRY_RUN_IMAGE, DRY_RUN_IMAGE)
     model = model.to(dev).train()
     opt = optimizer_for(optimizer, model.parameters())
     if input_dtype == "int64":
@@ -169,7 +209,7 @@ def run_case(model, shape, input_dtype, classes, dtype, optimizer):
     def step():
         nonlocal y
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
+        with torch.autocast(DEVICE, dtype=amp, enabled=amp is not None):
             logits = first_tensor(model(x))
             logits = logits.reshape(-1, logits.shape[-1])
             if y is None:
@@ -180,16 +220,16 @@ def run_case(model, shape, input_dtype, classes, dtype, optimizer):
 
     step()
     step()
-    torch.cuda.synchronize()
+    gpu.synchronize()
     opt.zero_grad(set_to_none=True)
-    torch.cuda.reset_peak_memory_stats()
-    start = torch.cuda.memory_allocated()
+    gpu.reset_peak_memory_stats()
+    start = gpu.memory_allocated()
     t0 = time.perf_counter()
     step()
-    torch.cuda.synchronize()
+    gpu.synchronize()
     step_ms = (time.perf_counter() - t0) * 1e3
-    peak = torch.cuda.max_memory_allocated()
-    all_stats = torch.cuda.memory_stats()
+    peak = gpu.max_memory_allocated()
+    all_stats = gpu.memory_stats()
     stats = {k: all_stats.get(k) for k in STAT_KEYS}
 
     opt.zero_grad(set_to_none=True)
@@ -202,7 +242,7 @@ def run_case(model, shape, input_dtype, classes, dtype, optimizer):
                 tracker.track(v)
     with tracker:
         step()
-    torch.cuda.synchronize()
+    gpu.synchronize()
     result = {"start_bytes": start, "peak_bytes": peak, "step_ms": step_ms, "stats": stats, "tensor_peak_bytes": tracker.peak}
     del model, opt, x, y, tracker
     return result
@@ -210,37 +250,37 @@ def run_case(model, shape, input_dtype, classes, dtype, optimizer):
 
 def measure(source, entry, shape, input_dtype, classes, dtype, optimizer):
     clear_cublas_workspaces()
-    torch.cuda.empty_cache()
+    gpu.empty_cache()
     result = {"source": source, "entry": entry, "input": list(shape), "input_dtype": input_dtype, "dtype": dtype, "optimizer": optimizer}
     result.update(run_case(load(source, entry), shape, input_dtype, classes, dtype, optimizer))
-    torch.cuda.empty_cache()
+    gpu.empty_cache()
     return result
 
 
 def probe_cublas_workspaces():
     """Bytes the workspaces add: a matmul on this thread, nn.Linear with bias (cuBLASLt), its backward (autograd's thread)."""
-    dev = torch.device("cuda")
+    dev = torch.device(DEVICE)
     clear_cublas_workspaces()
-    torch.cuda.empty_cache()
+    gpu.empty_cache()
     a = torch.randn(64, 64, device=dev)
     linear = torch.nn.Linear(64, 64).to(dev)
-    torch.cuda.synchronize()
-    base = torch.cuda.memory_allocated()
+    gpu.synchronize()
+    base = gpu.memory_allocated()
     with torch.no_grad():
         c = a @ a
     del c
-    after_mm = torch.cuda.memory_allocated()
+    after_mm = gpu.memory_allocated()
     with torch.no_grad():
         c = linear(a)
     del c
-    after_linear = torch.cuda.memory_allocated()
+    after_linear = gpu.memory_allocated()
     inp = a.clone().requires_grad_(True)
-    before_backward = torch.cuda.memory_allocated()
+    before_backward = gpu.memory_allocated()
     linear(inp).sum().backward()
     linear.zero_grad(set_to_none=True)
     inp.grad = None
-    torch.cuda.synchronize()
-    after_backward = torch.cuda.memory_allocated()
+    gpu.synchronize()
+    after_backward = gpu.memory_allocated()
     del inp, a, linear
     clear_cublas_workspaces()
     return {"matmul_this_thread": after_mm - base, "linear_bias_forward": after_linear - after_mm,
@@ -260,53 +300,81 @@ def settings():
     return out
 
 
-if __name__ == "__main__":
+def main():
     only = sys.argv[1] if len(sys.argv) > 1 else None
     started = time.perf_counter()
     results, failures, skipped, probes = [], [], [], []
     workspaces = None
+    interrupted = False
+    current = "cublas workspace probe"
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        workspaces = probe_cublas_workspaces()
-        print("cublas workspaces", workspaces, file=sys.stderr)
-    except Exception as e:
-        failures.append({"entry": "cublas workspace probe", "error": repr(e)})
-    # The probes first: two short steps that decide how cuDNN's workspaces are modelled.
-    for name, factory, shape, classes, dtype, optimizer, cudnn in ([] if only else PROBES):
-        if time.perf_counter() - started > BUDGET_S:
-            skipped.append({"entry": name})
-            continue
         try:
-            clear_cublas_workspaces()
-            torch.cuda.empty_cache()
-            with torch.backends.cudnn.flags(enabled=cudnn):
-                r = run_case(factory(), shape, "float32", classes, dtype, optimizer)
-            probes.append({"name": name, "input": list(shape), "dtype": dtype, "optimizer": optimizer, "cudnn": cudnn, **r})
-            print(name, r["peak_bytes"], "tensors", r["tensor_peak_bytes"], file=sys.stderr)
+            workspaces = probe_cublas_workspaces()
+            print("cublas workspaces", workspaces, file=sys.stderr)
         except Exception as e:
-            failures.append({"entry": name, "error": repr(e)})
-        torch.cuda.empty_cache()
-    for source, entry, shape, input_dtype, classes, case_settings in CASES:
-        if only and only not in entry:
-            continue
-        for dtype, optimizer in case_settings:
+            failures.append({"entry": current, "error": repr(e)})
+        # The probes first: two short steps that decide how cuDNN's workspaces are modelled.
+        for name, factory, shape, classes, dtype, optimizer, cudnn in ([] if only else PROBES):
             if time.perf_counter() - started > BUDGET_S:
-                skipped.append({"entry": entry, "input": list(shape), "dtype": dtype, "optimizer": optimizer})
+                skipped.append({"entry": name})
                 continue
+            current = name
             try:
-                results.append(measure(source, entry, shape, input_dtype, classes, dtype, optimizer))
-                r = results[-1]
-                print(entry, shape, dtype, optimizer, r["peak_bytes"], "tensors", r["tensor_peak_bytes"], f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
-            except Exception as e:  # reported in the JSON, never hidden
-                failures.append({"entry": entry, "input": list(shape), "dtype": dtype, "optimizer": optimizer, "error": repr(e)})
-                torch.cuda.empty_cache()
-    import torchvision
-    major, minor = torch.cuda.get_device_capability()
-    json.dump({
-        "gpu": torch.cuda.get_device_name(), "compute_capability": f"{major}.{minor}",
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
+                clear_cublas_workspaces()
+                gpu.empty_cache()
+                with torch.backends.cudnn.flags(enabled=cudnn):
+                    r = run_case(factory(), shape, "float32", classes, dtype, optimizer)
+                probes.append({"name": name, "input": list(shape), "dtype": dtype, "optimizer": optimizer, "cudnn": cudnn, **r})
+                print(name, r["peak_bytes"], "tensors", r["tensor_peak_bytes"], file=sys.stderr)
+            except Exception as e:
+                failures.append({"entry": name, "error": repr(e)})
+            gpu.empty_cache()
+        for source, entry, shape, input_dtype, classes, case_settings in CASES:
+            if only and only not in entry:
+                continue
+            for dtype, optimizer in case_settings:
+                if time.perf_counter() - started > BUDGET_S:
+                    skipped.append({"entry": entry, "input": list(shape), "dtype": dtype, "optimizer": optimizer})
+                    continue
+                current = f"{entry} {list(shape)} {dtype} {optimizer}"
+                try:
+                    results.append(measure(source, entry, shape, input_dtype, classes, dtype, optimizer))
+                    r = results[-1]
+                    print(entry, shape, dtype, optimizer, r["peak_bytes"], "tensors", r["tensor_peak_bytes"],
+                          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+                except Exception as e:  # reported in the JSON, never hidden
+                    failures.append({"entry": entry, "input": list(shape), "dtype": dtype, "optimizer": optimizer, "error": repr(e)})
+                    gpu.empty_cache()
+    except Interrupted:
+        interrupted = True
+        failures.append({"entry": current, "error": "interrupted by SIGTERM (the stage's time limit); later cases not run"})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:  # the version only: the cases above already report a torchvision that cannot be imported
+        import torchvision
+        torchvision_version = torchvision.__version__
+    except Exception as e:
+        torchvision_version = f"not importable: {e!r}"
+    try:  # a machine whose GPU cannot be used still gets its JSON, with every case's error in it
+        major, minor = gpu.get_device_capability()
+        gpu_name, capability = gpu.get_device_name(), f"{major}.{minor}"
+    except Exception as e:
+        gpu_name, capability = f"unavailable: {e!r}", None
+    report = {
+        "gpu": gpu_name, "compute_capability": capability,
+        "torch": torch.__version__, "torchvision": torchvision_version,
         "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
         "method": "torch.cuda.max_memory_allocated over the third training step",
         "settings": settings(), "cublas_workspaces": workspaces,
         "results": results, "probes": probes, "failures": failures, "skipped": skipped,
         "seconds": round(time.perf_counter() - started, 1),
-    }, sys.stdout, indent=1)
+    }
+    if interrupted:
+        report["interrupted"] = True
+    if DRY_RUN:
+        report["dry_run"] = True
+    json.dump(report, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
