@@ -7,18 +7,10 @@
 
 #include <cuda_bf16.h>
 
+#include "cuda_launch.cuh"
+
 namespace netlens::cuda::kernels {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocksFor(int64_t count) {
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
-}
-
-#define NETLENS_GRID_STRIDE(i, count) \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (count); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
 __device__ float sigmoidOf(float x) { return 1.0f / (1.0f + expf(-x)); }
 

@@ -5,12 +5,12 @@
 
 #include <cstdint>
 
+#include "cuda_launch.cuh"
 #include "pointwise_math.h"
 
 namespace netlens::cuda::kernels {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int kWarp = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "cuda_launch.cuh"
+
 namespace netlens::cuda::kernels {
 namespace {
 
@@ -15,17 +17,8 @@ using math::ReduceMap;
 using math::ReduceTerm;
 using math::StridedMap;
 
-constexpr int kThreads = 256;
 // A reduction with at least this many positions per target gets a block per target; fewer, a thread.
 constexpr int64_t kBlockReduceMinimum = 64;
-
-unsigned blocksFor(int64_t count) {
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
-}
-
-#define NETLENS_GRID_STRIDE(i, count) \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (count); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
 __device__ void store(float* target, int64_t at, float value, bool accumulate) { target[at] = accumulate ? target[at] + value : value; }
 

@@ -3,43 +3,35 @@
 // can be gathered, atomics only where windows overlap (adaptive max pooling's backward).
 #include "cuda_kernels_sampling.h"
 
+#include "cuda_launch.cuh"
+
 namespace netlens::cuda::kernels {
 namespace {
 
-constexpr int kThreads = 256;
-
-unsigned blocksFor(int64_t count) {
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
-}
-
-#define NETLENS_SAMPLING_LOOP(i, count) \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (count); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-
 __global__ void resizeForwardKernel(int64_t planes, sampling::ResizeAxis rows, sampling::ResizeAxis cols, const float* x, float* y) {
-  NETLENS_SAMPLING_LOOP(i, planes * rows.out * cols.out) { y[i] = sampling::resizedValue(rows, cols, x, i); }
+  NETLENS_GRID_STRIDE(i, planes * rows.out * cols.out) { y[i] = sampling::resizedValue(rows, cols, x, i); }
 }
 
 __global__ void resizeBackwardKernel(int64_t planes, sampling::ResizeAxis rows, sampling::ResizeAxis cols, const float* dy, float* dx,
                                      bool accumulate) {
-  NETLENS_SAMPLING_LOOP(i, planes * rows.in * cols.in) {
+  NETLENS_GRID_STRIDE(i, planes * rows.in * cols.in) {
     const float g = sampling::resizeGradient(rows, cols, dy, i);
     dx[i] = accumulate ? dx[i] + g : g;
   }
 }
 
 __global__ void embeddingForwardKernel(int64_t tokens, int64_t count, int64_t dim, const float* ids, const float* table, float* y) {
-  NETLENS_SAMPLING_LOOP(i, tokens * dim) { y[i] = sampling::embeddingValue(ids, table, count, dim, i); }
+  NETLENS_GRID_STRIDE(i, tokens * dim) { y[i] = sampling::embeddingValue(ids, table, count, dim, i); }
 }
 
 __global__ void embeddingBackwardKernel(int64_t tokens, int64_t count, int64_t dim, int64_t padding, const float* ids, const float* dy,
                                         float* dtable) {
-  NETLENS_SAMPLING_LOOP(j, dim) { sampling::embeddingColumnGradient(ids, dy, tokens, count, dim, padding, j, dtable); }
+  NETLENS_GRID_STRIDE(j, dim) { sampling::embeddingColumnGradient(ids, dy, tokens, count, dim, padding, j, dtable); }
 }
 
 __global__ void adaptiveMaxPoolForwardKernel(int64_t planes, int64_t inH, int64_t inW, int64_t outH, int64_t outW, const float* x,
                                              float* y, int32_t* indices) {
-  NETLENS_SAMPLING_LOOP(i, planes * outH * outW) {
+  NETLENS_GRID_STRIDE(i, planes * outH * outW) {
     int64_t index = 0;
     y[i] = sampling::adaptiveMaximum(x, inH, inW, outH, outW, i, &index);
     indices[i] = static_cast<int32_t>(index);
@@ -48,12 +40,12 @@ __global__ void adaptiveMaxPoolForwardKernel(int64_t planes, int64_t inH, int64_
 
 __global__ void scatterAddByIndexKernel(int64_t planes, int64_t fromPlane, int64_t toPlane, const float* dy, const int32_t* indices,
                                         float* dx) {
-  NETLENS_SAMPLING_LOOP(i, planes * fromPlane) { atomicAdd(dx + (i / fromPlane) * toPlane + indices[i], dy[i]); }
+  NETLENS_GRID_STRIDE(i, planes * fromPlane) { atomicAdd(dx + (i / fromPlane) * toPlane + indices[i], dy[i]); }
 }
 
 __global__ void maxUnpoolForwardKernel(int64_t planes, int64_t inPlane, int64_t outPlane, const float* x, const int32_t* indices,
                                        float* y) {
-  NETLENS_SAMPLING_LOOP(i, planes * inPlane) {
+  NETLENS_GRID_STRIDE(i, planes * inPlane) {
     const int64_t target = sampling::unpoolTarget(i, inPlane, outPlane, indices[i]);
     if (target >= 0) y[target] = x[i];
   }
@@ -61,7 +53,7 @@ __global__ void maxUnpoolForwardKernel(int64_t planes, int64_t inPlane, int64_t 
 
 __global__ void maxUnpoolBackwardKernel(int64_t planes, int64_t inPlane, int64_t outPlane, const float* dy, const int32_t* indices,
                                         float* dx, bool accumulate) {
-  NETLENS_SAMPLING_LOOP(i, planes * inPlane) {
+  NETLENS_GRID_STRIDE(i, planes * inPlane) {
     const int64_t source = sampling::unpoolTarget(i, inPlane, outPlane, indices[i]);
     const float g = source >= 0 ? dy[source] : 0.0f;
     dx[i] = accumulate ? dx[i] + g : g;
@@ -70,12 +62,12 @@ __global__ void maxUnpoolBackwardKernel(int64_t planes, int64_t inPlane, int64_t
 
 __global__ void lrnForwardKernel(int64_t batch, int64_t channels, int64_t inner, int64_t size, float alpha, float beta, float k,
                                  const float* x, float* y, float* scale) {
-  NETLENS_SAMPLING_LOOP(i, batch * channels * inner) { y[i] = sampling::lrnValue(x, channels, inner, size, alpha, beta, k, i, scale + i); }
+  NETLENS_GRID_STRIDE(i, batch * channels * inner) { y[i] = sampling::lrnValue(x, channels, inner, size, alpha, beta, k, i, scale + i); }
 }
 
 __global__ void lrnBackwardKernel(int64_t batch, int64_t channels, int64_t inner, int64_t size, float alpha, float beta, const float* x,
                                   const float* scale, const float* dy, float* dx, bool accumulate) {
-  NETLENS_SAMPLING_LOOP(i, batch * channels * inner) {
+  NETLENS_GRID_STRIDE(i, batch * channels * inner) {
     const float g = sampling::lrnGradient(x, scale, dy, channels, inner, size, alpha, beta, i);
     dx[i] = accumulate ? dx[i] + g : g;
   }
@@ -83,7 +75,7 @@ __global__ void lrnBackwardKernel(int64_t batch, int64_t channels, int64_t inner
 
 __global__ void matmulReduceOperandKernel(sampling::MatmulBatches g, int which, const float* partial, float* grad, bool accumulate) {
   const int64_t count = which == 0 ? g.aMatrices * g.m * g.k : g.bMatrices * g.k * g.n;
-  NETLENS_SAMPLING_LOOP(i, count) {
+  NETLENS_GRID_STRIDE(i, count) {
     const float sum = sampling::matmulReducedGradient(g, which, partial, i);
     grad[i] = accumulate ? grad[i] + sum : sum;
   }

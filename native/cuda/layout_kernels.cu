@@ -2,16 +2,15 @@
 // through layoutSource (layout_math.h).
 #include "layout_kernels.h"
 
+#include "cuda_launch.cuh"
 #include "layout_math.h"
 
 namespace netlens::cuda::kernels {
 namespace {
 
-constexpr int kThreads = 256;
-
 __global__ void changeLayoutKernel(bool toNhwc, int64_t count, int64_t channels, int64_t spatial, const float* src, float* dst,
                                    bool accumulate) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  NETLENS_GRID_STRIDE(i, count) {
     const float value = src[layoutSource(toNhwc, i, channels, spatial)];
     dst[i] = accumulate ? dst[i] + value : value;
   }
@@ -22,9 +21,7 @@ __global__ void changeLayoutKernel(bool toNhwc, int64_t count, int64_t channels,
 cudaError_t changeLayout(cudaStream_t stream, bool toNhwc, int64_t count, int64_t channels, int64_t spatial, const float* src, float* dst,
                          bool accumulate) {
   if (channels < 1 || spatial < 1 || count % (channels * spatial) != 0) return cudaErrorInvalidValue;
-  const int64_t wanted = (count + kThreads - 1) / kThreads;
-  const unsigned blocks = static_cast<unsigned>(wanted < 1 ? 1 : (wanted > 65535 * 8 ? 65535 * 8 : wanted));
-  changeLayoutKernel<<<blocks, kThreads, 0, stream>>>(toNhwc, count, channels, spatial, src, dst, accumulate);
+  changeLayoutKernel<<<blocksFor(count), kThreads, 0, stream>>>(toNhwc, count, channels, spatial, src, dst, accumulate);
   return cudaGetLastError();
 }
 
