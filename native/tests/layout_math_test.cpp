@@ -14,7 +14,7 @@
 #include "kernels.h"
 #include "layout_math.h"
 #include "netlens/tensor.h"
-#include "test_support.h"
+#include "math_test_support.h"
 
 using namespace netlens;
 using namespace netlens::test;
@@ -22,15 +22,6 @@ namespace k = netlens::cuda::kernels;
 
 namespace {
 
-int checks = 0;
-void expect(bool condition, const std::string& what) {
-  ++checks;
-  check(condition, what);
-}
-void expectClose(const Tensor& actual, const Tensor& expected, double tolerance, const std::string& what) {
-  ++checks;
-  checkClose(actual, expected, tolerance, what);
-}
 
 struct Rng {
   uint64_t state;
@@ -388,6 +379,5 @@ int main() {
   batchNormChunked();
   biasAndDropout();
   std::printf("worst relative error %.3g\n", worstRelativeError);
-  if (failures == 0) std::printf("layout_math: %d checks passed\n", checks);
-  return finish("layout_math_test");
+  return finishMath("layout_math", "layout_math_test");
 }

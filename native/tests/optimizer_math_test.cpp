@@ -10,7 +10,7 @@
 
 #include "netlens/optimizer.h"
 #include "optimizer_setup.h"
-#include "test_support.h"
+#include "math_test_support.h"
 
 using namespace netlens;
 using namespace netlens::test;
@@ -18,18 +18,15 @@ using namespace netlens::cuda::kernels;
 
 namespace {
 
-int checks = 0;
-
 double relative(float a, float b) { return std::fabs(static_cast<double>(a) - b) / std::max(1e-6, std::fabs(static_cast<double>(b))); }
 
 void compare(const std::string& spec, const std::string& label, const std::vector<float>& gpu, const Tensor& cpu) {
-  check(gpu.size() == cpu.data.size(), spec + ": " + label + " size");
+  expect(gpu.size() == cpu.data.size(), spec + ": " + label + " size");
   double worst = 0.0;
   for (size_t i = 0; i < gpu.size() && i < cpu.data.size(); ++i) worst = std::max(worst, relative(gpu[i], cpu.data[i]));
   // Float math in the same order as the CPU; only Adam's lr/(1−β1ᵗ) is rounded differently (float on
   // the device, double on the CPU), a few ulps.
-  check(worst < 1e-5, spec + ": " + label + " worst relative difference " + std::to_string(worst));
-  ++checks;
+  expect(worst < 1e-5, spec + ": " + label + " worst relative difference " + std::to_string(worst));
 }
 
 void replay(const std::string& json) {
@@ -108,6 +105,5 @@ int main() {
       check(false, json + ": threw " + error.what());
     }
   }
-  std::printf("optimizer_math: %d checks passed\n", checks);
-  return finish("optimizer_math_test");
+  return finishMath("optimizer_math", "optimizer_math_test");
 }

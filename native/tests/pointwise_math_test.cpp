@@ -18,7 +18,7 @@
 #include "netlens/json.h"
 #include "ops.h"
 #include "pointwise_math.h"
-#include "test_support.h"
+#include "math_test_support.h"
 
 using namespace netlens;
 using namespace netlens::test;
@@ -26,12 +26,6 @@ namespace math = netlens::cuda::math;
 
 namespace {
 
-int checks = 0;
-
-void expect(bool condition, const std::string& what) {
-  ++checks;
-  check(condition, what);
-}
 
 // Same bits, or both NaN: the formulas are the CPU's term for term, so the host build must agree exactly.
 bool sameFloat(float a, float b) {
@@ -42,11 +36,7 @@ bool sameFloat(float a, float b) {
   return x == y;
 }
 
-Tensor randomTensor(const Shape& shape, Rng& rng, float low = -1.0f, float high = 1.0f) {
-  Tensor tensor(shape);
-  for (float& value : tensor.data) value = rng.uniform(low, high);
-  return tensor;
-}
+Tensor randomTensor(const Shape& shape, Rng& rng, float low = -1.0f, float high = 1.0f) { return uniformTensor(shape, rng, low, high); }
 
 // ---- activations ----------------------------------------------------------------------------------
 
@@ -151,11 +141,6 @@ OpRun runCpuOp(const std::string& op, const std::string& attrs, const std::vecto
   for (Tensor& grad : run.gradParams) gradParam.push_back(&grad);
   cpuOp->backward(in, paramPointers, run.out, *gradOut, gradIn, gradParam, context);
   return run;
-}
-
-void expectClose(const Tensor& actual, const Tensor& expected, double tolerance, const std::string& what) {
-  ++checks;
-  checkClose(actual, expected, tolerance, what);
 }
 
 // Replays of the kernels' loops (cuda_kernels_pointwise.cu) on the host.
@@ -526,6 +511,5 @@ int main() {
   copies();
   prelu();
   softmaxAndLayerNorm();
-  if (failures == 0) std::printf("pointwise_math: %d checks passed\n", checks);
-  return finish("pointwise_math_test");
+  return finishMath("pointwise_math", "pointwise_math_test");
 }

@@ -17,7 +17,7 @@
 #include "netlens/graph_spec.h"
 #include "ops.h"
 #include "sampling_math.h"
-#include "test_support.h"
+#include "math_test_support.h"
 
 using namespace netlens;
 using namespace netlens::test;
@@ -25,23 +25,7 @@ namespace sampling = netlens::cuda::sampling;
 
 namespace {
 
-int checks = 0;
-
-void expect(bool condition, const std::string& what) {
-  ++checks;
-  check(condition, what);
-}
-
-void expectClose(const Tensor& actual, const Tensor& expected, double tolerance, const std::string& what) {
-  ++checks;
-  checkClose(actual, expected, tolerance, what);
-}
-
-Tensor randomTensor(const Shape& shape, Rng& rng) {
-  Tensor tensor(shape);
-  for (float& value : tensor.data) value = rng.uniform(-1.0f, 1.0f);
-  return tensor;
-}
+Tensor randomTensor(const Shape& shape, Rng& rng) { return uniformTensor(shape, rng); }
 
 /** The op of a one-node spec (its attrs as JSON), as the CPU executor builds it. */
 std::unique_ptr<Op> makeOp(const std::string& op, const std::string& attrs, int inputs = 1) {
@@ -482,6 +466,5 @@ int main() {
   } catch (const std::exception& error) {
     check(false, std::string("threw ") + error.what());
   }
-  std::printf("sampling_math: %d checks passed\n", failures == 0 ? checks : 0);
-  return finish("sampling_math_test");
+  return finishMath("sampling_math", "sampling_math_test");
 }
