@@ -23,6 +23,8 @@
 #include "cuda_kernels_sampling.h"
 #include "layout_kernels.h"
 #include "optimizer_setup.h"
+#include "recurrent_kernels.h"
+#include "recurrent_schedule.h"
 #include "cuda_libraries.h"
 #include "netlens/optimizer.h"
 #include "ops.h"
@@ -105,7 +107,7 @@ int64_t pooledExtent(int64_t in, int64_t kernel, int64_t pad, int64_t stride, in
 
 enum class Kind { Conv, Linear, Activation, MaxPool, AvgPool, AdaptiveAvgPool, BatchNorm, View, Add, Dropout, Layout,
                   ConvTranspose, Interpolate, Embedding, Matmul, AdaptiveMaxPool, MaxUnpool, LocalResponseNorm,
-                  Pointwise, Binary, Softmax, LayerNorm, Reduce, Cat, Slice, Permute, PRelu };
+                  Pointwise, Binary, Softmax, LayerNorm, Reduce, Cat, Slice, Permute, PRelu, Recurrent, RecurrentState };
 
 const std::map<std::string, Kind>& supportedKinds() {
   static const std::map<std::string, Kind> kinds{
@@ -125,6 +127,8 @@ const std::map<std::string, Kind>& supportedKinds() {
       {"conv_transpose2d", Kind::ConvTranspose}, {"interpolate", Kind::Interpolate}, {"embedding", Kind::Embedding},
       {"matmul", Kind::Matmul}, {"adaptive_max_pool2d", Kind::AdaptiveMaxPool}, {"max_unpool2d", Kind::MaxUnpool},
       {"local_response_norm", Kind::LocalResponseNorm},
+      // LSTM / GRU: cuBLAS GEMMs around the step kernels of recurrent_kernels.cu (recurrent_schedule.h).
+      {"lstm", Kind::Recurrent}, {"gru", Kind::Recurrent}, {"recurrent_state", Kind::RecurrentState},
       {"conv2d", Kind::Conv},         {"linear", Kind::Linear},         {"relu", Kind::Activation},
       {"relu6", Kind::Activation},    {"leaky_relu", Kind::Activation}, {"sigmoid", Kind::Activation},
       {"tanh", Kind::Activation},     {"silu", Kind::Activation},       {"gelu", Kind::Activation},
@@ -195,6 +199,19 @@ struct StateTensor {
   // channels-last mode: a conv filter [K, C/groups, R, S] stored [K, R, S, C/groups] (cuDNN's NHWC
   // filter layout), with its gradient and optimizer slots; state()/gradient()/… convert at the boundary.
   bool channelsLast = false;
+};
+
+constexpr size_t kNoBuffer = std::numeric_limits<size_t>::max();
+
+// Plan offsets of an lstm/gru node's buffers (recurrent::Buffers once the arena exists), all in "other".
+struct RecurrentOffsets {
+  size_t xTime = 0, dxTime = 0;
+  bool lastIsValue = false;  // not batch_first: the last layer writes the node's value itself
+  std::vector<size_t> outputs, dropped, masks, gates, extra;
+  size_t hN = 0, cN = 0, dhN = 0, dcN = 0, inputGates = 0, hiddenGates = 0;
+  size_t dInput = 0, dh = 0, dc = 0;
+  // Only where needed (GRU; batch_first or several layers): kNoBuffer otherwise.
+  size_t dHidden = kNoBuffer, dLayer[2] = {kNoBuffer, kNoBuffer};
 };
 
 struct Node {
@@ -277,6 +294,13 @@ struct Node {
   bool convFused = false;
   std::string convNote;
   cudnnActivationDescriptor_t reluDesc = nullptr;
+  // lstm / gru: the geometry and buffers of recurrent_schedule.h; dropout between layers uses `p`,
+  // `dropoutActive` and the dropout counter as the dropout kind does. recurrent_state: its lstm/gru
+  // node and whether it reads c_n.
+  recurrent::Geometry recurrentGeometry;
+  RecurrentOffsets recurrentOffsets;
+  int recurrentSource = -1;
+  bool readsCell = false;
 };
 
 }  // namespace
@@ -426,6 +450,12 @@ struct CudaExecutor::Impl {
   void prepareStep();
   void forwardNode(Node& node);
   void backwardNode(Node& node, std::set<size_t>& written, bool inputGradients);
+  // lstm / gru and recurrent_state (recurrent_schedule.h run with cuBLAS and recurrent_kernels.cu).
+  void planRecurrent(Node& node, const Shape& x);
+  recurrent::Buffers recurrentBuffers(const Node& node) const;
+  std::vector<recurrent::Weights> recurrentWeights(const Node& node) const;
+  void forwardRecurrent(Node& node);
+  struct RecurrentOps;
   Tensor download(size_t offset, const Shape& shape) const;
   // channels-last mode (CudaOptions::channelsLast): the layout pass and the boundary conversions.
   std::deque<NodeSpec> layoutSpecs;                  // the Layout nodes' specs (stable addresses)
@@ -1039,6 +1069,14 @@ void CudaExecutor::Impl::planNode(Node& node, const std::vector<Shape>& inputSha
       node.always = attrFlag(s, "always", false);
       node.mask = reserve(plan.other, sizeof(float) * shapeNumel(x));
       hasDropout = true;
+      break;
+    case Kind::Recurrent:
+      planRecurrent(node, x);
+      break;
+    case Kind::RecurrentState:
+      // The CPU op checked that the input is an lstm or gru node.
+      node.recurrentSource = values[node.inputs[0]].producer;
+      node.readsCell = attrText(s, "state", "h") == "c";
       break;
     case Kind::Layout:
       break;
@@ -1894,6 +1932,52 @@ void CudaExecutor::Impl::enqueueForward() {
   if (anyDropout) check(kernels::incrementCounter(stream, at<uint64_t>(dropoutCounter)), "incrementCounter (dropout step)");
 }
 
+// ---- lstm / gru ----------------------------------------------------------------------------------
+// recurrent_schedule.h's operations on the device: row-major GEMMs as cuBLAS calls (strict fp32, or
+// TF32 when the handle's math mode says so; bf16 mode leaves these GEMMs in fp32) and the step
+// kernels, all on the executor's stream, nothing allocated: the schedule is captured with the step.
+struct CudaExecutor::Impl::RecurrentOps {
+  const Impl& impl;
+  std::string where;
+  uint64_t dropoutStream = 0;
+  float p = 0.0f;
+  void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+            float beta, float* C, int64_t ldc) const {
+    // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places.
+    const float one = 1.0f;
+    checkCublas(cublasApi().sgemm(impl.cublas, transB ? kCublasOpT : kCublasOpN, transA ? kCublasOpT : kCublasOpN, static_cast<int>(N),
+                                  static_cast<int>(M), static_cast<int>(K), &one, B, static_cast<int>(ldb), A, static_cast<int>(lda), &beta,
+                                  C, static_cast<int>(ldc)),
+                where + "cublasSgemm");
+  }
+  void forwardStep(const recurrent::ForwardStep& step) const {
+    check(kernels::recurrentForwardStep(impl.stream, step), where + "recurrentForwardStep");
+  }
+  void backwardStep(const recurrent::BackwardStep& step) const {
+    check(kernels::recurrentBackwardStep(impl.stream, step), where + "recurrentBackwardStep");
+  }
+  void sumRows(int64_t rows, int64_t cols, const float* src, float* dst, bool accumulate) const {
+    check(kernels::sumRows(impl.stream, rows, cols, src, dst, accumulate), where + "sumRows (bias gradient)");
+  }
+  void copy(int64_t count, const float* src, float* dst) const {
+    check(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToDevice, impl.stream), where + "cudaMemcpyAsync (state gradient)");
+  }
+  void zero(int64_t count, float* dst) const {
+    check(cudaMemsetAsync(dst, 0, sizeof(float) * count, impl.stream), where + "cudaMemsetAsync");
+  }
+  void swapLeadingAxes(int64_t outer, int64_t inner, int64_t features, const float* src, float* dst, bool accumulate) const {
+    check(kernels::swapLeadingAxes(impl.stream, outer, inner, features, src, dst, accumulate), where + "swapLeadingAxes");
+  }
+  void dropout(int64_t layer, int64_t count, const float* x, float* mask, float* y) const {
+    check(kernels::dropoutForward(impl.stream, count, p, recurrent::layerDropoutStream(dropoutStream, layer),
+                                  impl.at<uint64_t>(impl.dropoutCounter), x, mask, y),
+          where + "dropoutForward (between layers)");
+  }
+  void multiplyMask(int64_t count, const float* dy, const float* mask, float* dx) const {
+    check(kernels::multiplyMask(impl.stream, count, dy, mask, dx, false), where + "multiplyMask (between layers)");
+  }
+};
+
 void CudaExecutor::Impl::forwardNode(Node& node) {
   const std::string where = "node \"" + node.spec->id + "\" (" + node.spec->op + "): ";
   const Value& x = values[node.inputs[0]];
@@ -2147,6 +2231,15 @@ void CudaExecutor::Impl::forwardNode(Node& node) {
       check(kernels::changeLayout(stream, node.toNhwc, x.numel, x.shape[1], x.shape[2] * x.shape[3], f(x.data), f(y.data), false),
             where + "changeLayout");
       break;
+    case Kind::Recurrent:
+      forwardRecurrent(node);
+      break;
+    case Kind::RecurrentState: {
+      const RecurrentOffsets& source = nodes[node.recurrentSource].recurrentOffsets;
+      check(cudaMemcpyAsync(f(y.data), f(node.readsCell ? source.cN : source.hN), sizeof(float) * y.numel, cudaMemcpyDeviceToDevice, stream),
+            where + "cudaMemcpyAsync (final state)");
+      break;
+    }
   }
 }
 
@@ -2600,7 +2693,150 @@ void CudaExecutor::Impl::backwardNode(Node& node, std::set<size_t>& written, boo
               where + "changeLayout (gradient)");
       }
       break;
+    case Kind::Recurrent: {
+      const recurrent::Geometry& g = node.recurrentGeometry;
+      std::vector<recurrent::WeightGradients> grads;
+      for (int64_t layer = 0; layer < g.layers; ++layer) {
+        for (int64_t direction = 0; direction < g.directions; ++direction) {
+          const std::string suffix = "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : "");
+          recurrent::WeightGradients gw;
+          gw.ih = paramGrad(("weight_ih" + suffix).c_str(), gw.accumulateIh);
+          gw.hh = paramGrad(("weight_hh" + suffix).c_str(), gw.accumulateHh);
+          gw.bih = paramGrad(("bias_ih" + suffix).c_str(), gw.accumulateBih);
+          gw.bhh = paramGrad(("bias_hh" + suffix).c_str(), gw.accumulateBhh);
+          grads.push_back(gw);
+        }
+      }
+      float* dx = inputGrad(0, accumulate);
+      RecurrentOps ops{*this, where, 0, node.p};
+      recurrent::scheduleBackward(ops, g, recurrentWeights(node), grads, recurrentBuffers(node), node.dropoutActive, f(y.grad), dx,
+                                  accumulate);
+      break;
+    }
+    case Kind::RecurrentState: {
+      // The gradient of h_n (c_n) joins the lstm/gru node's, which its backward (later here) reads.
+      const RecurrentOffsets& source = nodes[node.recurrentSource].recurrentOffsets;
+      check(kernels::scaleCopy(stream, y.numel, f(y.grad), 1.0f, f(node.readsCell ? source.dcN : source.dhN), true),
+            where + "scaleCopy (state gradient)");
+      // The node's own value gets nothing from here, but its backward must run (as on the CPU).
+      if (float* dx = inputGrad(0, accumulate)) {
+        if (!accumulate) check(cudaMemsetAsync(dx, 0, sizeof(float) * x.numel, stream), where + "cudaMemsetAsync");
+      }
+      break;
+    }
   }
+}
+
+// ---- lstm / gru: planning, buffers and the forward (the backward is a case of backwardNode) -------
+
+void CudaExecutor::Impl::planRecurrent(Node& node, const Shape& x) {
+  const NodeSpec& s = *node.spec;
+  recurrent::Geometry& g = node.recurrentGeometry;
+  g.cell = s.op == "lstm" ? recurrent::Cell::Lstm : recurrent::Cell::Gru;
+  g.batchFirst = attrFlag(s, "batch_first", false);
+  g.steps = g.batchFirst ? x[1] : x[0];
+  g.batch = g.batchFirst ? x[0] : x[1];
+  g.inputSize = x[2];
+  g.hidden = static_cast<int64_t>(attrNumber(s, "hidden_size", 1));
+  g.layers = static_cast<int64_t>(attrNumber(s, "num_layers", 1));
+  g.directions = attrFlag(s, "bidirectional", false) ? 2 : 1;
+  node.p = static_cast<float>(attrNumber(s, "dropout", 0.0));
+  const bool dropout = node.p > 0.0f && g.layers > 1;
+  if (dropout) hasDropout = true;
+  const int64_t T = g.steps, B = g.batch, H = g.hidden, GH = g.gates(), D = g.directions;
+  const auto floats = [&](int64_t count) { return reserve(plan.other, sizeof(float) * static_cast<uint64_t>(count)); };
+  RecurrentOffsets& o = node.recurrentOffsets;
+  o.lastIsValue = !g.batchFirst;
+  if (g.batchFirst) {
+    o.xTime = floats(T * B * g.inputSize);
+    o.dxTime = floats(T * B * g.inputSize);
+  }
+  for (int64_t layer = 0; layer < g.layers; ++layer) {
+    o.outputs.push_back(layer == g.layers - 1 && o.lastIsValue ? kNoBuffer : floats(g.layerOutput()));
+    if (layer + 1 < g.layers && dropout) {
+      o.dropped.push_back(floats(g.layerOutput()));
+      o.masks.push_back(floats(g.layerOutput()));
+    }
+    for (int64_t direction = 0; direction < D; ++direction) {
+      o.gates.push_back(floats(T * B * GH));
+      o.extra.push_back(floats(T * B * H));
+    }
+  }
+  const int64_t state = g.layers * D * B * H;
+  o.hN = floats(state);
+  o.cN = floats(state);
+  o.dhN = floats(state);
+  o.dcN = floats(state);
+  o.inputGates = floats(T * B * GH);
+  o.hiddenGates = floats(B * GH);
+  o.dInput = floats(T * B * GH);
+  if (g.cell == recurrent::Cell::Gru) o.dHidden = floats(T * B * GH);
+  o.dh = floats(B * H);
+  o.dc = floats(B * H);
+  // A layer's output gradient and its input's, in turn (the value's own gradient serves the last
+  // layer when it is time-major already).
+  if (g.batchFirst || g.layers > 1) o.dLayer[0] = floats(g.layerOutput());
+  if (g.layers > 1) o.dLayer[1] = floats(g.layerOutput());
+}
+
+recurrent::Buffers CudaExecutor::Impl::recurrentBuffers(const Node& node) const {
+  const RecurrentOffsets& o = node.recurrentOffsets;
+  const recurrent::Geometry& g = node.recurrentGeometry;
+  const auto pointer = [&](size_t offset) { return offset == kNoBuffer ? nullptr : f(offset); };
+  const auto pointers = [&](const std::vector<size_t>& offsets) {
+    std::vector<float*> list;
+    for (const size_t offset : offsets) list.push_back(f(offset));
+    return list;
+  };
+  recurrent::Buffers b;
+  b.x = f(values[node.inputs[0]].data);
+  b.y = f(values[node.output].data);
+  if (g.batchFirst) {
+    b.xTime = f(o.xTime);
+    b.dxTime = f(o.dxTime);
+  }
+  for (const size_t offset : o.outputs) b.outputs.push_back(offset == kNoBuffer ? b.y : f(offset));
+  b.dropped = pointers(o.dropped);
+  b.masks = pointers(o.masks);
+  b.gates = pointers(o.gates);
+  b.extra = pointers(o.extra);
+  b.hN = f(o.hN);
+  b.cN = f(o.cN);
+  b.dhN = f(o.dhN);
+  b.dcN = f(o.dcN);
+  b.inputGates = f(o.inputGates);
+  b.hiddenGates = f(o.hiddenGates);
+  b.dInput = f(o.dInput);
+  b.dHidden = pointer(o.dHidden);
+  b.dh = f(o.dh);
+  b.dc = f(o.dc);
+  b.dLayer[0] = pointer(o.dLayer[0]);
+  b.dLayer[1] = pointer(o.dLayer[1]);
+  return b;
+}
+
+std::vector<recurrent::Weights> CudaExecutor::Impl::recurrentWeights(const Node& node) const {
+  const auto state = [&](const std::string& role) -> const float* {
+    const auto found = node.roles.find(role);
+    return found == node.roles.end() ? nullptr : f(states[node.states[found->second]].data);
+  };
+  std::vector<recurrent::Weights> weights;
+  for (int64_t layer = 0; layer < node.recurrentGeometry.layers; ++layer) {
+    for (int64_t direction = 0; direction < node.recurrentGeometry.directions; ++direction) {
+      const std::string suffix = "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : "");
+      weights.push_back({state("weight_ih" + suffix), state("weight_hh" + suffix), state("bias_ih" + suffix), state("bias_hh" + suffix)});
+    }
+  }
+  return weights;
+}
+
+void CudaExecutor::Impl::forwardRecurrent(Node& node) {
+  // Dropout between layers in training, with the dropout kind's counter-based masks (new ones at
+  // every replay of a captured step); the stream is named by the node's place in the spec as there.
+  node.dropoutActive = training && node.p > 0.0f && node.recurrentGeometry.layers > 1;
+  const uint64_t place = spec.inputs.size() + static_cast<uint64_t>(node.spec - spec.nodes.data());
+  RecurrentOps ops{*this, "node \"" + node.spec->id + "\" (" + node.spec->op + "): ", seed ^ kDropoutStream ^ place, node.p};
+  recurrent::scheduleForward(ops, node.recurrentGeometry, recurrentWeights(node), recurrentBuffers(node), node.dropoutActive);
 }
 
 void CudaExecutor::Impl::enqueueOptimizer() {
@@ -2623,6 +2859,15 @@ std::string CudaExecutor::unsupportedReason(const GraphSpec& spec) {
   for (const NodeSpec& node : spec.nodes) {
     if (supportedKinds().count(node.op) == 0) {
       return "node \"" + node.id + "\" (" + node.op + "): not supported by the CUDA executor yet (it runs " + supportedList() + ")";
+    }
+    // What the attributes alone show the executor cannot run, so a session refuses it before any
+    // device work (PyTorch and the CPU allow output_padding below the dilation instead; cuDNN does not).
+    if (node.op == "conv_transpose2d") {
+      const auto stride = attrPair(node, "stride", {1, 1});
+      const auto outputPadding = attrPair(node, "output_padding", {0, 0});
+      if (outputPadding.first >= stride.first || outputPadding.second >= stride.second) {
+        return "node \"" + node.id + "\" (conv_transpose2d): the CUDA executor needs output_padding smaller than the stride";
+      }
     }
   }
   if (spec.loss && spec.loss->op != "cross_entropy" && spec.loss->op != "mse") {

@@ -98,7 +98,8 @@ struct MemoryPlan {
   uint64_t activations = 0;          // graph inputs and node outputs
   uint64_t activationGradients = 0;  // their gradients
   uint64_t workspace = 0;            // cuDNN (the largest algorithm's) and cuBLAS workspaces
-  uint64_t other = 0;                // pooling indices, batch-norm statistics, dropout masks, loss scratch
+  uint64_t other = 0;                // pooling indices, batch-norm statistics, dropout masks, loss scratch,
+                                     // lstm/gru saved gates, layer outputs and step scratch
   uint64_t bf16Copies = 0;           // bf16 mode: conv/linear weight and input copies, cast scratch
   uint64_t total = 0;
   std::string describe() const;

@@ -2,7 +2,8 @@
 // loss and gradients on the same random inputs and the same initial parameters (strict fp32:
 // relative error < 1e-4 of each tensor's scale; TF32: < 5e-3, see kTf32Tolerance), 20 training steps
 // of the CIFAR CNN with SGD+momentum (loss within 1e-3 at every step, graph replay and eager), a
-// batch-norm CNN with AdamW, and the executor's refusals: unsupported ops, another batch size, a
+// batch-norm CNN with AdamW, lstm/gru/recurrent_state (recurrentParity), and the executor's refusals: an
+// attribute it cannot map, another batch size, a
 // NaN step (nothing updated), a plan larger than the GPU (out-of-memory message with the numbers).
 // bf16 mixed precision against the same fp32 CPU reference with the looser tolerances justified at
 // kBf16Tolerance / kBf16LossTolerance, its casts bit for bit against a CPU rounding, and its plan.
@@ -344,12 +345,30 @@ void trainingParity(const std::string& label, const std::string& specText, int s
   }
 }
 
-// What the binding asks before any device work: ops, loss and optimizer the executor lacks, by name.
+// A conv_transpose2d the CPU runs (output_padding 1 is below its dilation 2) and cuDNN cannot (not below the stride 1).
+GraphSpec outputPaddingSpec() {
+  return singleOpSpec({2, 3, 5, 5},
+                      {node("n", "conv_transpose2d", {"x"},
+                            "{\"in_channels\":3,\"out_channels\":3,\"kernel_size\":3,\"dilation\":2,\"output_padding\":1}")},
+                      "n", {2, 3, 10, 10});
+}
+
+// What the binding asks before any device work: ops, attributes, loss and optimizer the executor lacks, by name.
 void specRefusalsWithoutGpu() {
-  const std::string lstm = CudaExecutor::unsupportedReason(
-      singleOpSpec({3, 2, 4}, {node("n", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":4}")}, "n", {3, 2, 4}));
-  check(lstm.find("node \"n\" (lstm): not supported by the CUDA executor") != std::string::npos,
-        "unsupportedReason names the node and op: " + lstm);
+  // Every CPU op runs on the GPU now; what remains is refused by attribute (cuDNN cannot map a
+  // transposed convolution whose output_padding reaches the stride, which the CPU allows below the dilation).
+  const std::string padding = CudaExecutor::unsupportedReason(outputPaddingSpec());
+  check(padding == "node \"n\" (conv_transpose2d): the CUDA executor needs output_padding smaller than the stride",
+        "unsupportedReason names the node, op and attribute: " + padding);
+  try {
+    Executor cpu(outputPaddingSpec(), 0);
+    check(cpu.stateNames().size() == 2, "the CPU runs that conv_transpose2d");
+  } catch (const std::exception& error) {
+    check(false, std::string("the CPU should run output_padding below the dilation: ") + error.what());
+  }
+  check(CudaExecutor::unsupportedReason(
+            singleOpSpec({3, 2, 4}, {node("n", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":4}")}, "n", {3, 2, 4})).empty(),
+        "lstm is supported");
   check(CudaExecutor::unsupportedReason(parseGraphSpec(cifarSpec(4, "{\"type\":\"rmsprop\",\"lr\":0.01,\"centered\":true}", false))).empty(),
         "RMSProp is supported");
   check(CudaExecutor::unsupportedReason(parseGraphSpec(cifarSpec(4, "{\"type\":\"adam\",\"lr\":0.001}", true))).empty(),
@@ -1065,8 +1084,8 @@ void channelsLastParity(int major) {
 }
 
 void refusals() {
-  expectThrows([] { CudaExecutor(singleOpSpec({3, 2, 4}, {node("n", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":4}")}, "n", {3, 2, 4})); },
-               "node \"n\" (lstm): not supported by the CUDA executor", "an unsupported op is refused by name");
+  expectThrows([] { CudaExecutor{outputPaddingSpec()}; }, "node \"n\" (conv_transpose2d): the CUDA executor needs output_padding smaller than the stride",
+               "an unsupported attribute is refused by node and op");
   expectThrows([] { CudaExecutor(singleOpSpec({2, 4}, {node("n", "conv2d", {"x"}, "{\"in_channels\":3,\"out_channels\":3,\"kernel_size\":1}")}, "n", {2, 4})); },
                "node \"n\" (conv2d)", "the CPU executor's spec errors come first");
   const GraphSpec spec = singleOpSpec({4, 8}, {node("l", "linear", {"x"}, "{\"in_features\":8,\"out_features\":3}")}, "l", {4, 3});
@@ -1154,7 +1173,7 @@ void compareSampling(const std::string& name, const std::vector<std::string>& in
 }
 
 // Without a GPU too: the sampling and indexing ops are accepted by unsupportedReason (what the binding
-// asks before any device work), recurrent layers still refused by name.
+// asks before any device work), and so are the recurrent layers.
 void samplingSupportWithoutGpu() {
   const std::string ops =
       node("c", "conv2d", {"x"}, "{\"in_channels\":3,\"out_channels\":4,\"kernel_size\":3,\"padding\":1}") + "," +
@@ -1168,10 +1187,12 @@ void samplingSupportWithoutGpu() {
   const std::string reason = CudaExecutor::unsupportedReason(spec);
   check(reason.empty(), "conv_transpose2d, interpolate, local_response_norm, max_unpool2d, adaptive_max_pool2d, matmul and embedding are "
                         "supported: " + reason);
-  const std::string lstm = CudaExecutor::unsupportedReason(parseGraphSpec(
+  const std::string recurrent = CudaExecutor::unsupportedReason(parseGraphSpec(
       "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,5,4]}],\"nodes\":[" +
-      node("r", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":3,\"batch_first\":true}") + "],\"outputs\":[\"r\"]}"));
-  check(lstm.find("node \"r\" (lstm): not supported") != std::string::npos, "lstm is still refused by name: " + lstm);
+      node("r", "lstm", {"x"}, "{\"input_size\":4,\"hidden_size\":3,\"batch_first\":true}") + "," +
+      node("g", "gru", {"r"}, "{\"input_size\":3,\"hidden_size\":3,\"batch_first\":true}") + "," +
+      node("h", "recurrent_state", {"g"}, "{\"state\":\"h\"}") + "],\"outputs\":[\"r\",\"h\"]}"));
+  check(recurrent.empty(), "lstm, gru and recurrent_state are supported: " + recurrent);
 }
 
 void samplingOpParity(bool bf16Capable) {
@@ -1459,6 +1480,131 @@ void transformerTrainingParity() {
   }
 }
 
+// ---- lstm / gru / recurrent_state (recurrent_kernels.cu, recurrent_schedule.h) -----------------------
+
+// An lstm or gru node read three ways: its output, h_n and (lstm) c_n through recurrent_state nodes,
+// all flattened into one mse loss, so the value, both final states, the input gradient and every
+// parameter gradient (each state's gradient entering through recurrent_state) are compared with the
+// CPU at the strict tolerance: the GEMMs are cuBLAS fp32 and the gate math is the CPU's. TF32 mode
+// runs the recurrent GEMMs in TF32: kTf32Tolerance, which scripts/gpu/recurrent_tolerances.py backs
+// (an emulation of TF32-rounded operands in every forward and backward GEMM of these cases differs by
+// at most 9.5e-4 over 10 seeds). bf16 mode leaves them in fp32: strict.
+void compareRecurrent(const std::string& name, const std::string& op, const std::string& attrs, const Shape& x, const Shape& output,
+                      const Shape& state, bool training = true, Precision precision = kFp32) {
+  const double tolerance = precision == kTf32 ? kTf32Tolerance : kStrictTolerance;
+  const std::string label = name + (precision == kFp32 ? "" : std::string(" [") + precisionName(precision) + "]");
+  std::printf("op %s\n", label.c_str());
+  std::fflush(stdout);
+  try {
+    const bool lstm = op == "lstm";
+    const int64_t total = shapeNumel(output) + shapeNumel(state) * (lstm ? 2 : 1);
+    const auto flat = [](const std::string& id, const std::string& input, int64_t count) {
+      return node(id, "reshape", {input}, "{\"shape\":[" + std::to_string(count) + "]}");
+    };
+    std::vector<std::string> nodes{node("r", op, {"x"}, attrs), node("h", "recurrent_state", {"r"}, "{\"state\":\"h\"}"),
+                                   flat("fr", "r", shapeNumel(output)), flat("fh", "h", shapeNumel(state))};
+    std::vector<std::string> parts{"fr", "fh"};
+    if (lstm) {
+      nodes.push_back(node("c", "recurrent_state", {"r"}, "{\"state\":\"c\"}"));
+      nodes.push_back(flat("fc", "c", shapeNumel(state)));
+      parts.push_back("fc");
+    }
+    nodes.push_back(node("all", "cat", parts, "{\"dim\":0}"));
+    std::string list;
+    for (const std::string& n : nodes) list += (list.empty() ? "" : ",") + n;
+    const GraphSpec spec = parseGraphSpec("{\"inputs\":[" + inputJson("x", x) + "," + inputJson("t", {total}) + "],\"nodes\":[" + list +
+                                          "],\"outputs\":[\"all\"],\"loss\":{\"op\":\"mse\",\"input\":\"all\",\"target\":\"t\"},"
+                                          "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1}}");
+    Executor cpu(spec, 7);
+    CudaExecutor gpu(spec, 7, optionsFor(precision));
+    cpu.setTraining(training);
+    gpu.setTraining(training);
+    for (const std::string& key : cpu.stateNames()) checkClose(gpu.state(key), cpu.state(key), 0.0, label + ": initial " + key);
+    Rng rng(19);
+    const TensorMap feed{{"x", randomTensor(x, rng)}, {"t", randomTensor({total}, rng)}};
+    const double cpuLoss = cpu.lossBackward(feed);
+    const double gpuLoss = gpu.lossBackward(feed);
+    check(std::fabs(cpuLoss - gpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
+          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkClose(gpu.value("r"), cpu.value("r"), tolerance, label + ": output");
+    checkClose(gpu.value("h"), cpu.value("h"), tolerance, label + ": h_n");
+    if (lstm) checkClose(gpu.value("c"), cpu.value("c"), tolerance, label + ": c_n");
+    checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), tolerance, label + ": input gradient");
+    for (const std::string& key : cpu.stateNames()) {
+      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key);
+    }
+  } catch (const std::exception& error) {
+    check(false, label + ": threw " + error.what());
+  }
+}
+
+// Dropout between layers draws from the dropout kind's counter-based generator, not the CPU's, so
+// in training the check is structural: the masks change the output (against eval mode), a second
+// step draws new ones, and the gradients stay finite; eval mode with the same attribute is exact
+// (recurrentParity).
+void recurrentDropout() {
+  std::printf("op lstm dropout between layers [training]\n");
+  std::fflush(stdout);
+  try {
+    const GraphSpec spec = singleOpSpec(
+        {6, 4, 5}, {node("r", "lstm", {"x"}, "{\"input_size\":5,\"hidden_size\":8,\"num_layers\":2,\"dropout\":0.5}")}, "r", {6, 4, 8});
+    CudaExecutor gpu(spec, 3);
+    Rng rng(23);
+    const TensorMap feed{{"x", randomTensor({6, 4, 5}, rng)}, {"t", randomTensor({6, 4, 8}, rng)}};
+    gpu.setTraining(false);
+    gpu.lossBackward(feed);
+    const Tensor eval = gpu.value("r");
+    gpu.setTraining(true);
+    const double first = gpu.lossBackward(feed);
+    const Tensor dropped = gpu.value("r");
+    const Tensor gradient = gpu.gradient("r.weight_ih_l1");
+    gpu.lossBackward(feed);
+    const Tensor again = gpu.value("r");
+    check(std::isfinite(first), "lstm dropout: finite loss");
+    check(relativeError(dropped, eval) > 1e-3, "lstm dropout: the masks change the output in training");
+    check(again.data != dropped.data, "lstm dropout: the next step draws other masks");
+    bool finite = true;
+    for (const float v : gradient.data) finite = finite && std::isfinite(v);
+    check(finite, "lstm dropout: finite gradients");
+  } catch (const std::exception& error) {
+    check(false, std::string("lstm dropout threw ") + error.what());
+  }
+}
+
+void recurrentParity(bool bf16Capable) {
+  compareRecurrent("lstm", "lstm", "{\"input_size\":5,\"hidden_size\":8}", {6, 4, 5}, {6, 4, 8}, {1, 4, 8});
+  compareRecurrent("gru", "gru", "{\"input_size\":5,\"hidden_size\":8}", {6, 4, 5}, {6, 4, 8}, {1, 4, 8});
+  compareRecurrent("lstm 2 layers bidirectional batch_first", "lstm",
+                   "{\"input_size\":5,\"hidden_size\":6,\"num_layers\":2,\"bidirectional\":true,\"batch_first\":true}", {3, 7, 5}, {3, 7, 12},
+                   {4, 3, 6});
+  compareRecurrent("gru 2 layers bidirectional batch_first, no bias", "gru",
+                   "{\"input_size\":5,\"hidden_size\":6,\"num_layers\":2,\"bidirectional\":true,\"batch_first\":true,\"bias\":false}", {3, 7, 5},
+                   {3, 7, 12}, {4, 3, 6});
+  compareRecurrent("lstm 2 layers, dropout attribute [eval]", "lstm", "{\"input_size\":5,\"hidden_size\":6,\"num_layers\":2,\"dropout\":0.3}",
+                   {5, 2, 5}, {5, 2, 6}, {2, 2, 6}, false);
+  const std::string deep = "{\"input_size\":5,\"hidden_size\":6,\"num_layers\":2,\"bidirectional\":true,\"batch_first\":true}";
+  compareRecurrent("lstm 2 layers bidirectional batch_first", "lstm", deep, {3, 7, 5}, {3, 7, 12}, {4, 3, 6}, true, kTf32);
+  compareRecurrent("gru", "gru", "{\"input_size\":5,\"hidden_size\":8}", {6, 4, 5}, {6, 4, 8}, {1, 4, 8}, true, kTf32);
+  if (bf16Capable) compareRecurrent("lstm 2 layers bidirectional batch_first", "lstm", deep, {3, 7, 5}, {3, 7, 12}, {4, 3, 6}, true, kBf16);
+  recurrentDropout();
+}
+
+// Token ids → embedding → lstm (batch_first) → the last step → linear → cross-entropy, 5 SGD steps
+// captured as one CUDA graph and replayed.
+void recurrentTrainingParity() {
+  const std::string spec =
+      "{\"inputs\":[" + inputJson("x", {4, 6}, "int64") + "," + inputJson("y", {4}, "int64") + "],\"nodes\":[" +
+      node("e", "embedding", {"x"}, "{\"num_embeddings\":20,\"embedding_dim\":8}") + "," +
+      node("r", "lstm", {"e"}, "{\"input_size\":8,\"hidden_size\":16,\"batch_first\":true}") + "," +
+      node("last", "select", {"r"}, "{\"dim\":1,\"index\":-1}") + "," + node("l", "linear", {"last"}, "{\"in_features\":16,\"out_features\":3}") +
+      "],\"outputs\":[\"l\"],\"loss\":{\"op\":\"cross_entropy\",\"input\":\"l\",\"target\":\"y\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1,\"momentum\":0.9}}";
+  samplingTraining("embedding → lstm → last step → linear", spec, 5, [](Rng& rng) {
+    Tensor labels({4});
+    for (float& label : labels.data) label = static_cast<float>(rng.next() % 3);
+    return TensorMap{{"x", tokenIds({4, 6}, 20, rng)}, {"y", labels}};
+  });
+}
+
 int main() {
   std::string reason;
   const bool available = cuda::cudaExecutorAvailable(&reason);
@@ -1518,6 +1664,8 @@ int main() {
   samplingTrainingParity(major >= 8);
   elementwiseOpParity(major >= 8);
   transformerTrainingParity();
+  recurrentParity(major >= 8);
+  recurrentTrainingParity();
   refusals();
   std::printf("worst relative error %.3g\n", worstRelativeError);
   return finish("cuda_parity_test");

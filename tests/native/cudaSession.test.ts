@@ -1,5 +1,5 @@
 // Training sessions on device "cuda" through the real add-on and CLI: what the engine refuses and
-// why (an op the CUDA executor lacks, tf32 or bf16 on the CPU, a machine where the executor cannot
+// why (an op attribute the CUDA executor cannot run, tf32 or bf16 on the CPU, a machine where the executor cannot
 // run), before any run starts; the engine info's CUDA executor report; and the loader-fed training
 // path the CUDA pipeline uses, which must step exactly as batches passed through JS do.
 // On a machine where the CUDA executor can run, the no-GPU cases are skipped (the GPU session's
@@ -21,16 +21,20 @@ const info = addon.engineInfo();
 const noExecutor = info.cudaExecutorAvailable && 'the CUDA executor can run on this machine';
 
 
-/** A spec with an lstm node (read by a select), which the CPU engine runs and the CUDA executor does not. */
+/**
+ * A spec the CPU engine runs and the CUDA executor refuses from its attributes alone: a transposed
+ * convolution whose output_padding (1) is below its dilation (2), as PyTorch allows, but not below
+ * its stride (1), which cuDNN needs. (Every CPU op has a CUDA kernel; this is what is left to refuse.)
+ */
 function unsupportedOpSpec(): string {
   return JSON.stringify({
-    inputs: [{ name: 'x', shape: [3, 2, 4], dtype: 'float32' }, { name: TARGET_INPUT, shape: [2], dtype: 'int64' }],
+    inputs: [{ name: 'x', shape: [2, 3, 5, 5], dtype: 'float32' }, { name: TARGET_INPUT, shape: [2], dtype: 'int64' }],
     nodes: [
-      { id: 'rnn', op: 'lstm', attrs: { input_size: 4, hidden_size: 4 }, inputs: ['x'], params: {} },
-      { id: 'last', op: 'select', attrs: { dim: 0, index: -1 }, inputs: ['rnn'], params: {} },
+      { id: 'up', op: 'conv_transpose2d', attrs: { in_channels: 3, out_channels: 2, kernel_size: 3, dilation: 2, output_padding: 1 }, inputs: ['x'], params: {} },
+      { id: 'flat', op: 'flatten', attrs: {}, inputs: ['up'], params: {} },
     ],
-    outputs: ['last'],
-    loss: { op: 'cross_entropy', input: 'last', target: TARGET_INPUT },
+    outputs: ['flat'],
+    loss: { op: 'cross_entropy', input: 'flat', target: TARGET_INPUT },
     optimizer: { type: 'sgd', lr: 0.1 },
   });
 }
@@ -52,9 +56,9 @@ test('engineInfo reports whether the CUDA executor can run, and why not', () => 
   }
 });
 
-test('a CUDA session refuses an op the executor lacks by node and op, before looking for a GPU', { skip: buildConfiguration()?.cudnn === false && 'built without cuDNN headers' }, () => {
+test('a CUDA session refuses what the executor cannot run by node, op and attribute, before looking for a GPU', { skip: buildConfiguration()?.cudnn === false && 'built without cuDNN headers' }, () => {
   assert.throws(() => addon.createEngine(unsupportedOpSpec(), 0, { device: 'cuda', precision: 'fp32' }),
-    /--device cuda: node "rnn" \(lstm\): not supported by the CUDA executor yet \(it runs .*conv2d.*\); use --device cpu$/);
+    /--device cuda: node "up" \(conv_transpose2d\): the CUDA executor needs output_padding smaller than the stride; use --device cpu$/);
   // The CPU engine runs the same spec.
   assert.doesNotThrow(() => addon.createEngine(unsupportedOpSpec(), 0, { device: 'cpu', precision: 'fp32' }));
 });
