@@ -203,16 +203,9 @@ struct StateTensor {
 
 constexpr size_t kNoBuffer = std::numeric_limits<size_t>::max();
 
-// Plan offsets of an lstm/gru node's buffers (recurrent::Buffers once the arena exists), all in "other".
-struct RecurrentOffsets {
-  size_t xTime = 0, dxTime = 0;
-  bool lastIsValue = false;  // not batch_first: the last layer writes the node's value itself
-  std::vector<size_t> outputs, dropped, masks, gates, extra;
-  size_t hN = 0, cN = 0, dhN = 0, dcN = 0, inputGates = 0, hiddenGates = 0;
-  size_t dInput = 0, dh = 0, dc = 0;
-  // Only where needed (GRU; batch_first or several layers): kNoBuffer otherwise.
-  size_t dHidden = kNoBuffer, dLayer[2] = {kNoBuffer, kNoBuffer};
-};
+// Plan offsets of an lstm/gru node's buffers (recurrent::Buffers once the arena exists), all in "other";
+// kNoBuffer where recurrent::planBuffers needs none.
+using RecurrentOffsets = recurrent::BufferPlan<size_t>;
 
 struct Node {
   const NodeSpec* spec = nullptr;
@@ -2743,76 +2736,13 @@ void CudaExecutor::Impl::planRecurrent(Node& node, const Shape& x) {
   node.p = static_cast<float>(attrNumber(s, "dropout", 0.0));
   const bool dropout = node.p > 0.0f && g.layers > 1;
   if (dropout) hasDropout = true;
-  const int64_t T = g.steps, B = g.batch, H = g.hidden, GH = g.gates(), D = g.directions;
   const auto floats = [&](int64_t count) { return reserve(plan.other, sizeof(float) * static_cast<uint64_t>(count)); };
-  RecurrentOffsets& o = node.recurrentOffsets;
-  o.lastIsValue = !g.batchFirst;
-  if (g.batchFirst) {
-    o.xTime = floats(T * B * g.inputSize);
-    o.dxTime = floats(T * B * g.inputSize);
-  }
-  for (int64_t layer = 0; layer < g.layers; ++layer) {
-    o.outputs.push_back(layer == g.layers - 1 && o.lastIsValue ? kNoBuffer : floats(g.layerOutput()));
-    if (layer + 1 < g.layers && dropout) {
-      o.dropped.push_back(floats(g.layerOutput()));
-      o.masks.push_back(floats(g.layerOutput()));
-    }
-    for (int64_t direction = 0; direction < D; ++direction) {
-      o.gates.push_back(floats(T * B * GH));
-      o.extra.push_back(floats(T * B * H));
-    }
-  }
-  const int64_t state = g.layers * D * B * H;
-  o.hN = floats(state);
-  o.cN = floats(state);
-  o.dhN = floats(state);
-  o.dcN = floats(state);
-  o.inputGates = floats(T * B * GH);
-  o.hiddenGates = floats(B * GH);
-  o.dInput = floats(T * B * GH);
-  if (g.cell == recurrent::Cell::Gru) o.dHidden = floats(T * B * GH);
-  o.dh = floats(B * H);
-  o.dc = floats(B * H);
-  // A layer's output gradient and its input's, in turn (the value's own gradient serves the last
-  // layer when it is time-major already).
-  if (g.batchFirst || g.layers > 1) o.dLayer[0] = floats(g.layerOutput());
-  if (g.layers > 1) o.dLayer[1] = floats(g.layerOutput());
+  node.recurrentOffsets = recurrent::planBuffers<size_t>(g, dropout, kNoBuffer, floats);
 }
 
 recurrent::Buffers CudaExecutor::Impl::recurrentBuffers(const Node& node) const {
-  const RecurrentOffsets& o = node.recurrentOffsets;
-  const recurrent::Geometry& g = node.recurrentGeometry;
-  const auto pointer = [&](size_t offset) { return offset == kNoBuffer ? nullptr : f(offset); };
-  const auto pointers = [&](const std::vector<size_t>& offsets) {
-    std::vector<float*> list;
-    for (const size_t offset : offsets) list.push_back(f(offset));
-    return list;
-  };
-  recurrent::Buffers b;
-  b.x = f(values[node.inputs[0]].data);
-  b.y = f(values[node.output].data);
-  if (g.batchFirst) {
-    b.xTime = f(o.xTime);
-    b.dxTime = f(o.dxTime);
-  }
-  for (const size_t offset : o.outputs) b.outputs.push_back(offset == kNoBuffer ? b.y : f(offset));
-  b.dropped = pointers(o.dropped);
-  b.masks = pointers(o.masks);
-  b.gates = pointers(o.gates);
-  b.extra = pointers(o.extra);
-  b.hN = f(o.hN);
-  b.cN = f(o.cN);
-  b.dhN = f(o.dhN);
-  b.dcN = f(o.dcN);
-  b.inputGates = f(o.inputGates);
-  b.hiddenGates = f(o.hiddenGates);
-  b.dInput = f(o.dInput);
-  b.dHidden = pointer(o.dHidden);
-  b.dh = f(o.dh);
-  b.dc = f(o.dc);
-  b.dLayer[0] = pointer(o.dLayer[0]);
-  b.dLayer[1] = pointer(o.dLayer[1]);
-  return b;
+  return recurrent::buffersOf(node.recurrentOffsets, kNoBuffer, f(values[node.inputs[0]].data), f(values[node.output].data),
+                              [&](size_t offset) { return f(offset); });
 }
 
 std::vector<recurrent::Weights> CudaExecutor::Impl::recurrentWeights(const Node& node) const {

@@ -67,6 +67,90 @@ struct Buffers {
   float* dxTime = nullptr;     // batch_first: the time-major input gradient
 };
 
+/**
+ * Where a node's buffers live, as handles of type P (device offsets in the executor's memory plan,
+ * host pointers in recurrent_math_test), `none` where a buffer is not needed: the time-major copies
+ * unless batch_first, the last layer's output when it is the node's value (not batch_first), GRU's
+ * dHidden, and dLayer[0] / dLayer[1] unless batch_first or several layers need them.
+ */
+template <typename P>
+struct BufferPlan {
+  P xTime{}, dxTime{};
+  std::vector<P> outputs, dropped, masks, gates, extra;
+  P hN{}, cN{}, dhN{}, dcN{}, inputGates{}, hiddenGates{}, dInput{}, dHidden{}, dh{}, dc{};
+  P dLayer[2]{};
+};
+
+/** Sizes a node's buffers: `make(count)` reserves `count` floats. The executor and the host test both plan through it. */
+template <typename P, typename Make>
+BufferPlan<P> planBuffers(const Geometry& g, bool dropout, P none, Make make) {
+  const int64_t T = g.steps, B = g.batch, H = g.hidden, GH = g.gates(), D = g.directions;
+  BufferPlan<P> o;
+  o.xTime = g.batchFirst ? make(T * B * g.inputSize) : none;
+  o.dxTime = g.batchFirst ? make(T * B * g.inputSize) : none;
+  for (int64_t layer = 0; layer < g.layers; ++layer) {
+    o.outputs.push_back(layer == g.layers - 1 && !g.batchFirst ? none : make(g.layerOutput()));
+    if (layer + 1 < g.layers && dropout) {
+      o.dropped.push_back(make(g.layerOutput()));
+      o.masks.push_back(make(g.layerOutput()));
+    }
+    for (int64_t direction = 0; direction < D; ++direction) {
+      o.gates.push_back(make(T * B * GH));
+      o.extra.push_back(make(T * B * H));
+    }
+  }
+  const int64_t state = g.layers * D * B * H;
+  o.hN = make(state);
+  o.cN = make(state);
+  o.dhN = make(state);
+  o.dcN = make(state);
+  o.inputGates = make(T * B * GH);
+  o.hiddenGates = make(B * GH);
+  o.dInput = make(T * B * GH);
+  o.dHidden = g.cell == Cell::Gru ? make(T * B * GH) : none;
+  o.dh = make(B * H);
+  o.dc = make(B * H);
+  // A layer's output gradient and its input's, in turn (the value's own gradient serves the last
+  // layer when it is time-major already).
+  o.dLayer[0] = g.batchFirst || g.layers > 1 ? make(g.layerOutput()) : none;
+  o.dLayer[1] = g.layers > 1 ? make(g.layerOutput()) : none;
+  return o;
+}
+
+/** The schedule's Buffers for a plan: `at(handle)` gives the floats a handle stands for; `none` gives null (the value y for the last layer's output). */
+template <typename P, typename At>
+Buffers buffersOf(const BufferPlan<P>& o, P none, const float* x, float* y, At at) {
+  const auto pointer = [&](P handle) { return handle == none ? nullptr : at(handle); };
+  const auto pointers = [&](const std::vector<P>& handles) {
+    std::vector<float*> list;
+    for (const P handle : handles) list.push_back(pointer(handle));
+    return list;
+  };
+  Buffers b;
+  b.x = x;
+  b.y = y;
+  b.xTime = pointer(o.xTime);
+  b.dxTime = pointer(o.dxTime);
+  for (const P handle : o.outputs) b.outputs.push_back(handle == none ? y : at(handle));
+  b.dropped = pointers(o.dropped);
+  b.masks = pointers(o.masks);
+  b.gates = pointers(o.gates);
+  b.extra = pointers(o.extra);
+  b.hN = pointer(o.hN);
+  b.cN = pointer(o.cN);
+  b.dhN = pointer(o.dhN);
+  b.dcN = pointer(o.dcN);
+  b.inputGates = pointer(o.inputGates);
+  b.hiddenGates = pointer(o.hiddenGates);
+  b.dInput = pointer(o.dInput);
+  b.dHidden = pointer(o.dHidden);
+  b.dh = pointer(o.dh);
+  b.dc = pointer(o.dc);
+  b.dLayer[0] = pointer(o.dLayer[0]);
+  b.dLayer[1] = pointer(o.dLayer[1]);
+  return b;
+}
+
 /** The forward of every layer and direction; `dropout`: masks between layers are drawn (training, p > 0). */
 template <typename Ops>
 void scheduleForward(Ops& ops, const Geometry& g, const std::vector<Weights>& weights, const Buffers& buf, bool dropout) {

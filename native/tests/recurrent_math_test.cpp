@@ -69,7 +69,8 @@ struct HostOps {
   }
 };
 
-// Host storage for a schedule's buffers, sized as the executor's plan sizes them.
+// Host storage for a schedule's buffers, planned by recurrent::planBuffers exactly as the executor plans
+// its device buffers (including the ones it leaves out), so the test runs the executor's sizes.
 struct HostPlan {
   recurrent::Geometry g;
   std::vector<std::vector<float>> storage;
@@ -79,37 +80,9 @@ struct HostPlan {
     return storage.back().data();
   }
   explicit HostPlan(const recurrent::Geometry& geometry, bool dropout) : g(geometry) {
-    storage.reserve(64);
-    const int64_t T = g.steps, B = g.batch, H = g.hidden, GH = g.gates(), D = g.directions;
-    buf.y = make(g.layerOutput());
-    if (g.batchFirst) {
-      buf.xTime = make(T * B * g.inputSize);
-      buf.dxTime = make(T * B * g.inputSize);
-    }
-    for (int64_t l = 0; l < g.layers; ++l) {
-      buf.outputs.push_back(l == g.layers - 1 && !g.batchFirst ? buf.y : make(g.layerOutput()));
-      if (l + 1 < g.layers && dropout) {
-        buf.dropped.push_back(make(g.layerOutput()));
-        buf.masks.push_back(make(g.layerOutput()));
-      }
-      for (int64_t d = 0; d < D; ++d) {
-        buf.gates.push_back(make(T * B * GH));
-        buf.extra.push_back(make(T * B * H));
-      }
-    }
-    const int64_t state = g.layers * D * B * H;
-    buf.hN = make(state);
-    buf.cN = make(state);
-    buf.dhN = make(state);
-    buf.dcN = make(state);
-    buf.inputGates = make(T * B * GH);
-    buf.hiddenGates = make(B * GH);
-    buf.dInput = make(T * B * GH);
-    buf.dHidden = make(T * B * GH);
-    buf.dh = make(B * H);
-    buf.dc = make(B * H);
-    buf.dLayer[0] = make(g.layerOutput());
-    buf.dLayer[1] = make(g.layerOutput());
+    float* const y = make(g.layerOutput());
+    const auto plan = recurrent::planBuffers<float*>(g, dropout, nullptr, [&](int64_t count) { return make(count); });
+    buf = recurrent::buffersOf(plan, static_cast<float*>(nullptr), nullptr, y, [](float* pointer) { return pointer; });
   }
 };
 
