@@ -108,6 +108,19 @@ GraphSpec singleOpSpec(const Shape& input, const std::vector<std::string>& nodes
                         "\",\"target\":\"t\"},\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1,\"momentum\":0.9}}");
 }
 
+/** A loss within `tolerance` of max(1, |reference|), the loss comparison every case makes. */
+void checkLossClose(double loss, double reference, double tolerance, const std::string& label, const std::string& against) {
+  check(std::fabs(loss - reference) <= tolerance * std::max(1.0, std::fabs(reference)),
+        label + ": loss " + std::to_string(loss) + " vs " + against + " " + std::to_string(reference));
+}
+
+/** Every trainable parameter's gradient against the CPU's. */
+void checkParameterGradients(const CudaExecutor& gpu, const Executor& cpu, double tolerance, const std::string& label) {
+  for (const std::string& key : cpu.stateNames()) {
+    if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key);
+  }
+}
+
 Tensor randomTensor(const Shape& shape, Rng& rng, float low = -1.0f, float high = 1.0f) {
   Tensor tensor(shape);
   for (float& value : tensor.data) value = rng.uniform(low, high);
@@ -147,8 +160,7 @@ void compareOp(const std::string& name, const Shape& input, const std::vector<st
     const TensorMap inputs{{"x", randomTensor(input, rng)}, {"t", randomTensor(output, rng)}};
     const double cpuLoss = cpu.lossBackward(inputs);
     const double gpuLoss = gpu.lossBackward(inputs);
-    check(std::fabs(cpuLoss - gpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(gpuLoss, cpuLoss, tolerance, label, "CPU");
     checkClose(gpu.value(last), cpu.value(last), tolerance, label + ": forward value");
     checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), tolerance, label + ": input gradient");
     for (const std::string& key : cpu.stateNames()) {
@@ -680,10 +692,8 @@ void fusedEpilogues(Precision precision) {
     const double fusedLoss = fused.lossBackward(inputs);
     const double plainLoss = plain.lossBackward(inputs);
     const double cpuLoss = cpu.lossBackward(inputs);
-    check(std::fabs(fusedLoss - plainLoss) <= tolerance * std::max(1.0, std::fabs(plainLoss)),
-          label + ": loss " + std::to_string(fusedLoss) + " vs unfused " + std::to_string(plainLoss));
-    check(std::fabs(fusedLoss - cpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(fusedLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(fusedLoss, plainLoss, tolerance, label, "unfused");
+    checkLossClose(fusedLoss, cpuLoss, tolerance, label, "CPU");
     const bool againstCpu = precision == kFp32;
     for (const char* id : {"r1", "l2", "r3", "l4"}) {
       checkClose(fused.value(id), plain.value(id), tolerance, label + ": value of " + id + " vs unfused");
@@ -767,10 +777,8 @@ void convEpilogues(Precision precision, bool channelsLast) {
     const double fusedLoss = fused.lossBackward(inputs);
     const double plainLoss = plain.lossBackward(inputs);
     const double cpuLoss = cpu.lossBackward(inputs);
-    check(std::fabs(fusedLoss - plainLoss) <= tolerance * std::max(1.0, std::fabs(plainLoss)),
-          label + ": loss " + std::to_string(fusedLoss) + " vs unfused " + std::to_string(plainLoss));
-    check(std::fabs(fusedLoss - cpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(fusedLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(fusedLoss, plainLoss, tolerance, label, "unfused");
+    checkLossClose(fusedLoss, cpuLoss, tolerance, label, "CPU");
     for (const char* id : {"r1", "r2", "r3", "l"}) {
       checkClose(fused.value(id), plain.value(id), tolerance, label + ": value of " + id + " vs unfused");
       if (precision == kFp32) checkClose(fused.value(id), cpu.value(id), tolerance, label + ": value of " + id + " vs CPU");
@@ -861,10 +869,8 @@ void autotuneParity(Precision precision, const std::string& folder) {
     const double tunedLoss = tuned.lossBackward(inputs);
     const double heuristicLoss = heuristic.lossBackward(inputs);
     const double cpuLoss = cpu.lossBackward(inputs);
-    check(std::fabs(tunedLoss - heuristicLoss) <= tolerance * std::max(1.0, std::fabs(heuristicLoss)),
-          label + ": loss " + std::to_string(tunedLoss) + " vs heuristics " + std::to_string(heuristicLoss));
-    check(std::fabs(tunedLoss - cpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(tunedLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(tunedLoss, heuristicLoss, tolerance, label, "heuristics");
+    checkLossClose(tunedLoss, cpuLoss, tolerance, label, "CPU");
     for (const char* id : {"c1", "c2", "l"}) {
       checkClose(tuned.value(id), heuristic.value(id), tolerance, label + ": value of " + id + " vs heuristics");
       checkClose(tuned.value(id), cpu.value(id), tolerance, label + ": value of " + id + " vs CPU");
@@ -986,8 +992,7 @@ void layoutsMeet() {
     const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({2, 6}, rng)}};
     const double cpuLoss = cpu.lossBackward(inputs);
     const double gpuLoss = gpu.lossBackward(inputs);
-    check(std::fabs(cpuLoss - gpuLoss) <= kStrictTolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(gpuLoss, cpuLoss, kStrictTolerance, label, "CPU");
     for (const char* id : {"c", "r", "p", "f", "l", "s"}) checkClose(gpu.value(id), cpu.value(id), kStrictTolerance, label + ": value of " + id);
     checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), kStrictTolerance, label + ": input gradient (both branches)");
     for (const std::string& key : cpu.stateNames()) {
@@ -1028,13 +1033,10 @@ void channelsLastBroadcastAdd() {
     const TensorMap inputs{{"x", randomTensor(image, rng)}, {"t", randomTensor({2, 384}, rng)}};
     const double cpuLoss = cpu.lossBackward(inputs);
     const double gpuLoss = gpu.lossBackward(inputs);
-    check(std::fabs(cpuLoss - gpuLoss) <= kStrictTolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(gpuLoss, cpuLoss, kStrictTolerance, label, "CPU");
     for (const char* id : {"c", "p", "s", "n"}) checkClose(gpu.value(id), cpu.value(id), kStrictTolerance, label + ": value of " + id);
     checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), kStrictTolerance, label + ": input gradient");
-    for (const std::string& key : cpu.stateNames()) {
-      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), kStrictTolerance, label + ": gradient of " + key);
-    }
+    checkParameterGradients(gpu, cpu, kStrictTolerance, label);
   } catch (const std::exception& error) {
     check(false, label + ": threw " + error.what());
   }
@@ -1157,16 +1159,13 @@ void compareSampling(const std::string& name, const std::vector<std::string>& in
     feed["t"] = randomTensor(output, rng);
     const double cpuLoss = cpu.lossBackward(feed);
     const double gpuLoss = gpu.lossBackward(feed);
-    check(std::fabs(cpuLoss - gpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(gpuLoss, cpuLoss, tolerance, label, "CPU");
     checkClose(gpu.value(last), cpu.value(last), tolerance, label + ": forward value");
     for (const InputSpec& input : spec.inputs) {
       if (input.dtype != "float32" || input.name == "t") continue;
       checkClose(gpu.inputGradient(input.name), cpu.inputGradient(input.name), tolerance, label + ": gradient of input " + input.name);
     }
-    for (const std::string& key : cpu.stateNames()) {
-      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key);
-    }
+    checkParameterGradients(gpu, cpu, tolerance, label);
   } catch (const std::exception& error) {
     check(false, label + ": threw " + error.what());
   }
@@ -1524,15 +1523,12 @@ void compareRecurrent(const std::string& name, const std::string& op, const std:
     const TensorMap feed{{"x", randomTensor(x, rng)}, {"t", randomTensor({total}, rng)}};
     const double cpuLoss = cpu.lossBackward(feed);
     const double gpuLoss = gpu.lossBackward(feed);
-    check(std::fabs(cpuLoss - gpuLoss) <= tolerance * std::max(1.0, std::fabs(cpuLoss)),
-          label + ": loss " + std::to_string(gpuLoss) + " vs CPU " + std::to_string(cpuLoss));
+    checkLossClose(gpuLoss, cpuLoss, tolerance, label, "CPU");
     checkClose(gpu.value("r"), cpu.value("r"), tolerance, label + ": output");
     checkClose(gpu.value("h"), cpu.value("h"), tolerance, label + ": h_n");
     if (lstm) checkClose(gpu.value("c"), cpu.value("c"), tolerance, label + ": c_n");
     checkClose(gpu.inputGradient("x"), cpu.inputGradient("x"), tolerance, label + ": input gradient");
-    for (const std::string& key : cpu.stateNames()) {
-      if (cpu.isTrainable(key)) checkClose(gpu.gradient(key), cpu.gradient(key), tolerance, label + ": gradient of " + key);
-    }
+    checkParameterGradients(gpu, cpu, tolerance, label);
   } catch (const std::exception& error) {
     check(false, label + ": threw " + error.what());
   }
